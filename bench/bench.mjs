@@ -1,0 +1,68 @@
+// @module bench: `npm run bench` — MNIST runtime benchmark in headless Chromium.
+// Per wasm build and backend: wasm load, session creation, first prediction, p50/p95 latency for
+// batch 1 and 32, plus the wasm sizes. Prints a table and writes bench/results/mnist.json and
+// BENCHMARKS.md. WebGPU here is Chromium's SwiftShader *software* adapter: a CPU emulating a GPU.
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { startServer, launchBrowser } from '../tests/e2e/harness.mjs';
+
+const runs = Number(process.env.BENCH_RUNS || 100);
+const configs = [
+  { build: 'cpu', backend: 'cpu', webgpu: false },
+  ...(existsSync('pkg/cpu-ndarray/burn_edge_bg.wasm') ? [{ build: 'cpu-ndarray', backend: 'cpu', webgpu: false }] : []),
+  { build: 'webgpu', backend: 'cpu', webgpu: false },
+  { build: 'webgpu', backend: 'webgpu', webgpu: true },
+];
+
+const server = await startServer();
+const results = [];
+try {
+  for (const c of configs) {
+    const browser = await launchBrowser({ webgpu: c.webgpu });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}bench.html?build=${c.build}&backend=${c.backend}&runs=${runs}`);
+      await page.waitForFunction(() => /** @type {any} */ (window).benchResult, null, { timeout: 600_000 });
+      const r = await page.evaluate(() => /** @type {any} */ (window).benchResult);
+      if (r.error) throw new Error(`${c.build}/${c.backend}: ${r.error}`);
+      results.push(r);
+      console.error(`done: ${c.build} / ${r.backend}`);
+    } finally {
+      await browser.close();
+    }
+  }
+} finally {
+  server.stop();
+}
+
+const sizes = JSON.parse(readFileSync('pkg/sizes.json', 'utf8'));
+const ms = (/** @type {number} */ x) => x.toFixed(2);
+const mib = (/** @type {number} */ n) => (n / 1048576).toFixed(2);
+const label = (/** @type {any} */ r) => r.backend === 'webgpu'
+  ? `WebGPU (software: ${[r.adapter?.vendor, r.adapter?.architecture].filter(Boolean).join(' ') || 'SwiftShader'})`
+  : `CPU (${r.cpuKernels}, wasm SIMD)`;
+const lines = [
+  `| build | backend | wasm load | create session | first prediction | batch 1 p50 / p95 | batch 32 p50 / p95 |`,
+  `|---|---|---|---|---|---|---|`,
+  ...results.map((r) => `| ${r.build} | ${label(r)} | ${ms(r.loadWasmMs)} | ${ms(r.createSessionMs)} | ${ms(r.firstPredictionMs)} | ${ms(r.latency.batch1.p50)} / ${ms(r.latency.batch1.p95)} | ${ms(r.latency.batch32.p50)} / ${ms(r.latency.batch32.p95)} |`),
+  '',
+  `| build | raw MiB | gzip MiB | brotli MiB |`,
+  `|---|---|---|---|`,
+  ...sizes.map((/** @type {any} */ s) => `| ${s.build} | ${mib(s.raw)} | ${mib(s.gzip)} | ${mib(s.brotli)} |`),
+];
+const table = lines.join('\n');
+console.log(table);
+
+mkdirSync('bench/results', { recursive: true });
+const when = new Date().toISOString();
+writeFileSync('bench/results/mnist.json', JSON.stringify({ when, runs, results, sizes }, null, 2) + '\n');
+writeFileSync('BENCHMARKS.md', `# Benchmarks
+
+Written by \`npm run bench\` (bench/bench.mjs) on ${when}: headless Chromium ${results.length ? '' : ''}on this
+2-core machine, page cross-origin isolated (full-resolution \`performance.now()\`), one thread.
+All times in milliseconds; latency over ${runs} runs after 5 warm-up runs. "WebGPU" here is
+Chromium's SwiftShader **software** adapter (the GPU emulated on the CPU), not a real GPU.
+
+## MNIST CNN (models/mnist)
+
+${table}
+`);

@@ -1,0 +1,142 @@
+//! `burn-edge`: the developer commands (train, eval, predict, serve) around the shared model crate.
+
+mod dataset;
+mod evaluate;
+mod idx;
+mod predict;
+mod serve;
+mod train;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use burn::prelude::*;
+use burn_edge_model::{load_mnist, save_to_bytes, MnistConfig};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+/// burn-edge developer commands.
+#[derive(Parser)]
+#[command(name = "burn-edge", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the MNIST CNN on the full training set and write weights + metrics.
+    Train {
+        /// Folder with the four MNIST IDX .gz files.
+        #[arg(long, default_value = "../shared/datasets/mnist")]
+        data: PathBuf,
+        /// Output folder for model.bpk and metrics.json.
+        #[arg(long, default_value = "models/mnist")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        epochs: usize,
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        learning_rate: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Train on only the first N images (quick runs).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Channels of the two convolutions and width of the hidden layer.
+        #[arg(long, num_args = 3, value_names = ["CONV1", "CONV2", "HIDDEN"], default_values_t = [32, 64, 128])]
+        size: Vec<usize>,
+    },
+    /// Report the accuracy of weights on the 10,000 MNIST test digits.
+    Eval {
+        #[arg(long, default_value = "models/mnist/model.bpk")]
+        model: PathBuf,
+        #[arg(long, default_value = "../shared/datasets/mnist")]
+        data: PathBuf,
+    },
+    /// Classify image files (PNG/JPEG, any size) and print the top classes.
+    Predict {
+        /// Image files.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[arg(long, default_value = "models/mnist/model.bpk")]
+        model: PathBuf,
+        /// How many classes to print per image.
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+    },
+    /// Serve the demo page (www/), the wasm builds (pkg/) and models/ on a local port.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Project folder holding www/, pkg/ and models/.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Train { data, out, epochs, batch_size, learning_rate, seed, limit, size } => {
+            let config = MnistConfig::new()
+                .with_conv1_channels(size[0])
+                .with_conv2_channels(size[1])
+                .with_hidden(size[2]);
+            let opts = train::TrainOptions { epochs, batch_size, learning_rate, seed, limit };
+            let train_set = dataset::load_split(&data, "train")?;
+            let test_set = dataset::load_split(&data, "t10k")?;
+            eprintln!("training on {} images, {} epochs, seed {seed}", opts.limit.unwrap_or(train_set.len()).min(train_set.len()), epochs);
+            let (model, report) = train::train(&config, &train_set, &opts, true)?;
+            let accuracy = evaluate::evaluate(&model, &test_set, &Device::flex())?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let weights = out.join("model.bpk");
+            std::fs::write(&weights, save_to_bytes(&model.valid(), &config)?)
+                .with_context(|| format!("writing {}", weights.display()))?;
+            let metrics = json!({
+                "model": "mnist-cnn",
+                "config": { "conv1_channels": config.conv1_channels, "conv2_channels": config.conv2_channels, "hidden": config.hidden },
+                "training": opts,
+                "report": report,
+                "test": accuracy,
+            });
+            let metrics_path = out.join("metrics.json");
+            std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics)? + "\n")
+                .with_context(|| format!("writing {}", metrics_path.display()))?;
+            println!(
+                "trained in {:.0} s; test accuracy {:.2}% ({}/{}); wrote {} and {}",
+                report.seconds, accuracy.accuracy * 100.0, accuracy.correct, accuracy.total,
+                weights.display(), metrics_path.display()
+            );
+        }
+        Command::Eval { model, data } => {
+            let device = Device::flex();
+            let net = load_weights(&model, &device)?;
+            let test_set = dataset::load_split(&data, "t10k")?;
+            let accuracy = evaluate::evaluate(&net, &test_set, &device)?;
+            println!("{}: test accuracy {:.2}% ({}/{} digits)", model.display(), accuracy.accuracy * 100.0, accuracy.correct, accuracy.total);
+            for (digit, acc) in accuracy.per_class.iter().enumerate() {
+                println!("  digit {digit}: {:.2}%", acc * 100.0);
+            }
+        }
+        Command::Predict { images, model, top } => {
+            let device = Device::flex();
+            let net = load_weights(&model, &device)?;
+            for path in images {
+                let ranked = predict::classify_file(&net, &path, &device)?;
+                let shown: Vec<String> = ranked.iter().take(top).map(|(c, p)| format!("{c} ({:.1}%)", p * 100.0)).collect();
+                println!("{}: {}", path.display(), shown.join(", "));
+            }
+        }
+        Command::Serve { addr, root } => {
+            tokio::runtime::Runtime::new()?.block_on(serve::serve(&root, addr))?;
+        }
+    }
+    Ok(())
+}
+
+fn load_weights(path: &std::path::Path, device: &Device) -> Result<burn_edge_model::MnistCnn> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading weights {}", path.display()))?;
+    load_mnist(&bytes, device).with_context(|| format!("loading weights {}", path.display()))
+}

@@ -1,0 +1,21 @@
+// @module wasm-sizes: prints raw / gzip / brotli sizes of every pkg/*/*.wasm and writes pkg/sizes.json.
+import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
+
+/** @param {number} n */
+const mib = (n) => `${(n / 1048576).toFixed(2)} MiB`;
+const rows = [];
+for (const build of existsSync('pkg') ? readdirSync('pkg') : []) {
+  const file = `pkg/${build}/burn_edge_bg.wasm`;
+  if (!existsSync(file)) continue;
+  const bytes = readFileSync(file);
+  rows.push({
+    build,
+    raw: bytes.length,
+    gzip: gzipSync(bytes, { level: 9 }).length,
+    brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+  });
+}
+console.log('\n| build | raw | gzip -9 | brotli -q 11 |\n|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.build} | ${mib(r.raw)} | ${mib(r.gzip)} | ${mib(r.brotli)} |`);
+writeFileSync('pkg/sizes.json', JSON.stringify(rows, null, 2) + '\n');

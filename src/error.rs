@@ -1,0 +1,34 @@
+//! Everything that can go wrong in the runtime, with messages meant for the page's developer.
+
+use burn_edge_model::{DigitInputError, InputError, WeightsError};
+
+/// A runtime failure; crosses to JavaScript as an `Error` carrying this message.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The backend preference is not one of the known names.
+    #[error("unknown backend {0:?}: use \"auto\", \"webgpu\" or \"cpu\"")]
+    UnknownBackend(String),
+    /// `"webgpu"` was requested and could not be provided.
+    #[error("WebGPU was requested but is unavailable: {0}")]
+    WebGpuUnavailable(String),
+    /// The weight bytes do not decode for this architecture.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// The input batch has the wrong length or values.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// An image could not be prepared as model input.
+    #[error(transparent)]
+    Image(#[from] DigitInputError),
+    /// Reading results back from the device failed.
+    #[error("reading the result back from the {backend} backend failed: {detail}")]
+    Readback {
+        /// Backend that failed.
+        backend: &'static str,
+        /// The backend's own words.
+        detail: String,
+    },
+    /// The model produced NaN or infinity (a broken device or broken weights).
+    #[error("the {0} backend produced non-finite probabilities")]
+    NonFinite(&'static str),
+}

@@ -1,0 +1,148 @@
+//! A model session: weights decoded on one backend, chosen by preference and proven by a
+//! warm-up inference.
+
+use std::future::Future;
+
+use burn::prelude::*;
+use burn_edge_model::{images_tensor, load_mnist, MnistCnn, MNIST_CLASSES, MNIST_PIXELS};
+use serde::Serialize;
+
+use crate::backend::{cpu_device, BackendKind, BackendPreference, Skipped, WebGpuDevice, CPU_KERNELS};
+use crate::{RuntimeError, RUNTIME_VERSION};
+
+/// What a session tells about itself (serialised to JSON for `info()`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    /// Backend that runs the predictions.
+    pub backend: BackendKind,
+    /// CPU kernel library of this build.
+    pub cpu_kernels: &'static str,
+    /// WebGPU adapter description, when WebGPU runs.
+    pub adapter: Option<serde_json::Value>,
+    /// Backends not used, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Architecture id of the model.
+    pub architecture: &'static str,
+    /// Number of model parameters.
+    pub parameters: usize,
+    /// Whether this build contains the WebGPU backend.
+    pub webgpu_build: bool,
+    /// Runtime version.
+    pub runtime_version: &'static str,
+}
+
+/// A loaded model on its backend.
+pub struct Session {
+    model: MnistCnn,
+    device: Device,
+    info: SessionInfo,
+}
+
+impl Session {
+    /// Creates a session from Burnpack weight bytes.
+    ///
+    /// `acquire_webgpu` is called only when WebGPU is wanted; it returns an initialised device or
+    /// the reason there is none. With [`BackendPreference::Auto`] any WebGPU failure (no API, no
+    /// adapter, no device, failed warm-up) is recorded in `info().skipped` and the CPU runs;
+    /// with [`BackendPreference::WebGpu`] it is an error. Weights that do not decode are an
+    /// error on every backend.
+    pub async fn create<F, Fut>(
+        weights: &[u8],
+        preference: BackendPreference,
+        acquire_webgpu: F,
+    ) -> Result<Self, RuntimeError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<WebGpuDevice, String>>,
+    {
+        let mut skipped = Vec::new();
+        if preference == BackendPreference::Cpu {
+            skipped.push(Skipped { backend: BackendKind::WebGpu, reason: "not requested (backend \"cpu\")".into() });
+        } else {
+            match Self::on_webgpu(weights, acquire_webgpu).await {
+                Ok(session) => return Ok(session),
+                Err(RuntimeError::WebGpuUnavailable(reason)) if preference == BackendPreference::Auto => {
+                    skipped.push(Skipped { backend: BackendKind::WebGpu, reason });
+                }
+                Err(RuntimeError::WebGpuUnavailable(reason)) => {
+                    return Err(RuntimeError::WebGpuUnavailable(reason));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let session = Self::on_device(weights, cpu_device(), BackendKind::Cpu, None, skipped)?;
+        session.warm_up().await?;
+        Ok(session)
+    }
+
+    async fn on_webgpu<F, Fut>(weights: &[u8], acquire: F) -> Result<Self, RuntimeError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<WebGpuDevice, String>>,
+    {
+        if !cfg!(feature = "webgpu") {
+            return Err(RuntimeError::WebGpuUnavailable(
+                "this is the CPU-only build of the runtime; load the WebGPU build to use WebGPU".into(),
+            ));
+        }
+        let gpu = acquire().await.map_err(RuntimeError::WebGpuUnavailable)?;
+        let session = Self::on_device(weights, gpu.device, BackendKind::WebGpu, Some(gpu.adapter), Vec::new())?;
+        session
+            .warm_up()
+            .await
+            .map_err(|e| RuntimeError::WebGpuUnavailable(format!("warm-up inference failed: {e}")))?;
+        Ok(session)
+    }
+
+    fn on_device(
+        weights: &[u8],
+        device: Device,
+        backend: BackendKind,
+        adapter: Option<serde_json::Value>,
+        skipped: Vec<Skipped>,
+    ) -> Result<Self, RuntimeError> {
+        let model = load_mnist(weights, &device)?;
+        let info = SessionInfo {
+            backend,
+            cpu_kernels: CPU_KERNELS,
+            adapter,
+            skipped,
+            architecture: burn_edge_model::MNIST_ARCHITECTURE,
+            parameters: model.num_params(),
+            webgpu_build: cfg!(feature = "webgpu"),
+            runtime_version: RUNTIME_VERSION,
+        };
+        Ok(Self { model, device, info })
+    }
+
+    /// One inference on a blank image: compiles kernels and proves the backend works.
+    async fn warm_up(&self) -> Result<(), RuntimeError> {
+        self.predict(&[0.0; MNIST_PIXELS]).await.map(|_| ())
+    }
+
+    /// Class probabilities for a batch of 28x28 images (row-major, `0..=1`, white on black):
+    /// `batch * 10` values.
+    pub async fn predict(&self, pixels: &[f32]) -> Result<Vec<f32>, RuntimeError> {
+        let backend = self.info.backend.name();
+        let input = images_tensor(pixels, &self.device)?;
+        let data = self
+            .model
+            .probabilities(input)
+            .into_data_async()
+            .await
+            .map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
+        let probs: Vec<f32> = data
+            .try_to_vec::<f32>()
+            .map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
+        if probs.len() != pixels.len() / MNIST_PIXELS * MNIST_CLASSES || probs.iter().any(|p| !p.is_finite()) {
+            return Err(RuntimeError::NonFinite(backend));
+        }
+        Ok(probs)
+    }
+
+    /// What runs this session and why.
+    pub fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+}

@@ -1,0 +1,167 @@
+//! The wasm-bindgen facade: the only file that touches `wasm_bindgen`, `js_sys` and the browser.
+//!
+//! JavaScript sees `createSession(weights, backend)`, a `Session` with `predict`, `info` and
+//! `free`, and `prepareDigit` for turning canvas pixels into model input. Every failure is an
+//! `Error` whose message comes from [`RuntimeError`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Once;
+
+use js_sys::{Array, Float32Array, Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::{BackendPreference, RuntimeError, WebGpuDevice};
+
+static INIT: Once = Once::new();
+
+/// Runs the module's static constructors exactly once and installs the panic hook.
+///
+/// wasm-ld wraps every export in a call to all constructors unless the module calls
+/// `__wasm_call_ctors` itself; cubecl registers types in constructors, so without this each
+/// call into the module pays for all of them (and WebGPU breaks). wasm-bindgen tests do not
+/// run the start function and must call this first.
+pub fn ensure_initialised() {
+    INIT.call_once(|| {
+        extern "C" {
+            fn __wasm_call_ctors();
+        }
+        // SAFETY: called once, before any other Rust code relies on constructor state.
+        unsafe { __wasm_call_ctors() };
+        console_error_panic_hook::set_once();
+    });
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    ensure_initialised();
+}
+
+thread_local! {
+    /// Burn's wgpu runtime initialises once per page; every session shares its device.
+    static WEBGPU: RefCell<Option<WebGpuDevice>> = const { RefCell::new(None) };
+}
+
+fn js_error(err: RuntimeError) -> JsError {
+    JsError::new(&err.to_string())
+}
+
+/// A model session on WebGPU or the CPU.
+#[wasm_bindgen]
+pub struct Session {
+    inner: Rc<crate::Session>,
+}
+
+/// Creates a session from Burnpack weight bytes; `backend` is `"auto"`, `"webgpu"` or `"cpu"`.
+#[wasm_bindgen(js_name = createSession)]
+pub async fn create_session(weights: Vec<u8>, backend: String) -> Result<Session, JsError> {
+    ensure_initialised();
+    let preference: BackendPreference = backend.parse().map_err(js_error)?;
+    let session = crate::Session::create(&weights, preference, acquire_webgpu)
+        .await
+        .map_err(js_error)?;
+    Ok(Session { inner: Rc::new(session) })
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// Class probabilities (`batch * 10`) for `batch` 28x28 images in one Float32Array.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array>")]
+    pub fn predict(&self, input: Vec<f32>) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let probs = inner.predict(&input).await.map_err(js_error)?;
+            Ok(Float32Array::from(probs.as_slice()).into())
+        })
+    }
+
+    /// Which backend runs, its adapter, why other backends were skipped, and the model.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        let json = serde_json::to_string(self.inner.info()).map_err(|e| JsError::new(&e.to_string()))?;
+        js_sys::JSON::parse(&json).map_err(|_| JsError::new("could not build the info object"))
+    }
+}
+
+/// MNIST-framed input (784 values) from RGBA pixels of any size, e.g. a canvas' ImageData.
+#[wasm_bindgen(js_name = prepareDigit)]
+pub fn prepare_digit(rgba: &[u8], width: usize, height: usize) -> Result<Vec<f32>, JsError> {
+    burn_edge_model::digit_from_rgba(rgba, width, height).map_err(|e| js_error(e.into()))
+}
+
+/// Proves WebGPU step by step so the reason for a failure is precise:
+/// `navigator.gpu`, an adapter (whose info is read from JS, as wgpu leaves it empty in the
+/// browser), then Burn's device on the WebGPU graphics API.
+async fn acquire_webgpu() -> Result<WebGpuDevice, String> {
+    if let Some(gpu) = WEBGPU.with(|slot| slot.borrow().clone()) {
+        return Ok(gpu);
+    }
+    let adapter = request_adapter().await?;
+    let device = burn::tensor::Device::wgpu_options()
+        .graphics_api(burn::tensor::wgpu::WgpuBackend::WebGpu)
+        .init_async()
+        .await
+        .map_err(|e| format!("WebGPU device initialisation failed: {e}"))?;
+    let gpu = WebGpuDevice { device, adapter };
+    WEBGPU.with(|slot| *slot.borrow_mut() = Some(gpu.clone()));
+    Ok(gpu)
+}
+
+async fn request_adapter() -> Result<serde_json::Value, String> {
+    let global = js_sys::global();
+    let navigator = Reflect::get(&global, &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
+    let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
+    if gpu.is_undefined() || gpu.is_null() {
+        return Err("navigator.gpu is missing: this browser or context has no WebGPU".into());
+    }
+    let request: Function = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("navigator.gpu.requestAdapter is not a function")?;
+    let promise: Promise = request
+        .call0(&gpu)
+        .ok()
+        .and_then(|p| p.dyn_into().ok())
+        .ok_or("navigator.gpu.requestAdapter() did not return a promise")?;
+    let adapter = JsFuture::from(promise)
+        .await
+        .map_err(|e| format!("navigator.gpu.requestAdapter() failed: {}", describe(&e)))?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return Err("no WebGPU adapter available (navigator.gpu.requestAdapter() returned null)".into());
+    }
+    let info = Reflect::get(&adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
+    let field = |name: &str| {
+        Reflect::get(&info, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
+    };
+    let fallback = Reflect::get(&info, &"isFallbackAdapter".into())
+        .ok()
+        .or_else(|| Reflect::get(&adapter, &"isFallbackAdapter".into()).ok())
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    Ok(serde_json::json!({
+        "vendor": field("vendor"),
+        "architecture": field("architecture"),
+        "device": field("device"),
+        "description": field("description"),
+        "isFallbackAdapter": fallback,
+    }))
+}
+
+fn describe(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// The names of the backends compiled into this build, best first.
+#[wasm_bindgen(js_name = availableBackends)]
+pub fn available_backends() -> Array {
+    let list = Array::new();
+    if cfg!(feature = "webgpu") {
+        list.push(&"webgpu".into());
+    }
+    list.push(&"cpu".into());
+    list
+}

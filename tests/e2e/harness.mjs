@@ -1,0 +1,51 @@
+/**
+ * @module harness
+ * End-to-end test helpers: the real `burn-edge serve` on a free port and Debian's Chromium
+ * driven by playwright-core.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+/** Path of the CLI binary: $BURN_EDGE_BIN or the release build in the cargo target dir. */
+export function cliPath() {
+  if (process.env.BURN_EDGE_BIN) return process.env.BURN_EDGE_BIN;
+  const target = process.env.CARGO_TARGET_DIR || 'target';
+  return join(target, 'release', 'burn-edge');
+}
+
+/**
+ * Starts `burn-edge serve` on a free loopback port.
+ * @returns {Promise<{ url: string, stop: () => void }>}
+ */
+export function startServer() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cliPath(), ['serve', '--addr', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`burn-edge serve exited with ${code}: ${out}`)));
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/http:\/\/[\d.]+:\d+\//);
+      if (match) resolve({ url: match[0], stop: () => child.kill() });
+    });
+  });
+}
+
+/**
+ * Launches headless Chromium, with a WebGPU adapter (SwiftShader) or without one.
+ * @param {{ webgpu: boolean }} options
+ */
+export function launchBrowser({ webgpu }) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [
+      ...(webgpu ? ['--enable-unsafe-webgpu'] : []),
+      '--no-sandbox', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'burn-edge-chromium-'))}`,
+    ],
+  });
+}

@@ -1,0 +1,100 @@
+//! The runtime natively (CPU): backend choice, errors, and the committed weights on the sample
+//! digits, against the reference file the browser tests also use.
+
+mod common;
+
+use burn_edge::{BackendKind, BackendPreference, RuntimeError, Session, WebGpuDevice};
+use common::*;
+use pollster::block_on;
+
+async fn no_webgpu() -> Result<WebGpuDevice, String> {
+    Err("no WebGPU adapter available (test)".into())
+}
+
+fn cpu_session() -> Session {
+    block_on(Session::create(WEIGHTS, BackendPreference::Cpu, no_webgpu)).expect("cpu session")
+}
+
+#[test]
+fn cpu_preference_runs_on_the_cpu_and_says_why_webgpu_was_skipped() {
+    let session = cpu_session();
+    let info = session.info();
+    assert_eq!(info.backend, BackendKind::Cpu);
+    assert_eq!(info.skipped.len(), 1);
+    assert_eq!(info.skipped[0].backend, BackendKind::WebGpu);
+    assert!(info.skipped[0].reason.contains("not requested"));
+    assert!(info.adapter.is_none());
+}
+
+#[test]
+fn auto_falls_back_to_the_cpu_with_the_reason() {
+    let session = block_on(Session::create(WEIGHTS, BackendPreference::Auto, no_webgpu)).unwrap();
+    assert_eq!(session.info().backend, BackendKind::Cpu);
+    let reason = &session.info().skipped[0].reason;
+    // The CPU-only build names itself; a WebGPU build passes the provider's reason through.
+    if cfg!(feature = "webgpu") {
+        assert_eq!(reason, "no WebGPU adapter available (test)");
+    } else {
+        assert!(reason.contains("CPU-only build"), "{reason}");
+    }
+}
+
+#[test]
+fn forced_webgpu_without_it_is_an_error_not_a_cpu_run() {
+    let err = block_on(Session::create(WEIGHTS, BackendPreference::WebGpu, no_webgpu))
+        .err()
+        .expect("must fail");
+    assert!(matches!(err, RuntimeError::WebGpuUnavailable(_)), "{err}");
+    assert!(err.to_string().starts_with("WebGPU was requested but is unavailable: "), "{err}");
+}
+
+#[test]
+fn weights_that_do_not_decode_are_an_error_on_every_preference() {
+    for preference in [BackendPreference::Auto, BackendPreference::Cpu] {
+        let err = block_on(Session::create(b"garbage", preference, no_webgpu)).err().expect("must fail");
+        assert!(err.to_string().starts_with("weights are not a valid Burnpack file"), "{err}");
+    }
+    let truncated = &WEIGHTS[..WEIGHTS.len() / 2];
+    let err = block_on(Session::create(truncated, BackendPreference::Cpu, no_webgpu)).err().expect("must fail");
+    assert!(matches!(err, RuntimeError::Weights(_)), "{err}");
+}
+
+#[test]
+fn wrong_input_lengths_are_errors() {
+    let session = cpu_session();
+    let err = block_on(session.predict(&[0.5; 100])).unwrap_err();
+    assert_eq!(err.to_string(), "input length 100 is not a multiple of 784 (28x28 pixels per image)");
+    assert!(block_on(session.predict(&[])).is_err());
+}
+
+#[test]
+fn sample_digits_are_classified_and_match_the_reference() {
+    let session = cpu_session();
+    let probs = block_on(session.predict(&digit_batch())).unwrap();
+    let labels: Vec<u8> = DIGITS.iter().map(|d| d.1).collect();
+    assert_eq!(argmax_rows(&probs), labels);
+
+    if std::env::var_os("BLESS").is_some() {
+        let digits: serde_json::Map<String, serde_json::Value> = DIGITS
+            .iter()
+            .zip(probs.chunks(10))
+            .map(|((file, _, _), row)| (file.to_string(), serde_json::json!(row)))
+            .collect();
+        let json = serde_json::json!({
+            "about": "native CPU probabilities of models/mnist/model.bpk on ../shared/datasets/digits",
+            "digits": digits,
+        });
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/digits_reference.json");
+        std::fs::write(path, serde_json::to_string_pretty(&json).unwrap() + "\n").unwrap();
+    }
+    let diff = max_abs_diff(&probs, &reference());
+    assert!(diff <= TOLERANCE, "native output differs from the reference by {diff}");
+}
+
+#[test]
+fn batch_of_one_equals_the_same_row_of_a_batch() {
+    let session = cpu_session();
+    let batch = block_on(session.predict(&digit_batch())).unwrap();
+    let single = block_on(session.predict(&decode_digit(DIGITS[3].2))).unwrap();
+    assert!(max_abs_diff(&single, &batch[30..40]) <= 1e-6);
+}

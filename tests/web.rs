@@ -1,0 +1,145 @@
+//! The runtime in headless Chromium, through the same exports JavaScript uses.
+//!
+//! Run twice by `scripts/test-browser.sh`: with WebGPU (`--enable-unsafe-webgpu`, the
+//! SwiftShader software adapter) and without it. `BURN_EDGE_EXPECT_WEBGPU=1` at build time says
+//! which run this is, so a run where WebGPU silently went missing fails instead of passing.
+#![cfg(target_family = "wasm")]
+
+mod common;
+
+use burn_edge::web::{create_session, ensure_initialised, prepare_digit, Session};
+use common::*;
+use js_sys::Float32Array;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const EXPECT_WEBGPU: bool = matches!(option_env!("BURN_EDGE_EXPECT_WEBGPU"), Some("1"));
+
+fn message(err: JsError) -> String {
+    let value = JsValue::from(err);
+    value.dyn_into::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_default()
+}
+
+async fn session(backend: &str) -> Result<Session, String> {
+    ensure_initialised();
+    create_session(WEIGHTS.to_vec(), backend.into()).await.map_err(message)
+}
+
+async fn predict(session: &Session, input: Vec<f32>) -> Result<Vec<f32>, String> {
+    match JsFuture::from(session.predict(input)).await {
+        Ok(value) => Ok(Float32Array::from(value).to_vec()),
+        Err(err) => Err(err.dyn_into::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_default()),
+    }
+}
+
+fn info(session: &Session) -> serde_json::Value {
+    let json = js_sys::JSON::stringify(&session.info().expect("info")).expect("stringify");
+    serde_json::from_str(&String::from(json)).expect("info is JSON")
+}
+
+#[wasm_bindgen_test]
+async fn auto_picks_webgpu_when_the_browser_has_it_and_says_why_not_otherwise() {
+    let session = session("auto").await.expect("auto always gives a session");
+    let info = info(&session);
+    if EXPECT_WEBGPU {
+        assert_eq!(info["backend"], "webgpu", "{info}");
+        assert!(info["adapter"].is_object(), "{info}");
+        assert_eq!(info["skipped"].as_array().unwrap().len(), 0, "{info}");
+    } else {
+        assert_eq!(info["backend"], "cpu", "{info}");
+        assert_eq!(info["skipped"][0]["backend"], "webgpu", "{info}");
+        let reason = info["skipped"][0]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("navigator.gpu is missing") || reason.contains("no WebGPU adapter available"),
+            "unexpected reason: {reason}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn forced_webgpu_is_webgpu_or_an_error_never_a_silent_cpu_run() {
+    match session("webgpu").await {
+        Ok(session) => {
+            assert!(EXPECT_WEBGPU, "WebGPU came up in the run without an adapter");
+            assert_eq!(info(&session)["backend"], "webgpu");
+        }
+        Err(msg) => {
+            assert!(!EXPECT_WEBGPU, "WebGPU failed in the run with an adapter: {msg}");
+            assert!(msg.starts_with("WebGPU was requested but is unavailable: "), "{msg}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn every_backend_classifies_the_sample_digits_like_native() {
+    let mut outputs = Vec::new();
+    let backends: &[&str] = if EXPECT_WEBGPU { &["cpu", "webgpu"] } else { &["cpu"] };
+    for backend in backends {
+        let session = session(backend).await.expect("session");
+        let probs = predict(&session, digit_batch()).await.expect("prediction");
+        let labels: Vec<u8> = DIGITS.iter().map(|d| d.1).collect();
+        assert_eq!(argmax_rows(&probs), labels, "{backend} misclassifies a sample digit");
+        let diff = max_abs_diff(&probs, &reference());
+        assert!(diff <= TOLERANCE, "{backend} differs from native by {diff}");
+        outputs.push(probs);
+    }
+    if let [cpu, gpu] = outputs.as_slice() {
+        let diff = max_abs_diff(cpu, gpu);
+        assert!(diff <= TOLERANCE, "WebGPU and wasm CPU differ by {diff}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn batch_of_one_works_on_every_backend() {
+    for backend in if EXPECT_WEBGPU { vec!["webgpu", "cpu"] } else { vec!["cpu"] } {
+        let session = session(backend).await.expect("session");
+        let probs = predict(&session, decode_digit(DIGITS[7].2)).await.expect("prediction");
+        assert_eq!(probs.len(), 10);
+        assert_eq!(argmax_rows(&probs), vec![7]);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn bad_inputs_get_clear_errors() {
+    assert_eq!(
+        session("cuda").await.err().unwrap(),
+        "unknown backend \"cuda\": use \"auto\", \"webgpu\" or \"cpu\""
+    );
+    let err = {
+        ensure_initialised();
+        message(create_session(b"not weights".to_vec(), "cpu".into()).await.err().unwrap())
+    };
+    assert!(err.starts_with("weights are not a valid Burnpack file"), "{err}");
+
+    let session = session("cpu").await.unwrap();
+    assert_eq!(
+        predict(&session, vec![0.0; 783]).await.unwrap_err(),
+        "input length 783 is not a multiple of 784 (28x28 pixels per image)"
+    );
+    assert_eq!(predict(&session, vec![]).await.unwrap_err(), "input is empty: expected 784 values (28x28) per image");
+    assert_eq!(
+        message(prepare_digit(&[0; 10], 2, 2).err().unwrap()),
+        "pixel buffer has 10 values, expected 16 for 2x2 with 4 channel(s)"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_digit_drawn_on_a_large_canvas_is_recognised() {
+    // Upscale the sample "3" 10x into white-on-black RGBA, as a drawing canvas would hold it.
+    let small = decode_digit(DIGITS[3].2);
+    let side = 280;
+    let mut rgba = vec![0u8; side * side * 4];
+    for y in 0..side {
+        for x in 0..side {
+            let v = (small[(y / 10) * 28 + x / 10] * 255.0) as u8;
+            rgba[(y * side + x) * 4..][..4].copy_from_slice(&[v, v, v, 255]);
+        }
+    }
+    let input = prepare_digit(&rgba, side, side).expect("prepared");
+    let session = session("cpu").await.unwrap();
+    let probs = predict(&session, input).await.unwrap();
+    assert_eq!(argmax_rows(&probs), vec![3]);
+}

@@ -1,0 +1,57 @@
+/**
+ * @module runtime
+ * Loads the right burn-edge wasm build for this browser: the WebGPU build only when a WebGPU
+ * adapter exists, so a page without WebGPU never downloads the larger module.
+ */
+
+/** @typedef {'auto' | 'webgpu' | 'cpu'} BackendPreference */
+
+/**
+ * Which build to load: `'webgpu'` when the browser offers an adapter and the caller may use it.
+ * @param {BackendPreference} preference
+ * @returns {Promise<'webgpu' | 'cpu'>}
+ */
+export async function chooseBuild(preference) {
+  if (preference === 'cpu') return 'cpu';
+  const gpu = /** @type {any} */ (navigator).gpu;
+  if (!gpu) return preference === 'webgpu' ? 'webgpu' : 'cpu'; // forced: let the runtime say why
+  try {
+    const adapter = await gpu.requestAdapter();
+    return adapter || preference === 'webgpu' ? 'webgpu' : 'cpu';
+  } catch {
+    return preference === 'webgpu' ? 'webgpu' : 'cpu';
+  }
+}
+
+/** @type {Map<string, Promise<any>>} */
+const modules = new Map();
+
+/**
+ * Imports and initialises one wasm build once per page.
+ * @param {'webgpu' | 'cpu'} build
+ * @param {string} [base] URL of the folder holding `cpu/` and `webgpu/`
+ */
+export function loadBuild(build, base = '/pkg') {
+  let loaded = modules.get(build);
+  if (!loaded) {
+    loaded = import(`${base}/${build}/burn_edge.js`).then(async (mod) => {
+      await mod.default({ module_or_path: `${base}/${build}/burn_edge_bg.wasm` });
+      return mod;
+    });
+    modules.set(build, loaded);
+  }
+  return loaded;
+}
+
+/**
+ * Creates a model session from a weights URL.
+ * @param {{ weightsUrl: string, backend?: BackendPreference, base?: string }} options
+ */
+export async function createSession({ weightsUrl, backend = 'auto', base }) {
+  const build = await chooseBuild(backend);
+  const [mod, response] = await Promise.all([loadBuild(build, base), fetch(weightsUrl)]);
+  if (!response.ok) throw new Error(`fetching weights ${weightsUrl} failed: HTTP ${response.status}`);
+  const weights = new Uint8Array(await response.arrayBuffer());
+  const session = await mod.createSession(weights, backend);
+  return { session, build, prepareDigit: mod.prepareDigit };
+}
