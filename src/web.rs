@@ -97,14 +97,24 @@ async fn acquire_webgpu() -> Result<WebGpuDevice, String> {
         return Ok(gpu);
     }
     let adapter = request_adapter().await?;
-    let device = burn::tensor::Device::wgpu_options()
-        .graphics_api(burn::tensor::wgpu::WgpuBackend::WebGpu)
-        .init_async()
-        .await
-        .map_err(|e| format!("WebGPU device initialisation failed: {e}"))?;
+    let device = init_burn_webgpu().await?;
     let gpu = WebGpuDevice { device, adapter };
     WEBGPU.with(|slot| *slot.borrow_mut() = Some(gpu.clone()));
     Ok(gpu)
+}
+
+#[cfg(feature = "webgpu")]
+async fn init_burn_webgpu() -> Result<burn::tensor::Device, String> {
+    burn::tensor::Device::wgpu_options()
+        .graphics_api(burn::tensor::wgpu::WgpuBackend::WebGpu)
+        .init_async()
+        .await
+        .map_err(|e| format!("WebGPU device initialisation failed: {e}"))
+}
+
+#[cfg(not(feature = "webgpu"))]
+async fn init_burn_webgpu() -> Result<burn::tensor::Device, String> {
+    Err("this is the CPU-only build of the runtime".into())
 }
 
 async fn request_adapter() -> Result<serde_json::Value, String> {
