@@ -4,8 +4,6 @@
  * driven by playwright-core.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -36,6 +34,7 @@ export function startServer() {
 
 /**
  * Launches headless Chromium, with a WebGPU adapter (SwiftShader) or without one.
+ * Playwright gives every launch its own fresh temporary profile.
  * @param {{ webgpu: boolean }} options
  */
 export function launchBrowser({ webgpu }) {
@@ -45,7 +44,6 @@ export function launchBrowser({ webgpu }) {
       ...(webgpu ? ['--enable-unsafe-webgpu'] : []),
       '--no-sandbox', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'burn-edge-chromium-'))}`,
     ],
   });
 }
