@@ -16,7 +16,10 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const EXPECT_WEBGPU: bool = matches!(option_env!("BURN_EDGE_EXPECT_WEBGPU"), Some("1"));
+/// Whether this build runs in the browser with a WebGPU adapter (set by test-browser.sh).
+fn expect_webgpu() -> bool {
+    option_env!("BURN_EDGE_EXPECT_WEBGPU") == Some("1")
+}
 
 fn message(err: JsError) -> String {
     let value = JsValue::from(err);
@@ -44,7 +47,7 @@ fn info(session: &Session) -> serde_json::Value {
 async fn auto_picks_webgpu_when_the_browser_has_it_and_says_why_not_otherwise() {
     let session = session("auto").await.expect("auto always gives a session");
     let info = info(&session);
-    if EXPECT_WEBGPU {
+    if expect_webgpu() {
         assert_eq!(info["backend"], "webgpu", "{info}");
         assert!(info["adapter"].is_object(), "{info}");
         assert_eq!(info["skipped"].as_array().unwrap().len(), 0, "{info}");
@@ -63,11 +66,11 @@ async fn auto_picks_webgpu_when_the_browser_has_it_and_says_why_not_otherwise() 
 async fn forced_webgpu_is_webgpu_or_an_error_never_a_silent_cpu_run() {
     match session("webgpu").await {
         Ok(session) => {
-            assert!(EXPECT_WEBGPU, "WebGPU came up in the run without an adapter");
+            assert!(expect_webgpu(), "WebGPU came up in the run without an adapter");
             assert_eq!(info(&session)["backend"], "webgpu");
         }
         Err(msg) => {
-            assert!(!EXPECT_WEBGPU, "WebGPU failed in the run with an adapter: {msg}");
+            assert!(!expect_webgpu(), "WebGPU failed in the run with an adapter: {msg}");
             assert!(msg.starts_with("WebGPU was requested but is unavailable: "), "{msg}");
         }
     }
@@ -76,7 +79,7 @@ async fn forced_webgpu_is_webgpu_or_an_error_never_a_silent_cpu_run() {
 #[wasm_bindgen_test]
 async fn every_backend_classifies_the_sample_digits_like_native() {
     let mut outputs = Vec::new();
-    let backends: &[&str] = if EXPECT_WEBGPU { &["cpu", "webgpu"] } else { &["cpu"] };
+    let backends: &[&str] = if expect_webgpu() { &["cpu", "webgpu"] } else { &["cpu"] };
     for backend in backends {
         let session = session(backend).await.expect("session");
         let probs = predict(&session, digit_batch()).await.expect("prediction");
@@ -94,7 +97,7 @@ async fn every_backend_classifies_the_sample_digits_like_native() {
 
 #[wasm_bindgen_test]
 async fn batch_of_one_works_on_every_backend() {
-    for backend in if EXPECT_WEBGPU { vec!["webgpu", "cpu"] } else { vec!["cpu"] } {
+    for backend in if expect_webgpu() { vec!["webgpu", "cpu"] } else { vec!["cpu"] } {
         let session = session(backend).await.expect("session");
         let probs = predict(&session, decode_digit(DIGITS[7].2)).await.expect("prediction");
         assert_eq!(probs.len(), 10);

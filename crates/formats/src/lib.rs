@@ -1,0 +1,49 @@
+//! burn-edge wire formats, defined once here and shared by every side: the CLI writes them
+//! (`burn-edge publish`), the server serves them, the wasm runtime checks them, and the JS
+//! shell is tested against the JSON Schemas generated from these types (`schemas/`).
+//!
+//! A *manifest* describes one immutable model version; a *channel* file maps mutable aliases
+//! (`stable`, `canary`, ...) to versions. Both are camelCase JSON.
+
+pub mod channel;
+pub mod manifest;
+mod schema;
+
+pub use channel::{content_path, manifest_path, Channel, CHANNEL_FILE};
+pub use manifest::{
+    ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats,
+};
+pub use schema::{channel_schema, manifest_schema};
+
+/// The only schema version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Why a manifest or channel file is not acceptable.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FormatError {
+    #[error("not valid {what} JSON: {message}")]
+    Json { what: &'static str, message: String },
+    #[error("{what} schema version {found} is not supported (this build reads version {SCHEMA_VERSION})")]
+    SchemaVersion { what: &'static str, found: u32 },
+    #[error("{field} {value:?} is not a semantic version (like 1.2.0)")]
+    Version { field: &'static str, value: String },
+    #[error("file {path:?}: sha256 must be 64 lowercase hex digits, got {sha256:?}")]
+    Sha256 { path: String, sha256: String },
+    #[error("file path {0:?} must be relative, without '..' beyond the model folder, and use '/'")]
+    Path(String),
+    #[error("manifest lists no weights file")]
+    NoWeights,
+    #[error("{0}")]
+    Inconsistent(String),
+    #[error("model {model:?} needs runtime {required} or newer; this runtime is {runtime}")]
+    RuntimeTooOld { model: String, required: String, runtime: String },
+    #[error("model {model:?} has architecture {architecture:?}, which this runtime does not contain (it has: {available})")]
+    UnsupportedArchitecture { model: String, architecture: String, available: String },
+    #[error("channel {channel:?} has no alias {alias:?} (it has: {available})")]
+    UnknownAlias { channel: String, alias: String, available: String },
+}
+
+/// Parses a semantic version, naming the field on failure.
+pub(crate) fn parse_version(field: &'static str, value: &str) -> Result<semver::Version, FormatError> {
+    semver::Version::parse(value).map_err(|_| FormatError::Version { field, value: value.to_string() })
+}
