@@ -13,8 +13,10 @@ step cargo test --workspace
 step node_modules/.bin/tsc -p jsconfig.json
 step bash scripts/test-browser.sh
 step bash scripts/build-wasm.sh all
-step cargo build --release -p burn-edge-cli
-step node --test --test-reporter=spec tests/e2e/
+# The e2e tests drive the server binary `cargo test` already built (dev profile; serving speed
+# does not matter there, and this saves a release build).
+step cargo build -p burn-edge-cli
+step node --test --test-reporter=spec tests/node/ tests/e2e/
 
 # One summary over all runners: cargo/wasm-bindgen "test result:" lines and node's ℹ totals.
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')

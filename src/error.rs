@@ -1,5 +1,6 @@
 //! Everything that can go wrong in the runtime, with messages meant for the page's developer.
 
+use burn_edge_formats::FormatError;
 use burn_edge_model::{DigitInputError, InputError, WeightsError};
 
 /// A runtime failure; crosses to JavaScript as an `Error` carrying this message.
@@ -28,6 +29,9 @@ pub enum RuntimeError {
         /// The backend's own words.
         detail: String,
     },
+    /// A manifest is malformed, or names a model this runtime cannot run.
+    #[error(transparent)]
+    Manifest(#[from] FormatError),
     /// The model produced NaN or infinity (a broken device or broken weights).
     #[error("the {0} backend produced non-finite probabilities")]
     NonFinite(&'static str),

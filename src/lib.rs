@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod manifest_check;
 pub mod session;
 
 #[cfg(target_family = "wasm")]
@@ -13,6 +14,7 @@ pub mod web;
 
 pub use backend::{BackendKind, BackendPreference, Skipped, WebGpuDevice};
 pub use error::RuntimeError;
+pub use manifest_check::{check_manifest, ARCHITECTURES};
 pub use session::{Session, SessionInfo};
 
 /// Version of this runtime, as reported by `info()`.

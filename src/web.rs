@@ -165,6 +165,19 @@ fn describe(value: &JsValue) -> String {
         .unwrap_or_else(|| format!("{value:?}"))
 }
 
+/// Checks a manifest (JSON text) against this runtime: schema, architecture, minimum runtime
+/// version. Throws an `Error` naming what does not fit.
+#[wasm_bindgen(js_name = checkManifest)]
+pub fn check_manifest(json: &str) -> Result<(), JsError> {
+    crate::check_manifest(json).map(drop).map_err(js_error)
+}
+
+/// This runtime's version (the npm package's).
+#[wasm_bindgen(js_name = runtimeVersion)]
+pub fn runtime_version() -> String {
+    crate::RUNTIME_VERSION.into()
+}
+
 /// The names of the backends compiled into this build, best first.
 #[wasm_bindgen(js_name = availableBackends)]
 pub fn available_backends() -> Array {

@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-/** Path of the CLI binary: $BURN_EDGE_BIN or the release build in the cargo target dir. */
+/** Path of the CLI binary: $BURN_EDGE_BIN or the dev build in the cargo target dir. */
 export function cliPath() {
   if (process.env.BURN_EDGE_BIN) return process.env.BURN_EDGE_BIN;
   const target = process.env.CARGO_TARGET_DIR || 'target';
-  return join(target, 'release', 'burn-edge');
+  return join(target, 'debug', 'burn-edge');
 }
 
 /**

@@ -1,9 +1,12 @@
-//! `burn-edge`: the developer commands (train, eval, predict, serve) around the shared model crate.
+//! `burn-edge`: the developer commands (train, eval, predict, publish, serve) around the shared
+//! model crate.
 
 mod dataset;
 mod evaluate;
 mod idx;
+mod mnist_release;
 mod predict;
+mod publish;
 mod serve;
 mod train;
 
@@ -65,6 +68,26 @@ enum Command {
         /// How many classes to print per image.
         #[arg(long, default_value_t = 3)]
         top: usize,
+    },
+    /// Publish weights as an immutable model version in the CDN layout under models/<name>/,
+    /// evaluating them on the test digits for the manifest's metrics and drift reference.
+    Publish {
+        /// Semantic version of this model build, e.g. 1.1.0.
+        #[arg(long)]
+        version: String,
+        #[arg(long, default_value = "models/mnist/model.bpk")]
+        weights: PathBuf,
+        /// Model name: the folder under --models.
+        #[arg(long, default_value = "mnist")]
+        name: String,
+        /// Alias to point at this version (repeatable), e.g. --alias stable --alias canary.
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+        /// Root of the CDN layout.
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+        #[arg(long, default_value = "../shared/datasets/mnist")]
+        data: PathBuf,
     },
     /// Serve the demo page (www/), the wasm builds (pkg/) and models/ on a local port.
     Serve {
@@ -128,6 +151,28 @@ fn main() -> Result<()> {
                 let shown: Vec<String> = ranked.iter().take(top).map(|(c, p)| format!("{c} ({:.1}%)", p * 100.0)).collect();
                 println!("{}: {}", path.display(), shown.join(", "));
             }
+        }
+        Command::Publish { version, weights, name, aliases, models, data } => {
+            burn_edge_formats::parse_version("--version", &version)?;
+            let bytes = std::fs::read(&weights).with_context(|| format!("reading weights {}", weights.display()))?;
+            let device = Device::flex();
+            let net = load_mnist(&bytes, &device).with_context(|| format!("loading weights {}", weights.display()))?;
+            let accuracy = evaluate::evaluate(&net, &dataset::load_split(&data, "t10k")?, &device)?;
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let manifest = mnist_release::mnist_manifest(&name, &version, &bytes, &accuracy, &now);
+            manifest.validate().context("building the manifest")?;
+            let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now)?;
+            let what = match outcome {
+                publish::Outcome::Published => "published",
+                publish::Outcome::AlreadyPublished => "already published with these weights; aliases applied to",
+            };
+            println!(
+                "{what} {name}@{version} (sha256 {}, {} bytes, test accuracy {:.2}%){}",
+                &manifest.files[0].sha256[..12],
+                bytes.len(),
+                accuracy.accuracy * 100.0,
+                if aliases.is_empty() { String::new() } else { format!("; {} -> {version}", aliases.join(", ")) }
+            );
         }
         Command::Serve { addr, root } => {
             tokio::runtime::Runtime::new()?.block_on(serve::serve(&root, addr))?;

@@ -44,6 +44,6 @@ pub enum FormatError {
 }
 
 /// Parses a semantic version, naming the field on failure.
-pub(crate) fn parse_version(field: &'static str, value: &str) -> Result<semver::Version, FormatError> {
+pub fn parse_version(field: &'static str, value: &str) -> Result<semver::Version, FormatError> {
     semver::Version::parse(value).map_err(|_| FormatError::Version { field, value: value.to_string() })
 }

@@ -1,0 +1,118 @@
+//! `burn-edge publish`: writes a model version into the static CDN layout under
+//! `<models>/<name>/`:
+//!
+//! ```text
+//! channel.json              aliases -> versions (the only file ever rewritten)
+//! <version>/manifest.json   one per version, immutable
+//! files/<sha256>.bpk        weights, named by content, immutable
+//! ```
+//!
+//! Published files are never rewritten: publishing a version again with the same weights only
+//! moves aliases; with other weights it is refused.
+
+use std::path::{Path, PathBuf};
+
+use burn_edge_formats::{content_path, manifest_path, Channel, FormatError, Manifest, CHANNEL_FILE};
+use sha2::{Digest, Sha256};
+
+/// Why a publish was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{name}@{version} is already published with other weights (sha256 {existing}, these are {new}); published versions are immutable, publish a new version instead")]
+    VersionExists { name: String, version: String, existing: String, new: String },
+    #[error("{path} exists but its content does not match its name; refusing to overwrite a published file, inspect it by hand")]
+    CorruptContentFile { path: PathBuf },
+    #[error("{path}: {source}")]
+    Format { path: PathBuf, source: FormatError },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// What a publish did.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// A new version was written.
+    Published,
+    /// The version existed with identical weights; only the aliases were applied.
+    AlreadyPublished,
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Publishes `manifest` (whose weights entry must describe `weights`) under `models_root`, then
+/// points `aliases` at it in the channel file.
+pub fn publish(
+    models_root: &Path,
+    manifest: &Manifest,
+    weights: &[u8],
+    aliases: &[String],
+    now: &str,
+) -> Result<Outcome, PublishError> {
+    let model_dir = models_root.join(&manifest.name);
+    let entry = manifest.weights().map_err(|source| PublishError::Format { path: model_dir.clone(), source })?;
+    assert_eq!(entry.sha256, sha256_hex(weights), "manifest must describe the weights it is published with");
+
+    let manifest_file = model_dir.join(manifest_path(&manifest.version));
+    let outcome = match read_if_exists(&manifest_file)? {
+        Some(existing) => {
+            let existing = Manifest::from_json(&existing)
+                .map_err(|source| PublishError::Format { path: manifest_file.clone(), source })?;
+            let existing_sha = existing.weights().map(|f| f.sha256.clone()).unwrap_or_default();
+            if existing_sha != entry.sha256 {
+                return Err(PublishError::VersionExists {
+                    name: manifest.name.clone(),
+                    version: manifest.version.clone(),
+                    existing: existing_sha,
+                    new: entry.sha256.clone(),
+                });
+            }
+            Outcome::AlreadyPublished
+        }
+        None => {
+            write_content_file(&model_dir.join(content_path(&entry.sha256, "bpk")), weights, &entry.sha256)?;
+            write_atomically(&manifest_file, manifest.to_json().as_bytes())?;
+            Outcome::Published
+        }
+    };
+
+    let channel_file = model_dir.join(CHANNEL_FILE);
+    let mut channel = match read_if_exists(&channel_file)? {
+        Some(json) => Channel::from_json(&json).map_err(|source| PublishError::Format { path: channel_file.clone(), source })?,
+        None => Channel::new(&manifest.name, now),
+    };
+    channel.publish(&manifest.version, aliases, now);
+    write_atomically(&channel_file, channel.to_json().as_bytes())?;
+    Ok(outcome)
+}
+
+/// Writes a content-addressed file unless an identical one is there.
+fn write_content_file(path: &Path, bytes: &[u8], sha256: &str) -> Result<(), PublishError> {
+    match std::fs::read(path) {
+        Ok(existing) if sha256_hex(&existing) == sha256 => Ok(()),
+        Ok(_) => Err(PublishError::CorruptContentFile { path: path.into() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_atomically(path, bytes),
+        Err(source) => Err(PublishError::Io { path: path.into(), source }),
+    }
+}
+
+fn read_if_exists(path: &Path) -> Result<Option<String>, PublishError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(PublishError::Io { path: path.into(), source }),
+    }
+}
+
+/// Write to a temporary sibling, then rename: a reader (or the server) never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    let io = |source| PublishError::Io { path: path.into(), source };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp-publish");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}

@@ -1,0 +1,127 @@
+//! `burn-edge publish` as a user runs it: the CDN layout, content hashes, schema-valid
+//! manifests, and immutability of what was published.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use burn_edge_formats::{Channel, Manifest};
+use sha2::{Digest, Sha256};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn publish(models: &Path, weights: &Path, version: &str, aliases: &[&str]) -> Output {
+    let mut args = vec!["publish", "--version", version, "--weights", weights.to_str().unwrap()];
+    args.extend(["--models", models.to_str().unwrap()]);
+    for alias in aliases {
+        args.extend(["--alias", alias]);
+    }
+    let data = repo_root().join("../shared/datasets/mnist");
+    args.extend(["--data", data.to_str().unwrap()]);
+    Command::new(env!("CARGO_BIN_EXE_burn-edge")).args(&args).output().expect("burn-edge runs")
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn committed_weights() -> PathBuf {
+    repo_root().join("models/mnist/model.bpk")
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn publish_writes_a_content_addressed_layout_and_refuses_to_rewrite_a_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path();
+    let weights = committed_weights();
+    let bytes = std::fs::read(&weights).unwrap();
+    let sha = format!("{:x}", Sha256::digest(&bytes));
+
+    let out = ok(publish(models, &weights, "1.0.0", &["stable"]));
+    assert!(out.starts_with("published mnist@1.0.0"), "{out}");
+
+    // Weights under their hash, byte for byte.
+    assert_eq!(std::fs::read(models.join(format!("mnist/files/{sha}.bpk"))).unwrap(), bytes);
+    // The manifest parses with the shared types and describes those bytes.
+    let manifest_json = read(models.join("mnist/1.0.0/manifest.json"));
+    let manifest = Manifest::from_json(&manifest_json).unwrap();
+    let entry = manifest.weights().unwrap();
+    assert_eq!((entry.sha256.as_str(), entry.size), (sha.as_str(), bytes.len() as u64));
+    assert_eq!(entry.path, format!("../files/{sha}.bpk"));
+    assert_eq!(manifest.architecture, "mnist-cnn");
+    assert!(manifest.metrics.accuracy >= 0.99, "{}", manifest.metrics.accuracy);
+    assert_eq!(manifest.metrics.samples, 10_000);
+    assert_eq!(manifest.reference.class_distribution.len(), 10);
+    let channel = Channel::from_json(&read(models.join("mnist/channel.json"))).unwrap();
+    assert_eq!(channel.resolve("stable").unwrap(), "1.0.0");
+
+    // Same version, same weights: nothing published is rewritten, aliases still apply.
+    let out = ok(publish(models, &weights, "1.0.0", &["canary"]));
+    assert!(out.starts_with("already published"), "{out}");
+    assert_eq!(read(models.join("mnist/1.0.0/manifest.json")), manifest_json);
+    let channel = Channel::from_json(&read(models.join("mnist/channel.json"))).unwrap();
+    assert_eq!(channel.resolve("canary").unwrap(), "1.0.0");
+
+    // Same version, other weights: refused, and nothing changes.
+    let other = dir.path().join("other.bpk");
+    let config = burn_edge_model::MnistConfig::new().with_conv1_channels(4).with_conv2_channels(4).with_hidden(8);
+    let untrained = config.init(&burn::prelude::Device::flex());
+    std::fs::write(&other, burn_edge_model::save_to_bytes(&untrained, &config).unwrap()).unwrap();
+    let o = publish(models, &other, "1.0.0", &["stable"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("mnist@1.0.0 is already published with other weights"), "{err}");
+    assert_eq!(read(models.join("mnist/1.0.0/manifest.json")), manifest_json);
+    assert_eq!(std::fs::read_dir(models.join("mnist/files")).unwrap().count(), 1);
+}
+
+#[test]
+fn a_tampered_content_file_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = committed_weights();
+    let sha = format!("{:x}", Sha256::digest(std::fs::read(&weights).unwrap()));
+    let file = dir.path().join(format!("mnist/files/{sha}.bpk"));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, b"tampered").unwrap();
+    let o = publish(dir.path(), &weights, "2.0.0", &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match its name"));
+    assert_eq!(std::fs::read(&file).unwrap(), b"tampered");
+    assert!(!dir.path().join("mnist/2.0.0/manifest.json").exists());
+}
+
+#[test]
+fn bad_versions_and_weights_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = publish(dir.path(), &committed_weights(), "latest", &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"latest\" is not a semantic version"));
+    let junk = dir.path().join("junk.bpk");
+    std::fs::write(&junk, b"junk").unwrap();
+    let o = publish(dir.path(), &junk, "1.0.0", &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("junk.bpk"));
+    assert!(!dir.path().join("mnist").exists());
+}
+
+#[test]
+fn the_committed_cdn_layout_is_consistent() {
+    let models = repo_root().join("models");
+    let channel = Channel::from_json(&read(models.join("mnist/channel.json"))).unwrap();
+    assert!(channel.versions.len() >= 2, "publish at least two versions to roll out against each other");
+    for version in &channel.versions {
+        let manifest = Manifest::from_json(&read(models.join(format!("mnist/{version}/manifest.json")))).unwrap();
+        assert_eq!(&manifest.version, version);
+        let entry = manifest.weights().unwrap();
+        let bytes = std::fs::read(models.join(format!("mnist/files/{}.bpk", entry.sha256))).unwrap();
+        assert_eq!(format!("{:x}", Sha256::digest(&bytes)), entry.sha256, "{version}");
+        // The bar for stable is 99%; a canary may trade a little accuracy (1.1.0 is smaller).
+        let bar = if channel.resolve("stable").unwrap() == version { 0.99 } else { 0.98 };
+        assert!(manifest.metrics.accuracy >= bar, "{version}: {}", manifest.metrics.accuracy);
+    }
+}
