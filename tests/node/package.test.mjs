@@ -1,0 +1,58 @@
+// The npm package's shape: its entry points exist, it ships every module the loader imports,
+// the hand-written types declare every export, and the service worker precaches the loader.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const lib = join(root, 'www/lib');
+const modules = readdirSync(lib).filter((f) => f.endsWith('.js'));
+
+/** Relative import specifiers of a module (static `import ... from` and `export ... from`). */
+const importsOf = (/** @type {string} */ file) =>
+  [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gm)].map((m) => m[1]);
+
+test('package.json exports and types point at the loader', () => {
+  assert.equal(pkg.exports['.'].default, './www/lib/index.js');
+  assert.equal(pkg.exports['.'].types, './www/lib/index.d.ts');
+  assert.equal(pkg.types, './www/lib/index.d.ts');
+  for (const path of [pkg.exports['.'].default, pkg.exports['.'].types]) assert.ok(existsSync(join(root, path)), path);
+});
+
+test('the published files hold every module the loader imports', () => {
+  const shipped = (/** @type {string} */ file) =>
+    pkg.files.some((/** @type {string} */ f) => !relative(join(root, f), file).startsWith('..'));
+  const seen = new Set();
+  const queue = [join(lib, 'index.js'), join(lib, 'worker.js')];
+  while (queue.length) {
+    const file = /** @type {string} */ (queue.pop());
+    if (seen.has(file)) continue;
+    seen.add(file);
+    assert.ok(existsSync(file), `${relative(root, file)} is imported but missing`);
+    assert.ok(shipped(file), `${relative(root, file)} is imported but not in package.json "files"`);
+    for (const spec of importsOf(file)) queue.push(resolve(dirname(file), spec));
+  }
+  assert.ok(pkg.files.includes('pkg/cpu') && pkg.files.includes('pkg/webgpu'), 'the runtime builds ship');
+  for (const module of modules) assert.ok(seen.has(join(lib, module)), `lib/${module} is never imported`);
+});
+
+test('index.d.ts declares every export of index.js', async () => {
+  const dts = readFileSync(join(lib, 'index.d.ts'), 'utf8');
+  const declared = new Set([...dts.matchAll(/^export (?:declare )?(?:function|class|interface|type) (\w+)/gm)].map((m) => m[1]));
+  const source = readFileSync(join(lib, 'index.js'), 'utf8');
+  const exported = [
+    ...[...source.matchAll(/^export (?:async )?function (\w+)/gm)].map((m) => m[1]),
+    ...[...source.matchAll(/^export \{([^}]+)\}/gm)].flatMap((m) => m[1].split(',').map((s) => s.trim())),
+  ];
+  assert.ok(exported.includes('loadModel'));
+  for (const name of exported) assert.ok(declared.has(name), `${name} is exported but not declared in index.d.ts`);
+});
+
+test('the service worker precaches every loader module and leaves /models/ alone', () => {
+  const sw = readFileSync(join(root, 'www/sw.js'), 'utf8');
+  for (const module of modules) assert.ok(sw.includes(`'./lib/${module}'`), `sw.js does not precache lib/${module}`);
+  assert.match(sw, /startsWith\('\/models\/'\)/);
+});

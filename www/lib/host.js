@@ -1,0 +1,112 @@
+/**
+ * @module host
+ * Owns the wasm runtime and one session; answers the loader's requests. The worker runs it,
+ * and so does the page itself with `worker: false`, so both paths share one implementation.
+ * Errors leave as `{ code, message }` with the runtime's own words.
+ */
+
+/**
+ * @typedef {{ type: 'init', glue: string, glueUrl: string, wasm: ArrayBuffer }
+ *   | { type: 'check', manifest: string }
+ *   | { type: 'load', weights: ArrayBuffer, backend: string }
+ *   | { type: 'predict', input: Float32Array }
+ *   | { type: 'prepareDigit', rgba: Uint8Array, width: number, height: number }
+ *   | { type: 'dispose' }} Request
+ * @typedef {{ value: unknown, transfer: Transferable[] }} Reply
+ */
+
+/** An error that carries the code the page turns back into a typed error. */
+class HostError extends Error {
+  /** @param {string} code @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** @param {unknown} err */
+const text = (err) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Turns any failure into what crosses postMessage.
+ * @param {unknown} err
+ * @returns {{ code: string, message: string }}
+ */
+export function describeError(err) {
+  return { code: err instanceof HostError ? err.code : 'RUNTIME', message: text(err) };
+}
+
+/** A fresh host: no runtime, no session. */
+export function createHost() {
+  /** @type {any} */
+  let runtime = null;
+  /** @type {any} */
+  let session = null;
+
+  const needRuntime = () => {
+    if (!runtime) throw new HostError('RUNTIME', 'the runtime is not initialised');
+    return runtime;
+  };
+  const needSession = () => {
+    if (!session) throw new HostError('DISPOSED', 'no model session: it was disposed or never loaded');
+    return session;
+  };
+
+  /**
+   * @param {Request} request
+   * @returns {Promise<Reply>}
+   */
+  async function handle(request) {
+    switch (request.type) {
+      case 'init': {
+        // The glue comes as text so a cached copy works offline and needs no second fetch.
+        const url = URL.createObjectURL(new Blob([request.glue], { type: 'text/javascript' }));
+        try {
+          runtime = await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
+        } catch {
+          // A Content-Security-Policy without blob: in script-src: import it from where it lives.
+          runtime = await import(/* @vite-ignore */ /* webpackIgnore: true */ request.glueUrl);
+        } finally {
+          URL.revokeObjectURL(url);
+        }
+        await runtime.default({ module_or_path: request.wasm });
+        return { value: { runtimeVersion: runtime.runtimeVersion?.() }, transfer: [] };
+      }
+      case 'check': {
+        const rt = needRuntime();
+        if (typeof rt.checkManifest !== 'function') {
+          throw new HostError('RUNTIME', 'this runtime build has no checkManifest: rebuild pkg/ or update the package');
+        }
+        try {
+          rt.checkManifest(request.manifest);
+        } catch (err) {
+          const unsupported = /architecture|needs runtime/.test(text(err));
+          throw new HostError(unsupported ? 'UNSUPPORTED_ARCHITECTURE' : 'INVALID_MANIFEST', text(err));
+        }
+        return { value: null, transfer: [] };
+      }
+      case 'load': {
+        session?.free();
+        session = await needRuntime().createSession(new Uint8Array(request.weights), request.backend);
+        // Where it ran, for info(): 'DedicatedWorkerGlobalScope' in the worker, 'Window' inline.
+        return { value: { ...session.info(), thread: globalThis.constructor.name }, transfer: [] };
+      }
+      case 'predict': {
+        /** @type {Float32Array} */
+        const probs = await needSession().predict(request.input);
+        return { value: probs, transfer: [probs.buffer] };
+      }
+      case 'prepareDigit': {
+        /** @type {Float32Array} */
+        const input = needRuntime().prepareDigit(request.rgba, request.width, request.height);
+        return { value: input, transfer: [input.buffer] };
+      }
+      case 'dispose': {
+        session?.free();
+        session = null;
+        return { value: null, transfer: [] };
+      }
+    }
+  }
+  return { handle };
+}

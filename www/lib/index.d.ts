@@ -1,0 +1,130 @@
+/**
+ * burn-edge: Burn models compiled to WebAssembly, loaded from a CDN with verification and an
+ * offline cache, run on WebGPU or the CPU in a Web Worker.
+ */
+
+/** Byte-level download progress of one model file; `loaded` only rises, up to `total`. */
+export interface Progress {
+  /** The file's path as the manifest lists it. */
+  file: string;
+  loaded: number;
+  /** The file's size from the manifest. */
+  total: number;
+}
+
+export interface LoadOptions {
+  /** URL of the model's `channel.json`; the alias picks the version. One of channelUrl/manifestUrl is required. */
+  channelUrl?: string;
+  /** URL of one version's `manifest.json`, bypassing the channel. */
+  manifestUrl?: string;
+  /** Channel alias to load. Default `'stable'`. */
+  alias?: string;
+  /** Alternative model-folder URLs (replacing the primary folder's prefix), tried in order after it. */
+  mirrors?: string[];
+  /** Default `'auto'`: WebGPU when an adapter exists, else the CPU. */
+  backend?: 'auto' | 'webgpu' | 'cpu';
+  /** URL of the folder holding `cpu/` and `webgpu/` runtime builds. Default: the package's `pkg/`. */
+  runtimeBase?: string | URL;
+  /** Verified versions of this model kept in the cache (most recently used). Default 2. */
+  keepVersions?: number;
+  /** Retry rounds over the mirrors after the first. Default 3. */
+  retries?: number;
+  /** Base delay of the exponential backoff, in ms (jittered). Default 250. */
+  retryDelay?: number;
+  onProgress?: (progress: Progress) => void;
+  /** Run inference in a module Web Worker. Default true. */
+  worker?: boolean;
+}
+
+export interface FileInfo {
+  path: string;
+  role: string;
+  sha256: string;
+  size: number;
+  source: 'network' | 'cache';
+  /** The mirror URL it came from, or `'cache'`. */
+  url: string;
+}
+
+export interface ModelInfo {
+  /** Backend that runs the model. */
+  backend: 'webgpu' | 'cpu';
+  adapter: Record<string, unknown> | null;
+  skipped: { backend: string; reason: string }[];
+  runtimeVersion: string;
+  parameters: number;
+  /** True when inference runs in a Web Worker. */
+  worker: boolean;
+  /** Global scope the session runs in: `'DedicatedWorkerGlobalScope'` or `'Window'`. */
+  thread: string;
+  model: string;
+  version: string;
+  architecture: string;
+  alias?: string;
+  /** `'network'` when any model file was downloaded this time, `'cache'` when none was. */
+  source: 'network' | 'cache';
+  /** True when the channel or manifest was unreachable and the last verified version serves. */
+  offline: boolean;
+  offlineReason?: string;
+  /** Set when the wanted version failed (integrity, network) and a previously verified one serves. */
+  fallback: { reason: string; message: string; wanted: string } | null;
+  channelUrl?: string;
+  manifestUrl: string;
+  served: { channel?: string; manifest: string };
+  files: FileInfo[];
+  runtime: { build: 'cpu' | 'webgpu'; source: 'network' | 'cache'; url: string; version: string };
+  storage: { persisted: boolean; quota?: number; usage?: number };
+  /** Versions evicted from the cache by this load. */
+  evicted: string[];
+  warnings: string[];
+  loadMs: number;
+  [key: string]: unknown;
+}
+
+export interface Model {
+  /** Class probabilities (`n * classes`) for `n` inputs in one array. */
+  predict(input: Float32Array): Promise<Float32Array>;
+  /** Model input from RGBA pixels of any size (e.g. `ImageData.data`). */
+  prepareDigit(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<Float32Array>;
+  info(): ModelInfo;
+  /** Frees the session and stops the worker; later calls reject with code `'DISPOSED'`. */
+  dispose(): void;
+}
+
+export function loadModel(options: LoadOptions): Promise<Model>;
+
+export class BurnEdgeError extends Error {
+  constructor(message: string, options?: { code?: string; cause?: unknown });
+  /** `'INTEGRITY'`, `'NETWORK'`, `'UNSUPPORTED_ARCHITECTURE'`, `'QUOTA'`, `'DISPOSED'`, `'INVALID_MANIFEST'`, ... */
+  code: string;
+}
+
+export class IntegrityError extends BurnEdgeError {
+  constructor(details: { file: string; url: string; expected: string; actual: string; size: number; expectedSize: number });
+  code: 'INTEGRITY';
+  file: string;
+  url: string;
+  expected: string;
+  actual: string;
+}
+
+export class NetworkError extends BurnEdgeError {
+  constructor(details: { what: string; mirrors: string[]; attempts: string[]; lastStatus?: number });
+  code: 'NETWORK';
+  mirrors: string[];
+  attempts: string[];
+  lastStatus?: number;
+}
+
+export class UnsupportedArchitectureError extends BurnEdgeError {
+  /** @param reason the runtime's own words */
+  constructor(reason: string);
+  code: 'UNSUPPORTED_ARCHITECTURE';
+}
+
+export class QuotaError extends BurnEdgeError {
+  constructor(details: { needed: number; available: number });
+  code: 'QUOTA';
+  needed: number;
+  available: number;
+}

@@ -1,0 +1,171 @@
+/**
+ * @module burn-edge
+ * The package's entry: `loadModel` resolves a model on a CDN (channel → version → manifest),
+ * checks that this runtime can run it, downloads its files with progress, verifies their
+ * SHA-256 before use, caches them for offline use, and runs inference in a Web Worker.
+ */
+import { chooseBuild } from './choose-build.js';
+import { getFiles } from './files.js';
+import { startInline, startWorker } from './engine.js';
+import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
+import { locate, modelFolder } from './locate.js';
+import { loadRuntimeFiles } from './runtime-files.js';
+import { prepareStorage } from './storage.js';
+import { Store } from './store.js';
+
+export { BurnEdgeError, IntegrityError, NetworkError, QuotaError, UnsupportedArchitectureError } from './errors.js';
+
+/**
+ * @typedef {import('./download.js').Progress} Progress
+ * @typedef {import('./locate.js').Located} Located
+ * @typedef {{ channelUrl?: string, manifestUrl?: string, alias?: string, mirrors?: string[],
+ *             backend?: 'auto' | 'webgpu' | 'cpu', runtimeBase?: string | URL, keepVersions?: number,
+ *             retries?: number, retryDelay?: number, onProgress?: (p: Progress) => void,
+ *             worker?: boolean }} LoadOptions
+ */
+
+const DISPOSED = 'this model was disposed: call loadModel again to use it';
+
+/**
+ * Loads a model and returns a handle to run it.
+ * @param {LoadOptions} options
+ */
+export async function loadModel(options = {}) {
+  const started = performance.now();
+  const base = globalThis.location?.href;
+  // An option passed as undefined means "the default", as if it were left out.
+  const given = /** @type {LoadOptions} */ (Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
+  const o = {
+    alias: 'stable', backend: /** @type {'auto' | 'webgpu' | 'cpu'} */ ('auto'), keepVersions: 2, retries: 3,
+    retryDelay: 250, worker: true, ...given,
+    channelUrl: options.channelUrl && new URL(options.channelUrl, base).href,
+    manifestUrl: options.manifestUrl && new URL(options.manifestUrl, base).href,
+    mirrors: (options.mirrors ?? []).map((m) => new URL(m, base).href),
+    runtimeBase: new URL(options.runtimeBase ?? '../../pkg/', options.runtimeBase ? base : import.meta.url).href,
+  };
+  const folder = modelFolder(o);
+  const [store, storage, build] = await Promise.all([Store.open(), prepareStorage(), chooseBuild(o.backend)]);
+  const engine = o.worker ? startWorker() : startInline();
+  try {
+    // The runtime downloads while the channel and manifest are resolved.
+    const runtimeReady = loadRuntimeFiles(o.runtimeBase, build, o).then(async (rt) => {
+      const { runtimeVersion } = await engine.call({ type: 'init', glue: rt.glue, glueUrl: rt.glueUrl, wasm: rt.wasm }, [rt.wasm]);
+      return { build, source: rt.source, url: rt.glueUrl, version: runtimeVersion };
+    });
+    runtimeReady.catch(() => {}); // awaited below; this only silences the interim rejection
+    const located = await locate(o, store);
+    const runtime = await runtimeReady;
+    /** @type {string[]} */
+    const warnings = [];
+    const ctx = { folder, mirrors: o.mirrors, retries: o.retries, retryDelay: o.retryDelay, store, storage,
+      onProgress: o.onProgress, warnings };
+
+    /** @param {Located} target */
+    const prepare = async (target) => {
+      // The runtime is the authority on what it can run (architecture, minRuntimeVersion, schema).
+      await engine.call({ type: 'check', manifest: target.manifest });
+      const manifest = JSON.parse(target.manifest);
+      return { target, manifest, files: await getFiles(manifest.files, target.manifestUrl, ctx) };
+    };
+
+    let chosen;
+    /** @type {{ reason: string, message: string, wanted: string } | null} */
+    let fallback = null;
+    try {
+      chosen = await prepare(located);
+    } catch (err) {
+      // A bad or unreachable new version must not take down an app that ran the last good one.
+      if (!(err instanceof IntegrityError || err instanceof NetworkError)) throw err;
+      const known = (await store.versions(folder)).filter((v) => v.manifestUrl !== located.manifestUrl);
+      const previous = known.find((v) => v.alias === o.alias) ?? known[0];
+      if (!previous) throw err;
+      fallback = { reason: err.code, message: err.message, wanted: located.version ?? located.manifestUrl };
+      chosen = await prepare({ manifestUrl: previous.manifestUrl, manifest: previous.manifest,
+        version: previous.version, served: { ...located.served, manifest: 'cache' }, offline: located.offline });
+    }
+    const { target, manifest, files } = chosen;
+
+    /** @type {string[]} */
+    let evicted = [];
+    try {
+      evicted = await store.remember(folder, {
+        version: manifest.version, alias: o.channelUrl ? o.alias : undefined, manifestUrl: target.manifestUrl,
+        manifest: target.manifest, files: files.map((f) => f.entry.sha256), verifiedAt: new Date().toISOString(),
+      }, o.keepVersions);
+    } catch (err) {
+      warnings.push(`could not update the model cache index: ${err instanceof Error ? err.message : err}`);
+    }
+
+    const weights = files.find((f) => f.entry.role === 'weights');
+    if (!weights) throw new BurnEdgeError(`${target.manifestUrl} lists no weights file`, { code: 'INVALID_MANIFEST' });
+    const buffer = /** @type {ArrayBuffer} */ (weights.bytes.buffer);
+    const session = await engine.call({ type: 'load', weights: buffer, backend: o.backend }, [buffer]);
+
+    const info = {
+      ...session,
+      worker: o.worker,
+      model: manifest.name, version: manifest.version, architecture: manifest.architecture,
+      alias: o.channelUrl ? o.alias : undefined,
+      source: files.some((f) => f.source === 'network') ? 'network' : 'cache',
+      offline: Boolean(target.offline),
+      offlineReason: target.offline?.message,
+      fallback,
+      channelUrl: o.channelUrl, manifestUrl: target.manifestUrl, served: target.served,
+      files: files.map((f) => ({ path: f.entry.path, role: f.entry.role, sha256: f.entry.sha256, size: f.entry.size,
+        source: f.source, url: f.url })),
+      runtime,
+      storage,
+      evicted,
+      warnings,
+      loadMs: Math.round(performance.now() - started),
+    };
+    return handle(engine, info);
+  } catch (err) {
+    engine.close('loading failed');
+    throw err;
+  }
+}
+
+/**
+ * The caller's view of a loaded model.
+ * @param {import('./engine.js').Engine} engine
+ * @param {Record<string, unknown>} info
+ */
+function handle(engine, info) {
+  let disposed = false;
+  const gone = () => Promise.reject(new BurnEdgeError(DISPOSED, { code: 'DISPOSED' }));
+  return {
+    /**
+     * Class probabilities for a batch of inputs (copied to the worker; the result is transferred).
+     * @param {Float32Array} input
+     * @returns {Promise<Float32Array>}
+     */
+    predict(input) {
+      if (disposed) return gone();
+      if (!(input instanceof Float32Array)) return Promise.reject(new TypeError('predict takes a Float32Array'));
+      return engine.call({ type: 'predict', input });
+    },
+    /**
+     * Model input from RGBA pixels (e.g. ImageData.data) of any size.
+     * @param {Uint8Array | Uint8ClampedArray} rgba
+     * @param {number} width
+     * @param {number} height
+     * @returns {Promise<Float32Array>}
+     */
+    prepareDigit(rgba, width, height) {
+      if (disposed) return gone();
+      const bytes = new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+      return engine.call({ type: 'prepareDigit', rgba: bytes, width, height });
+    },
+    /** What runs, where it came from, and where it ran (a copy). */
+    info() {
+      return structuredClone(info);
+    },
+    /** Frees the session and stops the worker; later calls reject with code `DISPOSED`. */
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      engine.close(DISPOSED);
+    },
+  };
+}

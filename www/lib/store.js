@@ -1,0 +1,114 @@
+/**
+ * @module store
+ * The loader's persistent cache (Cache API). Verified model files are stored under their
+ * content hash, so a file is trusted by name and shared between versions; one index entry per
+ * model remembers the verified manifests, newest use first, which is what serves a model
+ * offline and what eviction trims to `keepVersions`.
+ */
+import { verify } from './download.js';
+
+const CACHE_NAME = 'burn-edge-v1';
+/** Synthetic same-origin prefix: never requested from a server, only used as cache keys. */
+export const KEY_PREFIX = '/__burn-edge/';
+
+/**
+ * @typedef {import('./download.js').FileEntry} FileEntry
+ * @typedef {{ version: string, alias?: string, manifestUrl: string, manifest: string,
+ *             files: string[], verifiedAt: string }} VersionRecord
+ */
+
+/** @param {string} path */
+const key = (path) => new URL(KEY_PREFIX + path, self.location.origin).href;
+
+/** Cache key of a verified file. */
+export const fileKey = (/** @type {string} */ sha256) => key(`sha256/${sha256}`);
+const indexKey = (/** @type {string} */ model) => key(`models/${encodeURIComponent(model)}`);
+
+export class Store {
+  /** @param {Cache | null} cache null where the Cache API is missing (insecure context) */
+  constructor(cache) {
+    this.cache = cache;
+  }
+
+  /** Opens the cache; without the Cache API the loader still works, only without a cache. */
+  static async open() {
+    try {
+      return new Store(await caches.open(CACHE_NAME));
+    } catch {
+      return new Store(null);
+    }
+  }
+
+  /**
+   * A cached file's bytes, checked again (storage can rot); null when absent or bad.
+   * @param {FileEntry} entry
+   * @returns {Promise<Uint8Array | null>}
+   */
+  async getFile(entry) {
+    const hit = await this.cache?.match(fileKey(entry.sha256));
+    if (!hit) return null;
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    try {
+      await verify(bytes, entry, 'the cache');
+      return bytes;
+    } catch {
+      await this.cache?.delete(fileKey(entry.sha256));
+      return null;
+    }
+  }
+
+  /**
+   * Stores verified bytes (the Response copies them, so the caller may transfer them next).
+   * @param {FileEntry} entry
+   * @param {Uint8Array} bytes
+   */
+  async putFile(entry, bytes) {
+    const body = new Response(/** @type {Uint8Array<ArrayBuffer>} */ (bytes), {
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+    });
+    await this.cache?.put(fileKey(entry.sha256), body);
+  }
+
+  /**
+   * Verified versions of a model, most recently used first.
+   * @param {string} model the model's primary folder URL
+   * @returns {Promise<VersionRecord[]>}
+   */
+  async versions(model) {
+    const hit = await this.cache?.match(indexKey(model));
+    if (!hit) return [];
+    try {
+      return (await hit.json()).versions ?? [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Records `record` as the model's most recently used version and evicts the files of versions
+   * beyond the newest `keep`, unless a kept version (of any model) still uses them.
+   * @param {string} model
+   * @param {VersionRecord} record
+   * @param {number} keep
+   * @returns {Promise<string[]>} the evicted versions
+   */
+  async remember(model, record, keep) {
+    if (!this.cache) return [];
+    const previous = (await this.versions(model)).filter((v) => v.version !== record.version);
+    const all = [record, ...previous];
+    const kept = all.slice(0, Math.max(1, keep));
+    const evicted = all.slice(kept.length);
+    await this.cache.put(indexKey(model), Response.json({ model, versions: kept }));
+    if (evicted.length === 0) return [];
+    const inUse = new Set(kept.flatMap((v) => v.files));
+    for (const request of await this.cache.keys()) {
+      if (!request.url.startsWith(key('models/')) || request.url === indexKey(model)) continue;
+      const other = await (await this.cache.match(request))?.json().catch(() => null);
+      for (const v of other?.versions ?? []) for (const f of v.files) inUse.add(f);
+    }
+    for (const sha of evicted.flatMap((v) => v.files)) {
+      if (!inUse.has(sha)) await this.cache.delete(fileKey(sha));
+    }
+    return evicted.map((v) => v.version);
+  }
+}

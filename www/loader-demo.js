@@ -1,0 +1,170 @@
+/**
+ * @module loader-demo
+ * The package's own demo: loads MNIST from the CDN layout with `loadModel`, shows where it came
+ * from, and classifies what is drawn. Query parameters (`channel`, `manifest`, `alias`,
+ * `mirror` (repeatable), `backend`, `retries`, `retryDelay`, `keepVersions`, `worker=0`, `sw=0`) let tests
+ * drive it; `window.burnEdgeDemo` exposes the handle and helpers for them.
+ */
+import { loadModel } from './lib/index.js';
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const pad = /** @type {HTMLCanvasElement} */ ($('pad'));
+const ctx = /** @type {CanvasRenderingContext2D} */ (pad.getContext('2d', { willReadFrequently: true }));
+const params = new URLSearchParams(location.search);
+
+/** Strokes (canvas pixels on 280x280) of sample digits, for the button and for tests. */
+const SAMPLES = /** @type {Record<string, number[][][]>} */ ({
+  1: [[[140, 40], [140, 240]]],
+  7: [[[70, 50], [210, 50], [120, 240]]],
+  0: [[[140, 40], [200, 80], [215, 140], [200, 200], [140, 240], [80, 200], [65, 140], [80, 80], [140, 40]]],
+});
+
+/**
+ * @param {CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D} g
+ * @param {number[][][]} strokes
+ */
+function drawStrokes(g, strokes) {
+  g.strokeStyle = '#fff';
+  g.lineWidth = 22;
+  g.lineCap = 'round';
+  g.lineJoin = 'round';
+  for (const stroke of strokes) {
+    g.beginPath();
+    g.moveTo(stroke[0][0], stroke[0][1]);
+    for (const [x, y] of stroke.slice(1)) g.lineTo(x, y);
+    g.stroke();
+  }
+}
+
+/** @type {import('./lib/index.js').Model | null} */
+let handle = null;
+
+/**
+ * Classifies RGBA pixels with the loaded model.
+ * @param {Uint8ClampedArray} rgba
+ * @param {number} width
+ * @param {number} height
+ */
+async function classify(rgba, width, height) {
+  if (!handle) throw new Error('no model loaded');
+  const t0 = performance.now();
+  const probs = await handle.predict(await handle.prepareDigit(rgba, width, height));
+  const digit = probs.indexOf(Math.max(...probs));
+  return { digit, probs: Array.from(probs), ms: performance.now() - t0 };
+}
+
+/**
+ * Draws a sample digit off screen and classifies it (the test hook).
+ * @param {string} digit one of the SAMPLES keys
+ */
+async function classifySample(digit) {
+  const canvas = new OffscreenCanvas(280, 280);
+  const g = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  g.fillStyle = '#000';
+  g.fillRect(0, 0, 280, 280);
+  drawStrokes(g, SAMPLES[digit]);
+  return classify(g.getImageData(0, 0, 280, 280).data, 280, 280);
+}
+
+async function classifyPad() {
+  try {
+    const { digit, ms } = await classify(ctx.getImageData(0, 0, pad.width, pad.height).data, pad.width, pad.height);
+    $('prediction').textContent = String(digit);
+    $('st-latency').textContent = `${ms.toFixed(1)} ms (prepare + predict, in the worker)`;
+    document.body.dataset.prediction = String(digit);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/** @param {unknown} err */
+function showError(err) {
+  const el = $('error');
+  el.hidden = false;
+  el.textContent = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+function clearPad() {
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, pad.width, pad.height);
+  $('prediction').textContent = '–';
+}
+
+/** @type {{ file: string, loaded: number, total: number }[]} */
+const progress = [];
+
+async function load() {
+  const number = (/** @type {string} */ name) => (params.has(name) ? Number(params.get(name)) : undefined);
+  const manifestUrl = params.get('manifest') ?? undefined;
+  try {
+    handle = await loadModel({
+      channelUrl: manifestUrl ? undefined : params.get('channel') ?? '/models/mnist/channel.json',
+      manifestUrl,
+      alias: params.get('alias') ?? undefined,
+      mirrors: params.getAll('mirror'),
+      backend: /** @type {any} */ (params.get('backend') ?? 'auto'),
+      retries: number('retries'),
+      retryDelay: number('retryDelay'),
+      keepVersions: number('keepVersions'),
+      worker: params.get('worker') !== '0',
+      onProgress(p) {
+        progress.push(p);
+        const bar = /** @type {HTMLProgressElement} */ ($('progress'));
+        bar.max = p.total;
+        bar.value = p.loaded;
+        $('st-progress').textContent = `${p.loaded.toLocaleString()} / ${p.total.toLocaleString()} bytes`;
+      },
+    });
+  } catch (err) {
+    showError(err);
+    const e = /** @type {any} */ (err);
+    demo.error = { name: e?.name, code: e?.code, message: e?.message };
+    document.body.dataset.error = e?.code ?? 'ERROR';
+    $('st-model').textContent = 'not loaded';
+    return;
+  }
+  demo.handle = handle;
+  const info = handle.info();
+  $('st-model').textContent = `${info.model} ${info.version} (${info.architecture})`;
+  $('st-source').textContent = info.source + (info.offline ? ', offline: last verified version' : '') +
+    (info.fallback ? `, kept ${info.version}: ${info.fallback.wanted} failed (${info.fallback.reason})` : '');
+  $('st-backend').textContent = info.backend;
+  $('st-thread').textContent = info.worker ? `Web Worker (${info.thread})` : `page (${info.thread})`;
+  $('st-runtime').textContent = `${info.runtime.build} build ${info.runtimeVersion}, from ${info.runtime.source}`;
+  if (progress.length === 0) $('st-progress').textContent = 'nothing to download';
+  document.body.dataset.ready = info.source;
+}
+
+/** Test hooks: the handle once loaded, the progress events, the error if loading failed. */
+const demo = /** @type {{ handle: import('./lib/index.js').Model | null, progress: typeof progress, error: unknown,
+  classifySample: typeof classifySample, loadModel: typeof loadModel }} */ ({
+  handle: null, progress, error: null, classifySample, loadModel,
+});
+/** @type {any} */ (window).burnEdgeDemo = demo;
+
+// Drawing: thick white strokes, classified when the stroke ends.
+let last = /** @type {{x: number, y: number} | null} */ (null);
+/** @param {PointerEvent} e */
+const point = (e) => {
+  const r = pad.getBoundingClientRect();
+  return { x: ((e.clientX - r.left) * pad.width) / r.width, y: ((e.clientY - r.top) * pad.height) / r.height };
+};
+pad.addEventListener('pointerdown', (e) => { last = point(e); pad.setPointerCapture(e.pointerId); });
+pad.addEventListener('pointermove', (e) => {
+  if (!last) return;
+  const p = point(e);
+  drawStrokes(ctx, [[[last.x, last.y], [p.x, p.y]]]);
+  last = p;
+});
+const end = () => { if (last) { last = null; classifyPad(); } };
+pad.addEventListener('pointerup', end);
+pad.addEventListener('pointercancel', end);
+$('clear').addEventListener('click', clearPad);
+$('sample').addEventListener('click', () => { clearPad(); drawStrokes(ctx, SAMPLES[7]); classifyPad(); });
+
+if (params.get('sw') !== '0' && 'serviceWorker' in navigator) {
+  // Refused (e.g. a test blocking service workers) only means no offline reload.
+  navigator.serviceWorker.register('./sw.js').catch((err) => console.warn('service worker not registered:', err));
+}
+clearPad();
+load();
