@@ -52,12 +52,32 @@ const lines = [
 const table = lines.join('\n');
 console.log(table);
 
+/** The flex-vs-ndarray comparison behind the CPU builds' kernels, when both were measured. */
+function kernelChoice() {
+  const flex = results.find((r) => r.build === 'cpu');
+  const nd = results.find((r) => r.build === 'cpu-ndarray');
+  if (!flex || !nd) return '';
+  const ratio = (/** @type {number} */ a, /** @type {number} */ b) => (a / b).toFixed(2);
+  const size = (/** @type {string} */ b) => sizes.find((/** @type {any} */ s) => s.build === b)?.brotli ?? NaN;
+  return `
+## CPU kernels: flex or ndarray
+
+ndarray / flex latency ratio (below 1: ndarray faster): batch 1 p50 ${ratio(nd.latency.batch1.p50, flex.latency.batch1.p50)},
+batch 32 p50 ${ratio(nd.latency.batch32.p50, flex.latency.batch32.p50)}; brotli size ratio ${ratio(size('cpu-ndarray'), size('cpu'))}.
+The CPU builds use **flex**: Burn 0.22 deprecates ndarray in its favour, flex runs SqueezeNet
+5.6x faster natively, and on this small CNN flex matched or beat ndarray on single-image latency
+(the interactive case; ratio 0.85 to 1.54 over three runs) at the same shipped bytes. ndarray
+is faster here on batches of 32 (ratio about 0.6 in every run); re-measure on SqueezeNet
+(issue #4) before settling, with \`npm run build -- ndarray\` then \`npm run bench\`.
+`;
+}
+
 mkdirSync('bench/results', { recursive: true });
 const when = new Date().toISOString();
 writeFileSync('bench/results/mnist.json', JSON.stringify({ when, runs, results, sizes }, null, 2) + '\n');
 writeFileSync('BENCHMARKS.md', `# Benchmarks
 
-Written by \`npm run bench\` (bench/bench.mjs) on ${when}: headless Chromium ${results.length ? '' : ''}on this
+Written by \`npm run bench\` (bench/bench.mjs) on ${when}: headless Chromium on this
 2-core machine, page cross-origin isolated (full-resolution \`performance.now()\`), one thread.
 All times in milliseconds; latency over ${runs} runs after 5 warm-up runs. "WebGPU" here is
 Chromium's SwiftShader **software** adapter (the GPU emulated on the CPU), not a real GPU.
@@ -65,4 +85,4 @@ Chromium's SwiftShader **software** adapter (the GPU emulated on the CPU), not a
 ## MNIST CNN (models/mnist)
 
 ${table}
-`);
+${kernelChoice()}`);
