@@ -2,6 +2,7 @@
  * @module demo
  * The demo page: draw a digit, see class probabilities, the backend and the latency.
  */
+import { attachDrawing } from './draw-pad.js';
 import { createSession } from './runtime.js';
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -81,30 +82,8 @@ async function classify() {
   }
 }
 
-// Drawing: thick white strokes, classified when the stroke ends.
-let last = /** @type {{x: number, y: number} | null} */ (null);
-/** @param {PointerEvent} e */
-const point = (e) => {
-  const r = pad.getBoundingClientRect();
-  return { x: ((e.clientX - r.left) * pad.width) / r.width, y: ((e.clientY - r.top) * pad.height) / r.height };
-};
-pad.addEventListener('pointerdown', (e) => { last = point(e); pad.setPointerCapture(e.pointerId); });
-pad.addEventListener('pointermove', (e) => {
-  if (!last) return;
-  const p = point(e);
-  ctx.strokeStyle = '#fff';
-  ctx.lineWidth = 22;
-  ctx.lineCap = 'round';
-  ctx.beginPath();
-  ctx.moveTo(last.x, last.y);
-  ctx.lineTo(p.x, p.y);
-  ctx.stroke();
-  last = p;
-  drawn = true;
-});
-const end = () => { if (last) { last = null; classify(); } };
-pad.addEventListener('pointerup', end);
-pad.addEventListener('pointercancel', end);
+// Drawing: classified when the stroke ends.
+attachDrawing(pad, ctx, { onStroke: () => { drawn = true; }, onStrokeEnd: classify });
 $('clear').addEventListener('click', () => { drawn = false; clearPad(); });
 backendSelect.addEventListener('change', load);
 

@@ -5,6 +5,7 @@
  * `mirror` (repeatable), `backend`, `retries`, `retryDelay`, `keepVersions`, `worker=0`, `sw=0`) let tests
  * drive it; `window.burnEdgeDemo` exposes the handle and helpers for them.
  */
+import { attachDrawing, drawStrokes } from './draw-pad.js';
 import { loadModel } from './lib/index.js';
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -18,23 +19,6 @@ const SAMPLES = /** @type {Record<string, number[][][]>} */ ({
   7: [[[70, 50], [210, 50], [120, 240]]],
   0: [[[140, 40], [200, 80], [215, 140], [200, 200], [140, 240], [80, 200], [65, 140], [80, 80], [140, 40]]],
 });
-
-/**
- * @param {CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D} g
- * @param {number[][][]} strokes
- */
-function drawStrokes(g, strokes) {
-  g.strokeStyle = '#fff';
-  g.lineWidth = 22;
-  g.lineCap = 'round';
-  g.lineJoin = 'round';
-  for (const stroke of strokes) {
-    g.beginPath();
-    g.moveTo(stroke[0][0], stroke[0][1]);
-    for (const [x, y] of stroke.slice(1)) g.lineTo(x, y);
-    g.stroke();
-  }
-}
 
 /** @type {import('./lib/index.js').Model | null} */
 let handle = null;
@@ -142,23 +126,8 @@ const demo = /** @type {{ handle: import('./lib/index.js').Model | null, progres
 });
 /** @type {any} */ (window).burnEdgeDemo = demo;
 
-// Drawing: thick white strokes, classified when the stroke ends.
-let last = /** @type {{x: number, y: number} | null} */ (null);
-/** @param {PointerEvent} e */
-const point = (e) => {
-  const r = pad.getBoundingClientRect();
-  return { x: ((e.clientX - r.left) * pad.width) / r.width, y: ((e.clientY - r.top) * pad.height) / r.height };
-};
-pad.addEventListener('pointerdown', (e) => { last = point(e); pad.setPointerCapture(e.pointerId); });
-pad.addEventListener('pointermove', (e) => {
-  if (!last) return;
-  const p = point(e);
-  drawStrokes(ctx, [[[last.x, last.y], [p.x, p.y]]]);
-  last = p;
-});
-const end = () => { if (last) { last = null; classifyPad(); } };
-pad.addEventListener('pointerup', end);
-pad.addEventListener('pointercancel', end);
+// Drawing: classified when the stroke ends.
+attachDrawing(pad, ctx, { onStrokeEnd: classifyPad });
 $('clear').addEventListener('click', clearPad);
 $('sample').addEventListener('click', () => { clearPad(); drawStrokes(ctx, SAMPLES[7]); classifyPad(); });
 

@@ -9,7 +9,7 @@
 const CACHE = 'burn-edge-shell-v1';
 /** Fetched at install: the first visit is not controlled yet, so its requests never pass here. */
 const PRECACHE = [
-  './loader-demo.html', './loader-demo.js', './runtime.js', './demo.css',
+  './loader-demo.html', './loader-demo.js', './draw-pad.js', './runtime.js', './demo.css',
   './lib/index.js', './lib/worker.js', './lib/engine.js', './lib/host.js', './lib/errors.js', './lib/fetch.js',
   './lib/download.js', './lib/files.js', './lib/locate.js', './lib/store.js', './lib/storage.js',
   './lib/runtime-files.js', './lib/choose-build.js',
