@@ -8,6 +8,7 @@
 pub mod channel;
 pub mod manifest;
 mod schema;
+pub mod telemetry;
 
 pub use channel::{content_path, manifest_path, Channel, CHANNEL_FILE};
 pub use manifest::{

@@ -1,0 +1,181 @@
+//! The telemetry vocabulary: OTLP/HTTP JSON log records whose `eventName` and attribute keys
+//! are listed here once. The browser shell sends them, the collector reads them, and
+//! `schemas/telemetry.events.json` (generated from this table) keeps the JS side in step.
+
+use serde::Serialize;
+
+/// OTLP `AnyValue` kind an attribute carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ValueKind {
+    /// `stringValue`
+    String,
+    /// `intValue` (a 64-bit integer, as a JSON string or number)
+    Int,
+    /// `doubleValue`
+    Double,
+    /// `boolValue`
+    Bool,
+}
+
+/// One attribute of an event.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AttributeSpec {
+    pub key: &'static str,
+    pub kind: ValueKind,
+    pub required: bool,
+}
+
+/// One event type.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EventSpec {
+    /// The log record's `eventName`.
+    pub name: &'static str,
+    pub attributes: &'static [AttributeSpec],
+}
+
+const fn req(key: &'static str, kind: ValueKind) -> AttributeSpec {
+    AttributeSpec { key, kind, required: true }
+}
+const fn opt(key: &'static str, kind: ValueKind) -> AttributeSpec {
+    AttributeSpec { key, kind, required: false }
+}
+use ValueKind::{Bool, Double, Int, String as Str};
+
+/// Every record carries a unique id so retried batches never double count.
+pub const EVENT_ID: &str = "event.id";
+
+/// Resource attributes of every batch (who sent it).
+pub const RESOURCE_ATTRIBUTES: &[AttributeSpec] = &[
+    req("service.name", Str),
+    req("burn_edge.app", Str),
+    req("burn_edge.runtime.version", Str),
+    req("burn_edge.install_id", Str),
+    opt("user_agent.original", Str),
+    opt("browser.platform", Str),
+];
+
+/// The events the browser shell sends.
+pub const EVENTS: &[EventSpec] = &[
+    EventSpec {
+        name: "burn_edge.model.load",
+        attributes: &[
+            req(EVENT_ID, Str),
+            req("burn_edge.model.name", Str),
+            req("burn_edge.model.version", Str),
+            req("burn_edge.backend", Str),
+            opt("burn_edge.variant", Str),
+            opt("burn_edge.role", Str),
+            opt("burn_edge.load.source", Str),
+            opt("burn_edge.load.bytes", Int),
+            opt("burn_edge.load.channel_ms", Double),
+            opt("burn_edge.load.manifest_ms", Double),
+            opt("burn_edge.load.download_ms", Double),
+            opt("burn_edge.load.wasm_compile_ms", Double),
+            opt("burn_edge.load.backend_init_ms", Double),
+            opt("burn_edge.load.warmup_ms", Double),
+            req("burn_edge.load.time_to_first_prediction_ms", Double),
+        ],
+    },
+    EventSpec {
+        name: "burn_edge.inference",
+        attributes: &[
+            req(EVENT_ID, Str),
+            req("burn_edge.model.name", Str),
+            req("burn_edge.model.version", Str),
+            req("burn_edge.backend", Str),
+            opt("burn_edge.variant", Str),
+            opt("burn_edge.role", Str),
+            req("burn_edge.latency_ms", Double),
+            req("burn_edge.batch_size", Int),
+            req("burn_edge.predicted_class", Int),
+            req("burn_edge.confidence", Double),
+            opt("burn_edge.prediction_id", Str),
+        ],
+    },
+    EventSpec {
+        name: "burn_edge.backend.fallback",
+        attributes: &[
+            req(EVENT_ID, Str),
+            opt("burn_edge.model.name", Str),
+            opt("burn_edge.model.version", Str),
+            req("burn_edge.fallback.from", Str),
+            req("burn_edge.fallback.to", Str),
+            req("burn_edge.fallback.reason", Str),
+        ],
+    },
+    EventSpec {
+        name: "burn_edge.device.lost",
+        attributes: &[
+            req(EVENT_ID, Str),
+            opt("burn_edge.model.name", Str),
+            opt("burn_edge.model.version", Str),
+            req("burn_edge.device_lost.reason", Str),
+        ],
+    },
+    EventSpec {
+        name: "burn_edge.error",
+        attributes: &[
+            req(EVENT_ID, Str),
+            opt("burn_edge.model.name", Str),
+            opt("burn_edge.model.version", Str),
+            req("error.type", Str),
+            req("error.message", Str),
+            opt("burn_edge.offline", Bool),
+        ],
+    },
+    EventSpec {
+        name: "burn_edge.feedback",
+        attributes: &[
+            req(EVENT_ID, Str),
+            req("burn_edge.prediction_id", Str),
+            req("burn_edge.true_label", Int),
+            opt("burn_edge.model.name", Str),
+            opt("burn_edge.model.version", Str),
+        ],
+    },
+];
+
+/// The spec of an event name, if it is one of ours.
+pub fn event_spec(name: &str) -> Option<&'static EventSpec> {
+    EVENTS.iter().find(|e| e.name == name)
+}
+
+/// The vocabulary as pretty JSON, committed as `schemas/telemetry.events.json`.
+pub fn telemetry_events_json() -> std::string::String {
+    let doc = serde_json::json!({
+        "about": "burn-edge telemetry: OTLP/HTTP JSON logs (POST /v1/logs); generated from crates/formats/src/telemetry.rs",
+        "eventIdAttribute": EVENT_ID,
+        "resourceAttributes": RESOURCE_ATTRIBUTES,
+        "events": EVENTS,
+    });
+    serde_json::to_string_pretty(&doc).expect("serialises") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_has_a_unique_name_and_an_event_id() {
+        let mut names: Vec<_> = EVENTS.iter().map(|e| e.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), EVENTS.len());
+        for e in EVENTS {
+            assert!(e.attributes.iter().any(|a| a.key == EVENT_ID && a.required), "{}", e.name);
+        }
+        assert!(event_spec("burn_edge.inference").is_some());
+        assert!(event_spec("nope").is_none());
+    }
+
+    #[test]
+    fn committed_vocabulary_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/telemetry.events.json");
+        if std::env::var_os("BLESS").is_some() {
+            std::fs::write(path, telemetry_events_json()).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(committed == telemetry_events_json(), "{path} is stale: run `BLESS=1 cargo test -p burn-edge-formats`");
+    }
+}
