@@ -1,6 +1,7 @@
 //! `burn-edge`: the developer commands (train, eval, predict, publish, serve) around the shared
 //! model crate.
 
+mod collector;
 mod dataset;
 mod evaluate;
 mod idx;
@@ -97,6 +98,21 @@ enum Command {
         /// Project folder holding www/, pkg/ and models/.
         #[arg(long, default_value = ".")]
         root: PathBuf,
+        /// SQLite file the telemetry collector stores events in.
+        #[arg(long, default_value = ".burn-edge/telemetry.sqlite")]
+        telemetry_db: PathBuf,
+        /// An app allowed to send telemetry, as NAME=KEY (repeatable). Default: demo=demo-key.
+        #[arg(long = "ingest-key", value_parser = parse_ingest_key)]
+        ingest_keys: Vec<(String, String)>,
+        /// Origin allowed to send telemetry (repeatable; `*` for any). Default: loopback origins.
+        #[arg(long = "allow-origin")]
+        allow_origins: Vec<String>,
+        /// Largest telemetry body accepted, after decompression, in bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_body_bytes: usize,
+        /// Telemetry requests per second allowed per ingest key (bursts of twice that).
+        #[arg(long, default_value_t = 200.0)]
+        rate_limit: f64,
     },
 }
 
@@ -174,11 +190,34 @@ fn main() -> Result<()> {
                 if aliases.is_empty() { String::new() } else { format!("; {} -> {version}", aliases.join(", ")) }
             );
         }
-        Command::Serve { addr, root } => {
-            tokio::runtime::Runtime::new()?.block_on(serve::serve(&root, addr))?;
+        Command::Serve { addr, root, telemetry_db, ingest_keys, allow_origins, max_body_bytes, rate_limit } => {
+            let mut config = collector::CollectorConfig {
+                max_body_bytes,
+                rate_per_sec: rate_limit,
+                burst: rate_limit * 2.0,
+                ..Default::default()
+            };
+            if !ingest_keys.is_empty() {
+                config.apps = ingest_keys
+                    .into_iter()
+                    .map(|(name, key)| collector::App { name, key, origins: allow_origins.clone() })
+                    .collect();
+            } else {
+                config.apps.iter_mut().for_each(|a| a.origins = allow_origins.clone());
+            }
+            let db = if telemetry_db.is_absolute() { telemetry_db } else { root.join(telemetry_db) };
+            let routes = collector::routes(config, &db).with_context(|| format!("opening telemetry store {}", db.display()))?;
+            tokio::runtime::Runtime::new()?.block_on(serve::serve(&root, addr, routes))?;
         }
     }
     Ok(())
+}
+
+fn parse_ingest_key(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, key)) if !name.is_empty() && !key.is_empty() => Ok((name.into(), key.into())),
+        _ => Err(format!("{s:?} is not NAME=KEY")),
+    }
 }
 
 fn load_weights(path: &std::path::Path, device: &Device) -> Result<burn_edge_model::MnistCnn> {

@@ -36,17 +36,25 @@ pub fn cache_control_for(path: &str) -> &'static str {
     }
 }
 
-/// The router: `/pkg/*` from `pkg/`, `/models/*` from `models/`, everything else from `www/`.
-pub fn router(root: &Path) -> Router {
+/// The router: `/pkg/*` from `pkg/`, `/models/*` from `models/`, the `collector` routes,
+/// everything else from `www/`.
+pub fn router(root: &Path, collector: Router) -> Router {
     let header = |name: &'static str, value| {
         SetResponseHeaderLayer::overriding(header::HeaderName::from_static(name), HeaderValue::from_static(value))
     };
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::HEAD])
-        .allow_headers([header::RANGE, header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE])
+        .allow_methods([Method::GET, Method::HEAD, Method::POST])
+        .allow_headers([
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::HeaderName::from_static(crate::collector::KEY_HEADER),
+        ])
         .expose_headers([header::CONTENT_LENGTH, header::CONTENT_RANGE, header::ETAG, header::ACCEPT_RANGES]);
-    Router::new()
+    collector
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
         .nest_service("/models", ServeDir::new(root.join("models")))
         .fallback_service(ServeDir::new(root.join("www")))
@@ -106,7 +114,7 @@ fn etag_matches(if_none_match: &HeaderValue, etag: &str) -> bool {
 }
 
 /// Serves `root` on `addr` until interrupted, printing the demo URL once listening.
-pub async fn serve(root: &Path, addr: SocketAddr) -> Result<()> {
+pub async fn serve(root: &Path, addr: SocketAddr, collector: Router) -> Result<()> {
     if !root.join("pkg/cpu/burn_edge_bg.wasm").exists() {
         eprintln!("warning: {} has no wasm build yet; run `npm run build` first", root.join("pkg").display());
     }
@@ -115,7 +123,8 @@ pub async fn serve(root: &Path, addr: SocketAddr) -> Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     println!("burn-edge demo: http://{local}/");
-    axum::serve(listener, router(root)).await.context("server failed")
+    println!("telemetry collector: POST http://{local}/v1/logs, summary at http://{local}/api/telemetry/summary");
+    axum::serve(listener, router(root, collector)).await.context("server failed")
 }
 
 #[cfg(test)]
@@ -146,7 +155,7 @@ mod tests {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        router(root).oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+        router(root, Router::new()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
     }
 
     async fn body(res: Response) -> Vec<u8> {

@@ -1,0 +1,168 @@
+//! The telemetry collector of `burn-edge serve` over real HTTP with a real SQLite file: auth,
+//! origins, limits, malformed and hostile bodies, partial success, dedup, and a restart that
+//! keeps every acknowledged event.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db: &Path, extra: &[&str]) -> Server {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_burn-edge"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--root", root.to_str().unwrap(), "--telemetry-db", db.to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("burn-edge serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().trim_start_matches("burn-edge demo: http://").trim_end_matches('/').to_string();
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request; returns (status, lowercase head, body).
+fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_lowercase(), body.to_string())
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+const KEY: (&str, &str) = ("x-burn-edge-key", "demo-key");
+
+fn inference(id: &str, latency: f64) -> String {
+    format!(
+        r#"{{"timeUnixNano":"1764000000000000000","eventName":"burn_edge.inference","attributes":[
+        {{"key":"event.id","value":{{"stringValue":"{id}"}}}},
+        {{"key":"burn_edge.model.name","value":{{"stringValue":"mnist"}}}},
+        {{"key":"burn_edge.model.version","value":{{"stringValue":"1.0.0"}}}},
+        {{"key":"burn_edge.backend","value":{{"stringValue":"cpu"}}}},
+        {{"key":"burn_edge.latency_ms","value":{{"doubleValue":{latency}}}}},
+        {{"key":"burn_edge.batch_size","value":{{"intValue":"1"}}}},
+        {{"key":"burn_edge.predicted_class","value":{{"intValue":7}}}},
+        {{"key":"burn_edge.confidence","value":{{"doubleValue":0.98}}}}]}}"#
+    )
+}
+
+fn batch(records: &[String]) -> String {
+    format!(
+        r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"burn-edge-web"}}}}]}},
+        "scopeLogs":[{{"scope":{{"name":"burn-edge"}},"logRecords":[{}]}}]}}]}}"#,
+        records.join(",")
+    )
+}
+
+fn summary(addr: &str) -> serde_json::Value {
+    let (status, _, body) = request(addr, "GET", "/api/telemetry/summary", &[], b"");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn auth_origin_and_content_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&dir.path().join("t.sqlite"), &[]);
+    let body = batch(&[inference("a1", 1.0)]);
+    let (status, _, msg) = request(&s.addr, "POST", "/v1/logs", &[JSON], body.as_bytes());
+    assert_eq!(status, 401, "{msg}");
+    assert!(msg.contains("missing or unknown ingest key"), "{msg}");
+    let (status, _, _) = request(&s.addr, "POST", "/v1/logs", &[JSON, ("x-burn-edge-key", "nope")], body.as_bytes());
+    assert_eq!(status, 401);
+    let (status, _, msg) = request(&s.addr, "POST", "/v1/logs", &[JSON, KEY, ("origin", "https://evil.example")], body.as_bytes());
+    assert_eq!(status, 403, "{msg}");
+    let (status, _, msg) = request(&s.addr, "POST", "/v1/logs", &[("content-type", "application/x-protobuf"), KEY], b"\x0a\x00");
+    assert_eq!(status, 415, "{msg}");
+    // The key in the query (sendBeacon cannot set headers), from a loopback page.
+    let (status, _, msg) = request(&s.addr, "POST", "/v1/logs?key=demo-key", &[JSON, ("origin", "http://127.0.0.1:9")], body.as_bytes());
+    assert_eq!((status, msg.as_str()), (200, "{}"));
+}
+
+#[test]
+fn malformed_and_hostile_bodies_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&dir.path().join("t.sqlite"), &["--max-body-bytes", "65536"]);
+    let post = |headers: &[(&str, &str)], body: &[u8]| request(&s.addr, "POST", "/v1/logs", headers, body);
+    let (status, _, msg) = post(&[JSON, KEY], b"{not json");
+    assert_eq!(status, 400);
+    assert!(msg.contains("not an OTLP JSON logs request"), "{msg}");
+    let deep = "[".repeat(100_00) + &"]".repeat(100_00);
+    assert_eq!(post(&[JSON, KEY], format!("{{\"resourceLogs\":{deep}}}").as_bytes()).0, 400);
+    assert_eq!(post(&[JSON, KEY], &vec![b' '; 70_000]).0, 413);
+    // A gzip bomb: 50 MB of spaces compress to ~50 KB; refused once 64 KiB are inflated.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&vec![b' '; 50 << 20]).unwrap();
+    let bomb = gz.finish().unwrap();
+    let (status, _, msg) = post(&[JSON, KEY, ("content-encoding", "gzip")], &bomb);
+    assert_eq!(status, 413, "{msg}");
+    assert!(msg.contains("after decompression"), "{msg}");
+    assert_eq!(post(&[JSON, KEY, ("content-encoding", "gzip")], b"not gzip").0, 400);
+    assert_eq!(post(&[JSON, KEY, ("content-encoding", "br")], b"x").0, 415);
+    // Nothing above was stored.
+    assert_eq!(summary(&s.addr)["events"], serde_json::json!({}));
+}
+
+#[test]
+fn partial_success_dedup_gzip_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let records: Vec<String> = (1..=100).map(|i| inference(&format!("e{i}"), i as f64)).collect();
+    let mut with_bad = records.clone();
+    with_bad.push(r#"{"eventName":"burn_edge.inference","attributes":[]}"#.into());
+    {
+        let s = start(&db, &[]);
+        let (status, _, body) = request(&s.addr, "POST", "/v1/logs", &[JSON, KEY], batch(&with_bad).as_bytes());
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["partialSuccess"]["rejectedLogRecords"], "1");
+        assert!(v["partialSuccess"]["errorMessage"].as_str().unwrap().contains("missing attribute event.id"), "{v}");
+        // The same batch again, gzipped: a retry, so nothing is counted twice.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(batch(&records).as_bytes()).unwrap();
+        let (status, _, _) = request(&s.addr, "POST", "/v1/logs", &[JSON, KEY, ("content-encoding", "gzip")], &gz.finish().unwrap());
+        assert_eq!(status, 200);
+        let sum = summary(&s.addr);
+        assert_eq!(sum["events"]["burn_edge.inference"], 100);
+        let group = &sum["inference"][0];
+        assert_eq!((group["p50_ms"].as_f64(), group["p95_ms"].as_f64(), group["p99_ms"].as_f64()), (Some(50.0), Some(95.0), Some(99.0)));
+    }
+    // Restarted on the same file: every acknowledged event is still there.
+    let s = start(&db, &[]);
+    assert_eq!(summary(&s.addr)["events"]["burn_edge.inference"], 100);
+}
+
+#[test]
+fn a_key_over_its_rate_gets_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&dir.path().join("t.sqlite"), &["--rate-limit", "1"]);
+    let body = batch(&[inference("r1", 1.0)]);
+    let statuses: Vec<u16> = (0..4).map(|_| request(&s.addr, "POST", "/v1/logs", &[JSON, KEY], body.as_bytes()).0).collect();
+    assert_eq!(&statuses[..2], &[200, 200], "burst of 2");
+    assert_eq!(statuses[2], 429);
+    let (_, head, _) = request(&s.addr, "POST", "/v1/logs", &[JSON, KEY], body.as_bytes());
+    assert!(head.contains("retry-after: 1"), "{head}");
+}
