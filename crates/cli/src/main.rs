@@ -206,7 +206,7 @@ fn main() -> Result<()> {
                 config.apps.iter_mut().for_each(|a| a.origins = allow_origins.clone());
             }
             let db = if telemetry_db.is_absolute() { telemetry_db } else { root.join(telemetry_db) };
-            let routes = collector::routes(config, &db).with_context(|| format!("opening telemetry store {}", db.display()))?;
+            let routes = collector::routes(config, &db, &root.join("models")).with_context(|| format!("opening telemetry store {}", db.display()))?;
             tokio::runtime::Runtime::new()?.block_on(serve::serve(&root, addr, routes))?;
         }
     }

@@ -147,8 +147,14 @@ fn partial_success_dedup_gzip_and_restart() {
         assert_eq!(status, 200);
         let sum = summary(&s.addr);
         assert_eq!(sum["events"]["burn_edge.inference"], 100);
-        let group = &sum["inference"][0];
-        assert_eq!((group["p50_ms"].as_f64(), group["p95_ms"].as_f64(), group["p99_ms"].as_f64()), (Some(50.0), Some(95.0), Some(99.0)));
+        let group = &sum["groups"][0];
+        assert_eq!((group["model"].as_str(), group["version"].as_str(), group["backend"].as_str()), (Some("mnist"), Some("1.0.0"), Some("cpu")));
+        let ms = &group["latencyMs"];
+        assert_eq!((ms["p50"].as_f64(), ms["p95"].as_f64(), ms["p99"].as_f64()), (Some(50.0), Some(95.0), Some(99.0)));
+        // Every prediction was a 7; against the published 1.0.0 reference that is an alert.
+        assert_eq!(group["classDistribution"][7], 1.0);
+        assert_eq!(group["drift"]["level"], "alert", "{group}");
+        assert!(group["drift"]["jsDistance"].as_f64().unwrap() > 0.8, "{group}");
     }
     // Restarted on the same file: every acknowledged event is still there.
     let s = start(&db, &[]);

@@ -2,11 +2,13 @@
 //! from the browser shell (or any OpenTelemetry exporter), authenticates the app by ingest key,
 //! checks the Origin allow-list, limits rate and body size (after decompression), validates
 //! each record against the shared vocabulary, and stores accepted events in SQLite.
-//! `GET /api/telemetry/summary` reads them back (counts, latency percentiles).
+//! `GET /api/telemetry/summary` reads them back for the dashboard (see `report`).
 
+mod drift;
 mod events;
 mod limits;
 mod otlp;
+mod report;
 mod sqlite;
 
 use std::io::Read;
@@ -19,7 +21,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub use sqlite::SqliteStore;
 
@@ -60,16 +62,19 @@ impl Default for CollectorConfig {
 
 struct Collector {
     config: CollectorConfig,
+    /// Published manifests: the drift references.
+    models_root: std::path::PathBuf,
     store: SqliteStore,
     limiter: limits::RateLimiter,
 }
 
-/// The collector's routes, storing into the SQLite file at `db`.
-pub fn routes(config: CollectorConfig, db: &Path) -> rusqlite::Result<Router> {
+/// The collector's routes, storing into the SQLite file at `db`; `models_root` holds the
+/// published manifests whose reference distributions drift is measured against.
+pub fn routes(config: CollectorConfig, db: &Path, models_root: &Path) -> rusqlite::Result<Router> {
     let limiter = limits::RateLimiter::new(config.rate_per_sec, config.burst);
     // The raw body is capped too (a gzip body is never larger than what it expands to, mostly).
     let raw_limit = DefaultBodyLimit::max(config.max_body_bytes);
-    let state = Arc::new(Collector { config, store: SqliteStore::open(db)?, limiter });
+    let state = Arc::new(Collector { config, models_root: models_root.to_path_buf(), store: SqliteStore::open(db)?, limiter });
     Ok(Router::new()
         .route("/v1/logs", post(ingest).layer(raw_limit))
         .route("/api/telemetry/summary", get(summary))
@@ -154,49 +159,8 @@ async fn ingest(State(c): State<Arc<Collector>>, Query(q): Query<KeyQuery>, head
     Json(otlp::ExportLogsResponse { partial_success }).into_response()
 }
 
-#[derive(Serialize)]
-struct GroupSummary {
-    model: String,
-    version: String,
-    backend: String,
-    variant: String,
-    count: usize,
-    p50_ms: f64,
-    p95_ms: f64,
-    p99_ms: f64,
-}
-
-/// Nearest-rank percentile of ascending `sorted`.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
 async fn summary(State(c): State<Arc<Collector>>) -> Response {
-    let result = tokio::task::spawn_blocking(move || -> rusqlite::Result<serde_json::Value> {
-        let counts: serde_json::Map<String, serde_json::Value> =
-            c.store.counts()?.into_iter().map(|(name, n)| (name, n.into())).collect();
-        let latency: Vec<GroupSummary> = c
-            .store
-            .inference_latencies()?
-            .into_iter()
-            .map(|(model, version, backend, variant, ms)| GroupSummary {
-                count: ms.len(),
-                p50_ms: percentile(&ms, 50.0),
-                p95_ms: percentile(&ms, 95.0),
-                p99_ms: percentile(&ms, 99.0),
-                model,
-                version,
-                backend,
-                variant,
-            })
-            .collect();
-        Ok(serde_json::json!({ "events": counts, "inference": latency }))
-    })
-    .await;
+    let result = tokio::task::spawn_blocking(move || report::build(&c.store, &c.models_root)).await;
     match result {
         Ok(Ok(v)) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
         _ => error(StatusCode::INTERNAL_SERVER_ERROR, "reading the event store failed"),
@@ -206,13 +170,6 @@ async fn summary(State(c): State<Arc<Collector>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!((percentile(&v, 50.0), percentile(&v, 95.0), percentile(&v, 99.0)), (50.0, 95.0, 99.0));
-        assert_eq!(percentile(&[3.0], 99.0), 3.0);
-    }
 
     #[test]
     fn loopback_origins() {

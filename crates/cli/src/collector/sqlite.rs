@@ -104,25 +104,84 @@ impl SqliteStore {
         rows.collect()
     }
 
-    /// Inference latencies (ms) per model version x backend x variant, for the percentiles API.
-    pub fn inference_latencies(&self) -> rusqlite::Result<Vec<(String, String, String, String, Vec<f64>)>> {
+    /// Every inference: (model, version, backend, variant, latency ms, predicted class,
+    /// confidence, minute since the epoch), for the report to aggregate.
+    pub fn inferences(&self) -> rusqlite::Result<Vec<InferenceRow>> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut stmt = conn.prepare(
-            "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''), latency_ms
-             FROM events WHERE name = 'burn_edge.inference' AND latency_ms IS NOT NULL
-             ORDER BY model_name, model_version, backend, variant, latency_ms",
+            "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''),
+                    latency_ms, predicted_class, confidence, time_unix_nano / 60000000000
+             FROM events WHERE name = 'burn_edge.inference'",
         )?;
-        let mut out: Vec<(String, String, String, String, Vec<f64>)> = Vec::new();
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, f64>(4)?))
+            Ok(InferenceRow {
+                group: GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? },
+                latency_ms: r.get(4)?,
+                predicted_class: r.get(5)?,
+                confidence: r.get(6)?,
+                minute: r.get(7)?,
+            })
         })?;
-        for row in rows {
-            let (m, v, b, var, ms) = row?;
-            match out.last_mut() {
-                Some(last) if last.0 == m && last.1 == v && last.2 == b && last.3 == var => last.4.push(ms),
-                _ => out.push((m, v, b, var, vec![ms])),
-            }
-        }
-        Ok(out)
+        rows.collect()
     }
+
+    /// Count of `event` per (model, version, backend) (backend may be empty).
+    pub fn counts_by_version(&self, event: &str) -> rusqlite::Result<Vec<(GroupKey, i64)>> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare(
+            "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend, json_extract(attributes, '$.\"burn_edge.fallback.from\"'), ''), COALESCE(variant,''), COUNT(*)
+             FROM events WHERE name = ?1 GROUP BY 1, 2, 3, 4",
+        )?;
+        let rows = stmt.query_map([event], |r| {
+            Ok((GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? }, r.get(4)?))
+        })?;
+        rows.collect()
+    }
+
+    /// Time to first prediction (ms) of every model load, per group.
+    pub fn load_times(&self) -> rusqlite::Result<Vec<(GroupKey, f64)>> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare(
+            "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''), ttfp_ms
+             FROM events WHERE name = 'burn_edge.model.load' AND ttfp_ms IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? }, r.get(4)?))
+        })?;
+        rows.collect()
+    }
+
+    /// (group, predicted class, true label) for every prediction that got feedback.
+    pub fn feedback(&self) -> rusqlite::Result<Vec<(GroupKey, i64, i64)>> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare(
+            "SELECT COALESCE(i.model_name,''), COALESCE(i.model_version,''), COALESCE(i.backend,''), COALESCE(i.variant,''),
+                    i.predicted_class, f.true_label
+             FROM events f JOIN events i ON i.prediction_id = f.prediction_id AND i.name = 'burn_edge.inference'
+             WHERE f.name = 'burn_edge.feedback' AND i.predicted_class IS NOT NULL AND f.true_label IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? }, r.get(4)?, r.get(5)?))
+        })?;
+        rows.collect()
+    }
+}
+
+/// Model version x backend x variant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct GroupKey {
+    pub model: String,
+    pub version: String,
+    pub backend: String,
+    pub variant: String,
+}
+
+/// One stored inference event.
+#[derive(Debug, Clone)]
+pub struct InferenceRow {
+    pub group: GroupKey,
+    pub latency_ms: Option<f64>,
+    pub predicted_class: Option<i64>,
+    pub confidence: Option<f64>,
+    pub minute: i64,
 }
