@@ -2,11 +2,11 @@
  * @module loader-demo
  * The package's own demo: loads MNIST from the CDN layout with `loadModel`, shows where it came
  * from, and classifies what is drawn. Query parameters (`channel`, `manifest`, `alias`,
- * `mirror` (repeatable), `backend`, `retries`, `retryDelay`, `keepVersions`, `worker=0`, `sw=0`) let tests
- * drive it; `window.burnEdgeDemo` exposes the handle and helpers for them.
+ * `mirror` (repeatable), `backend`, `retries`, `retryDelay`, `keepVersions`, `worker=0`, `sw=0`; telemetry:
+ * `collector` (endpoint URL), `key`, `sampleRate`, `optOut=1`, `flushMs`) let tests drive it; `window.burnEdgeDemo` exposes the handle and helpers for them.
  */
 import { attachDrawing, drawStrokes } from './draw-pad.js';
-import { loadModel } from './lib/index.js';
+import { createTelemetry, loadModel } from './lib/index.js';
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const pad = /** @type {HTMLCanvasElement} */ ($('pad'));
@@ -79,6 +79,9 @@ const progress = [];
 
 async function load() {
   const number = (/** @type {string} */ name) => (params.has(name) ? Number(params.get(name)) : undefined);
+  const collector = params.get('collector');
+  demo.telemetry = collector ? createTelemetry({ endpoint: collector, key: params.get('key') ?? undefined, app: 'loader-demo',
+    sampleRate: number('sampleRate'), optOut: params.get('optOut') === '1', flushIntervalMs: number('flushMs') }) : null;
   const manifestUrl = params.get('manifest') ?? undefined;
   try {
     handle = await loadModel({
@@ -91,6 +94,7 @@ async function load() {
       retryDelay: number('retryDelay'),
       keepVersions: number('keepVersions'),
       worker: params.get('worker') !== '0',
+      telemetry: demo.telemetry ?? undefined,
       onProgress(p) {
         progress.push(p);
         const bar = /** @type {HTMLProgressElement} */ ($('progress'));
@@ -121,8 +125,8 @@ async function load() {
 
 /** Test hooks: the handle once loaded, the progress events, the error if loading failed. */
 const demo = /** @type {{ handle: import('./lib/index.js').Model | null, progress: typeof progress, error: unknown,
-  classifySample: typeof classifySample, loadModel: typeof loadModel }} */ ({
-  handle: null, progress, error: null, classifySample, loadModel,
+  classifySample: typeof classifySample, loadModel: typeof loadModel, telemetry: import('./lib/index.js').Telemetry | null }} */ ({
+  handle: null, progress, error: null, classifySample, loadModel, telemetry: null,
 });
 /** @type {any} */ (window).burnEdgeDemo = demo;
 

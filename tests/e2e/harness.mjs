@@ -4,6 +4,8 @@
  * driven by playwright-core.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -20,7 +22,9 @@ export function cliPath() {
  */
 export function startServer() {
   return new Promise((resolve, reject) => {
-    const child = spawn(cliPath(), ['serve', '--addr', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Each server gets its own telemetry store, so parallel test files never share one.
+    const db = join(mkdtempSync(join(tmpdir(), 'burn-edge-e2e-')), 'telemetry.sqlite');
+    const child = spawn(cliPath(), ['serve', '--addr', '127.0.0.1:0', '--telemetry-db', db], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`burn-edge serve exited with ${code}: ${out}`)));

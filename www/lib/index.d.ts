@@ -34,7 +34,61 @@ export interface LoadOptions {
   onProgress?: (progress: Progress) => void;
   /** Run inference in a module Web Worker. Default true. */
   worker?: boolean;
+  /**
+   * Record the load, backend fallbacks, failures and each prediction as OTLP logs: options for
+   * `createTelemetry`, or a client it returned (to share one across models).
+   */
+  telemetry?: TelemetryOptions | Telemetry;
 }
+
+/** Options of `createTelemetry`. */
+export interface TelemetryOptions {
+  /** Collector base URL; batches go to `{endpoint}/v1/logs?key={key}`. */
+  endpoint: string;
+  /** Ingest key (sent in the query and as `x-burn-edge-key`). */
+  key?: string;
+  /** `burn_edge.app` resource attribute. Default `'unknown'`. */
+  app?: string;
+  /** Fraction of pages that send anything (decided once per page). Default 1. */
+  sampleRate?: number;
+  /** Send and store nothing. Default false. */
+  optOut?: boolean;
+  /** Send and store nothing when `navigator.globalPrivacyControl` is true. Default true. */
+  honorGlobalPrivacyControl?: boolean;
+  /** Records per request. Default 50. */
+  batchSize?: number;
+  /** Longest time a record waits in memory before it is sent, in ms. Default 5000. */
+  flushIntervalMs?: number;
+  /** Most records kept in the offline queue (IndexedDB); the oldest go first. Default 1000. */
+  maxQueue?: number;
+  /** `burn_edge.runtime.version` until a loaded model says it. */
+  runtimeVersion?: string;
+  /** Base delay of the retry backoff, in ms (exponential, jittered; `Retry-After` wins). Default 1000. */
+  retryDelayMs?: number;
+}
+
+/** Attribute values of a telemetry event, by key of `telemetry.events.json`. */
+export type TelemetryAttributes = Record<string, string | number | boolean | null | undefined>;
+
+/** A telemetry client: never throws, never delays a prediction. */
+export interface Telemetry {
+  /** Queues one event (synchronous; sending is batched and asynchronous). Unknown events are dropped. */
+  record(eventName: string, attributes?: TelemetryAttributes): void;
+  /** Sends what is buffered and what is due in the offline queue. */
+  flush(): Promise<void>;
+  /** Records `burn_edge.feedback`: the true label of a prediction. */
+  feedback(predictionId: string, trueLabel: number): void;
+  /** Model attributes added to later events. */
+  setModel(model: { name?: string; version?: string; variant?: string; role?: string; backend?: string; runtimeVersion?: string }): void;
+  /** False when opted out, under Global Privacy Control, or sampled out. */
+  readonly enabled: boolean;
+  /** Random anonymous id kept in localStorage (`burn-edge.install-id`); null when disabled. */
+  readonly installId: string | null;
+  /** Stops listening to page lifecycle events and flushes. */
+  shutdown(): Promise<void>;
+}
+
+export function createTelemetry(options: TelemetryOptions): Telemetry;
 
 export interface FileInfo {
   path: string;
@@ -89,6 +143,10 @@ export interface Model {
   info(): ModelInfo;
   /** Frees the session and stops the worker; later calls reject with code `'DISPOSED'`. */
   dispose(): void;
+  /** Id of the last prediction recorded by telemetry, for `feedback`; null without telemetry. */
+  readonly lastPredictionId: string | null;
+  /** Records the true label of a prediction (telemetry `burn_edge.feedback`); a no-op without telemetry. */
+  feedback(predictionId: string, trueLabel: number): void;
 }
 
 export function loadModel(options: LoadOptions): Promise<Model>;

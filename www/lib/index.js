@@ -12,8 +12,11 @@ import { locate, modelFolder } from './locate.js';
 import { loadRuntimeFiles } from './runtime-files.js';
 import { prepareStorage } from './storage.js';
 import { Store } from './store.js';
+import { createTelemetry, errorAttributes, fallbackAttributes, inferenceAttributes, isTelemetry, loadAttributes,
+  uuid } from './telemetry.js';
 
 export { BurnEdgeError, IntegrityError, NetworkError, QuotaError, UnsupportedArchitectureError } from './errors.js';
+export { createTelemetry } from './telemetry.js';
 
 /**
  * @typedef {import('./download.js').Progress} Progress
@@ -21,17 +24,41 @@ export { BurnEdgeError, IntegrityError, NetworkError, QuotaError, UnsupportedArc
  * @typedef {{ channelUrl?: string, manifestUrl?: string, alias?: string, mirrors?: string[],
  *             backend?: 'auto' | 'webgpu' | 'cpu', runtimeBase?: string | URL, keepVersions?: number,
  *             retries?: number, retryDelay?: number, onProgress?: (p: Progress) => void,
- *             worker?: boolean }} LoadOptions
+ *             worker?: boolean, telemetry?: TelemetryOptions | Telemetry }} LoadOptions
+ * @typedef {import('./telemetry.js').Telemetry} Telemetry
+ * @typedef {import('./telemetry.js').TelemetryOptions} TelemetryOptions
  */
 
 const DISPOSED = 'this model was disposed: call loadModel again to use it';
 
 /**
- * Loads a model and returns a handle to run it.
+ * Loads a model and returns a handle to run it. With `telemetry` (options or a client from
+ * `createTelemetry`) it records the load, backend fallbacks, failures and each prediction.
  * @param {LoadOptions} options
  */
 export async function loadModel(options = {}) {
+  /** @type {Telemetry | null} */
+  let telemetry = null;
+  try {
+    if (options.telemetry) telemetry = isTelemetry(options.telemetry) ? options.telemetry : createTelemetry(options.telemetry);
+  } catch { /* telemetry never stops a load */ }
+  try {
+    return await load(options, telemetry);
+  } catch (err) {
+    telemetry?.record('burn_edge.error', errorAttributes(err));
+    throw err;
+  }
+}
+
+/**
+ * @param {LoadOptions} options
+ * @param {Telemetry | null} telemetry
+ */
+async function load(options, telemetry) {
   const started = performance.now();
+  /** Phase timings for telemetry (ms). */
+  const phases = { manifestMs: 0, downloadMs: 0, wasmCompileMs: 0, backendInitMs: 0 };
+  const since = (/** @type {number} */ t) => performance.now() - t;
   const base = globalThis.location?.href;
   // An option passed as undefined means "the default", as if it were left out.
   const given = /** @type {LoadOptions} */ (Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
@@ -49,11 +76,15 @@ export async function loadModel(options = {}) {
   try {
     // The runtime downloads while the channel and manifest are resolved.
     const runtimeReady = loadRuntimeFiles(o.runtimeBase, build, o).then(async (rt) => {
+      const t = performance.now();
       const { runtimeVersion } = await engine.call({ type: 'init', glue: rt.glue, glueUrl: rt.glueUrl, wasm: rt.wasm }, [rt.wasm]);
+      phases.wasmCompileMs = since(t);
       return { build, source: rt.source, url: rt.glueUrl, version: runtimeVersion };
     });
     runtimeReady.catch(() => {}); // awaited below; this only silences the interim rejection
+    const locating = performance.now();
     const located = await locate(o, store);
+    phases.manifestMs = since(locating);
     const runtime = await runtimeReady;
     /** @type {string[]} */
     const warnings = [];
@@ -65,7 +96,10 @@ export async function loadModel(options = {}) {
       // The runtime is the authority on what it can run (architecture, minRuntimeVersion, schema).
       await engine.call({ type: 'check', manifest: target.manifest });
       const manifest = JSON.parse(target.manifest);
-      return { target, manifest, files: await getFiles(manifest.files, target.manifestUrl, ctx) };
+      const t = performance.now();
+      const files = await getFiles(manifest.files, target.manifestUrl, ctx);
+      phases.downloadMs = since(t);
+      return { target, manifest, files };
     };
 
     let chosen;
@@ -99,7 +133,9 @@ export async function loadModel(options = {}) {
     const weights = files.find((f) => f.entry.role === 'weights');
     if (!weights) throw new BurnEdgeError(`${target.manifestUrl} lists no weights file`, { code: 'INVALID_MANIFEST' });
     const buffer = /** @type {ArrayBuffer} */ (weights.bytes.buffer);
+    const initing = performance.now();
     const session = await engine.call({ type: 'load', weights: buffer, backend: o.backend }, [buffer]);
+    phases.backendInitMs = since(initing);
 
     const info = {
       ...session,
@@ -119,7 +155,13 @@ export async function loadModel(options = {}) {
       warnings,
       loadMs: Math.round(performance.now() - started),
     };
-    return handle(engine, info);
+    if (telemetry) {
+      telemetry.setModel({ name: manifest.name, version: manifest.version, backend: session.backend,
+        variant: /** @type {{ variant?: string }} */ (weights.entry).variant, role: info.alias, runtimeVersion: runtime.version });
+      telemetry.record('burn_edge.model.load', loadAttributes(info, { ...phases, readyMs: since(started) }));
+      if (o.backend === 'auto') for (const a of fallbackAttributes(session)) telemetry.record('burn_edge.backend.fallback', a);
+    }
+    return handle(engine, info, telemetry, Array.isArray(manifest.labels) ? manifest.labels.length : 0);
   } catch (err) {
     engine.close('loading failed');
     throw err;
@@ -130,9 +172,13 @@ export async function loadModel(options = {}) {
  * The caller's view of a loaded model.
  * @param {import('./engine.js').Engine} engine
  * @param {Record<string, unknown>} info
+ * @param {Telemetry | null} telemetry
+ * @param {number} classes labels in the manifest (0: unknown, one row)
  */
-function handle(engine, info) {
+function handle(engine, info, telemetry, classes) {
   let disposed = false;
+  /** @type {string | null} */
+  let lastPredictionId = null;
   const gone = () => Promise.reject(new BurnEdgeError(DISPOSED, { code: 'DISPOSED' }));
   return {
     /**
@@ -143,7 +189,31 @@ function handle(engine, info) {
     predict(input) {
       if (disposed) return gone();
       if (!(input instanceof Float32Array)) return Promise.reject(new TypeError('predict takes a Float32Array'));
-      return engine.call({ type: 'predict', input });
+      if (!telemetry) return engine.call({ type: 'predict', input });
+      const t = performance.now();
+      return engine.call({ type: 'predict', input }).then((/** @type {Float32Array} */ probs) => {
+        const latency = performance.now() - t;
+        try {
+          lastPredictionId = uuid();
+          telemetry.record('burn_edge.inference', inferenceAttributes(probs, classes || probs.length, latency, lastPredictionId));
+        } catch { /* telemetry never fails a prediction */ }
+        return probs;
+      }, (/** @type {unknown} */ err) => {
+        telemetry.record('burn_edge.error', errorAttributes(err));
+        throw err;
+      });
+    },
+    /** Id of the last prediction that telemetry recorded (for `feedback`); null without telemetry. */
+    get lastPredictionId() {
+      return lastPredictionId;
+    },
+    /**
+     * Reports the true label of a prediction (by its `lastPredictionId`); a no-op without telemetry.
+     * @param {string} predictionId
+     * @param {number} trueLabel
+     */
+    feedback(predictionId, trueLabel) {
+      telemetry?.feedback(predictionId, trueLabel);
     },
     /**
      * Model input from RGBA pixels (e.g. ImageData.data) of any size.

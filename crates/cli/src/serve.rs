@@ -53,7 +53,14 @@ pub fn router(root: &Path, collector: Router) -> Router {
             header::CONTENT_ENCODING,
             header::HeaderName::from_static(crate::collector::KEY_HEADER),
         ])
-        .expose_headers([header::CONTENT_LENGTH, header::CONTENT_RANGE, header::ETAG, header::ACCEPT_RANGES]);
+        .expose_headers([
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ETAG,
+            header::ACCEPT_RANGES,
+            // Telemetry clients on other origins honour the collector's 429/503 back-off.
+            header::RETRY_AFTER,
+        ]);
     collector
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
         .nest_service("/models", ServeDir::new(root.join("models")))
