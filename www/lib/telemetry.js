@@ -311,7 +311,9 @@ export function createTelemetry(options) {
     const text = JSON.stringify(payload);
     if (keepalive && text.length > KEEPALIVE_LIMIT && typeof nav?.sendBeacon === 'function') {
       try {
-        if (nav.sendBeacon(url.href, new Blob([text], { type: 'application/json' }))) return { outcome: 'sent' };
+        // text/plain is CORS-safelisted: a beacon to a collector on another origin needs no
+        // preflight (which beacons cannot make). The collector reads it as OTLP JSON all the same.
+        if (nav.sendBeacon(url.href, new Blob([text], { type: 'text/plain;charset=UTF-8' }))) return { outcome: 'sent' };
       } catch (err) {
         debug(err);
       }

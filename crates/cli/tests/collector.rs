@@ -100,6 +100,11 @@ fn auth_origin_and_content_checks() {
     // The key in the query (sendBeacon cannot set headers), from a loopback page.
     let (status, _, msg) = request(&s.addr, "POST", "/v1/logs?key=demo-key", &[JSON, ("origin", "http://127.0.0.1:9")], body.as_bytes());
     assert_eq!((status, msg.as_str()), (200, "{}"));
+    // A beacon's text/plain body (CORS-safelisted, so no preflight) is OTLP JSON all the same.
+    let beacon = batch(&[inference("a2", 1.0)]);
+    let (status, _, msg) =
+        request(&s.addr, "POST", "/v1/logs?key=demo-key", &[("content-type", "text/plain;charset=UTF-8")], beacon.as_bytes());
+    assert_eq!((status, msg.as_str()), (200, "{}"));
 }
 
 #[test]
