@@ -1,10 +1,11 @@
 // @module bench/collector: `npm run bench:collector` — ingest throughput of the telemetry
 // collector on loopback. A bounded load generator (fixed requests, fixed concurrency) posts
 // OTLP JSON batches of inference events to a fresh SQLite store, then checks nothing was lost.
-// Prints a table and writes bench/results/collector.json. The server is $BURN_EDGE_BIN or the
-// dev build; the generator shares this machine's cores with it.
+// Prints a table and writes bench/results/collector.json. The server is $BURN_EDGE_BIN, else the
+// release build (`cargo build --release -p burn-edge-cli`) when there is one, else the dev build;
+// the generator shares this machine's cores with it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath } from '../tests/e2e/harness.mjs';
@@ -13,8 +14,11 @@ const requests = Number(process.env.BENCH_REQUESTS || 2000);
 const perBatch = Number(process.env.BENCH_BATCH || 100);
 const concurrency = Number(process.env.BENCH_CONCURRENCY || 16);
 
+const release = join(process.env.CARGO_TARGET_DIR || 'target', 'release', 'burn-edge');
+const bin = process.env.BURN_EDGE_BIN || (existsSync(release) ? release : cliPath());
+if (!bin.includes('release')) console.error(`note: measuring ${bin}, not a release build`);
 const db = join(mkdtempSync(join(tmpdir(), 'burn-edge-bench-')), 'telemetry.sqlite');
-const child = spawn(cliPath(), ['serve', '--addr', '127.0.0.1:0', '--telemetry-db', db, '--rate-limit', '1000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--telemetry-db', db, '--rate-limit', '1000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const base = await new Promise((resolve, reject) => {
   child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
   child.stdout.on('data', (d) => { const m = String(d).match(/http:\/\/[\d.]+:\d+\//); if (m) resolve(m[0]); });
@@ -59,7 +63,7 @@ latencies.sort((a, b) => a - b);
 const pct = (/** @type {number} */ p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
 const sent = requests * perBatch;
 const stored = summary.events['burn_edge.inference'] ?? 0;
-const row = { sink: 'sqlite', requests, perBatch, concurrency, eventsPerSecond: sent / seconds, p50Ms: pct(50), p99Ms: pct(99), sent, stored, failed };
+const row = { sink: 'sqlite', server: bin, requests, perBatch, concurrency, eventsPerSecond: sent / seconds, p50Ms: pct(50), p99Ms: pct(99), sent, stored, failed };
 const table = [
   '| sink | requests x events | concurrency | events/s | ingest p50 / p99 (ms) | sent | stored | failed |',
   '|---|---|---|---|---|---|---|---|',
