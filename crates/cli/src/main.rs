@@ -170,9 +170,8 @@ fn main() -> Result<()> {
         }
         Command::Publish { version, weights, name, aliases, models, data } => {
             burn_edge_formats::parse_version("--version", &version)?;
-            let bytes = std::fs::read(&weights).with_context(|| format!("reading weights {}", weights.display()))?;
             let device = Device::flex();
-            let net = load_mnist(&bytes, &device).with_context(|| format!("loading weights {}", weights.display()))?;
+            let (bytes, net) = read_weights(&weights, &device)?;
             let accuracy = evaluate::evaluate(&net, &dataset::load_split(&data, "t10k")?, &device)?;
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let manifest = mnist_release::mnist_manifest(&name, &version, &bytes, &accuracy, &now);
@@ -198,13 +197,10 @@ fn main() -> Result<()> {
                 ..Default::default()
             };
             if !ingest_keys.is_empty() {
-                config.apps = ingest_keys
-                    .into_iter()
-                    .map(|(name, key)| collector::App { name, key, origins: allow_origins.clone() })
-                    .collect();
-            } else {
-                config.apps.iter_mut().for_each(|a| a.origins = allow_origins.clone());
+                config.apps =
+                    ingest_keys.into_iter().map(|(name, key)| collector::App { name, key, origins: Vec::new() }).collect();
             }
+            config.apps.iter_mut().for_each(|a| a.origins = allow_origins.clone());
             let db = if telemetry_db.is_absolute() { telemetry_db } else { root.join(telemetry_db) };
             let routes = collector::routes(config, &db, &root.join("models")).with_context(|| format!("opening telemetry store {}", db.display()))?;
             tokio::runtime::Runtime::new()?.block_on(serve::serve(&root, addr, routes))?;
@@ -221,6 +217,12 @@ fn parse_ingest_key(s: &str) -> Result<(String, String), String> {
 }
 
 fn load_weights(path: &std::path::Path, device: &Device) -> Result<burn_edge_model::MnistCnn> {
+    read_weights(path, device).map(|(_, net)| net)
+}
+
+/// The weight file's bytes and the model they decode to.
+fn read_weights(path: &std::path::Path, device: &Device) -> Result<(Vec<u8>, burn_edge_model::MnistCnn)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading weights {}", path.display()))?;
-    load_mnist(&bytes, device).with_context(|| format!("loading weights {}", path.display()))
+    let net = load_mnist(&bytes, device).with_context(|| format!("loading weights {}", path.display()))?;
+    Ok((bytes, net))
 }

@@ -63,7 +63,7 @@ impl Default for CollectorConfig {
 struct Collector {
     config: CollectorConfig,
     /// Published manifests: the drift references.
-    models_root: std::path::PathBuf,
+    references: report::References,
     store: SqliteStore,
     limiter: limits::RateLimiter,
 }
@@ -74,7 +74,7 @@ pub fn routes(config: CollectorConfig, db: &Path, models_root: &Path) -> rusqlit
     let limiter = limits::RateLimiter::new(config.rate_per_sec, config.burst);
     // The raw body is capped too (a gzip body is never larger than what it expands to, mostly).
     let raw_limit = DefaultBodyLimit::max(config.max_body_bytes);
-    let state = Arc::new(Collector { config, models_root: models_root.to_path_buf(), store: SqliteStore::open(db)?, limiter });
+    let state = Arc::new(Collector { config, references: report::References::new(models_root.to_path_buf()), store: SqliteStore::open(db)?, limiter });
     Ok(Router::new()
         .route("/v1/logs", post(ingest).layer(raw_limit))
         .route("/api/telemetry/summary", get(summary))
@@ -160,7 +160,7 @@ async fn ingest(State(c): State<Arc<Collector>>, Query(q): Query<KeyQuery>, head
 }
 
 async fn summary(State(c): State<Arc<Collector>>) -> Response {
-    let result = tokio::task::spawn_blocking(move || report::build(&c.store, &c.models_root)).await;
+    let result = tokio::task::spawn_blocking(move || report::build(&c.store, &c.references)).await;
     match result {
         Ok(Ok(v)) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
         _ => error(StatusCode::INTERNAL_SERVER_ERROR, "reading the event store failed"),

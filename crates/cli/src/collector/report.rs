@@ -4,7 +4,8 @@
 //! confidence histogram, accuracy from feedback, and a per-minute timeline.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use burn_edge_formats::Manifest;
 use serde_json::{json, Value};
@@ -14,14 +15,13 @@ use super::sqlite::{GroupKey, SqliteStore};
 
 const CONFIDENCE_BINS: usize = 10;
 
-/// Nearest-rank percentile of `values` (sorted here); `None` when empty.
-pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
-    if values.is_empty() {
+/// Nearest-rank percentile of ascending `sorted`; `None` when empty.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
         return None;
     }
-    values.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize;
-    Some(values[rank.min(values.len()) - 1])
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some(sorted[rank.min(sorted.len()) - 1])
 }
 
 #[derive(Default)]
@@ -32,8 +32,37 @@ struct Acc {
     timeline: BTreeMap<i64, Vec<f64>>,
 }
 
-/// The whole report; `models_root` holds the published manifests (the drift references).
-pub fn build(store: &SqliteStore, models_root: &Path) -> rusqlite::Result<Value> {
+/// Sorts ascending, for `percentile`.
+fn sorted(mut values: Vec<f64>) -> Vec<f64> {
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+/// Published manifests (the drift references) by model and version, each read from disk once:
+/// a published version never changes. A version not found is looked up again next time.
+pub struct References {
+    models_root: PathBuf,
+    cache: Mutex<HashMap<(String, String), Arc<Manifest>>>,
+}
+
+impl References {
+    pub fn new(models_root: PathBuf) -> Self {
+        References { models_root, cache: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, model: &str, version: &str) -> Option<Arc<Manifest>> {
+        let key = (model.to_string(), version.to_string());
+        if let Some(m) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Some(m.clone());
+        }
+        let manifest = Arc::new(read_manifest(&self.models_root, model, version)?);
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(key, manifest.clone());
+        Some(manifest)
+    }
+}
+
+/// The whole report, with drift measured against `references`.
+pub fn build(store: &SqliteStore, references: &References) -> rusqlite::Result<Value> {
     let mut groups: BTreeMap<GroupKey, Acc> = BTreeMap::new();
     for row in store.inferences()? {
         let acc = groups.entry(row.group).or_default();
@@ -74,8 +103,8 @@ pub fn build(store: &SqliteStore, models_root: &Path) -> rusqlite::Result<Value>
     }
 
     let mut out = Vec::new();
-    for (key, mut acc) in groups {
-        let manifest = read_manifest(models_root, &key.model, &key.version);
+    for (key, acc) in groups {
+        let manifest = references.get(&key.model, &key.version);
         let classes = manifest.as_ref().map(|m| m.labels.len()).unwrap_or_else(|| {
             acc.classes.keys().max().map(|&c| c as usize + 1).unwrap_or(0)
         });
@@ -89,26 +118,30 @@ pub fn build(store: &SqliteStore, models_root: &Path) -> rusqlite::Result<Value>
         let requests = version_requests.get(&version_key).copied().unwrap_or(0).max(1) as f64;
         let version_errors = errors.get(&version_key).copied().unwrap_or(0);
         let version_fallbacks = fallbacks.get(&version_key).copied().unwrap_or(0);
-        let mut ttfp = loads.remove(&key).unwrap_or_default();
+        let ttfp = sorted(loads.remove(&key).unwrap_or_default());
         let timeline: Vec<Value> = acc
             .timeline
-            .iter_mut()
-            .map(|(minute, ms)| json!({ "minute": minute, "count": ms.len(), "p50": percentile(ms, 50.0), "p95": percentile(ms, 95.0) }))
+            .into_iter()
+            .map(|(minute, ms)| {
+                let ms = sorted(ms);
+                json!({ "minute": minute, "count": ms.len(), "p50": percentile(&ms, 50.0), "p95": percentile(&ms, 95.0) })
+            })
             .collect();
+        let latencies = sorted(acc.latencies);
         let total: f64 = acc.confidence.iter().sum();
         out.push(json!({
             "model": key.model, "version": key.version, "backend": key.backend, "variant": key.variant,
-            "count": acc.latencies.len(),
+            "count": latencies.len(),
             "latencyMs": {
-                "p50": percentile(&mut acc.latencies, 50.0),
-                "p95": percentile(&mut acc.latencies, 95.0),
-                "p99": percentile(&mut acc.latencies, 99.0),
+                "p50": percentile(&latencies, 50.0),
+                "p95": percentile(&latencies, 95.0),
+                "p99": percentile(&latencies, 99.0),
             },
             "versionErrors": version_errors,
             "versionFallbacks": version_fallbacks,
             "errorRate": version_errors as f64 / requests,
             "fallbackRate": version_fallbacks as f64 / requests,
-            "timeToFirstPredictionMs": { "count": ttfp.len(), "p50": percentile(&mut ttfp, 50.0), "p95": percentile(&mut ttfp, 95.0) },
+            "timeToFirstPredictionMs": { "count": ttfp.len(), "p50": percentile(&ttfp, 50.0), "p95": percentile(&ttfp, 95.0) },
             "classDistribution": distribution.iter().map(|c| c / distribution.iter().sum::<f64>().max(1.0)).collect::<Vec<_>>(),
             "referenceDistribution": reference,
             "drift": drift,
@@ -126,7 +159,7 @@ pub fn build(store: &SqliteStore, models_root: &Path) -> rusqlite::Result<Value>
     }))
 }
 
-fn read_manifest(models_root: &Path, model: &str, version: &str) -> Option<Manifest> {
+fn read_manifest(models_root: &std::path::Path, model: &str, version: &str) -> Option<Manifest> {
     // Names come from clients: only plain path segments reach the file system.
     let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && s != "." && s != "..";
     if !plain(model) || !plain(version) {
@@ -142,10 +175,10 @@ mod tests {
 
     #[test]
     fn nearest_rank_percentiles() {
-        let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        assert_eq!(percentile(&mut v, 50.0), Some(50.0));
-        assert_eq!(percentile(&mut v, 95.0), Some(95.0));
-        assert_eq!(percentile(&mut v, 99.0), Some(99.0));
-        assert_eq!(percentile(&mut [], 50.0), None);
+        let v = sorted((1..=100).rev().map(f64::from).collect());
+        assert_eq!(percentile(&v, 50.0), Some(50.0));
+        assert_eq!(percentile(&v, 95.0), Some(95.0));
+        assert_eq!(percentile(&v, 99.0), Some(99.0));
+        assert_eq!(percentile(&[], 50.0), None);
     }
 }
