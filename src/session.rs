@@ -47,11 +47,7 @@ impl Session {
     /// adapter, no device, failed warm-up) is recorded in `info().skipped` and the CPU runs;
     /// with [`BackendPreference::WebGpu`] it is an error. Weights that do not decode are an
     /// error on every backend.
-    pub async fn create<F, Fut>(
-        weights: &[u8],
-        preference: BackendPreference,
-        acquire_webgpu: F,
-    ) -> Result<Self, RuntimeError>
+    pub async fn create<F, Fut>(weights: &[u8], preference: BackendPreference, acquire_webgpu: F) -> Result<Self, RuntimeError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,
@@ -88,10 +84,7 @@ impl Session {
         }
         let gpu = acquire().await.map_err(RuntimeError::WebGpuUnavailable)?;
         let session = Self::on_device(weights, gpu.device, BackendKind::WebGpu, Some(gpu.adapter), Vec::new())?;
-        session
-            .warm_up()
-            .await
-            .map_err(|e| RuntimeError::WebGpuUnavailable(format!("warm-up inference failed: {e}")))?;
+        session.warm_up().await.map_err(|e| RuntimeError::WebGpuUnavailable(format!("warm-up inference failed: {e}")))?;
         Ok(session)
     }
 
@@ -132,9 +125,7 @@ impl Session {
             .into_data_async()
             .await
             .map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
-        let probs: Vec<f32> = data
-            .try_to_vec::<f32>()
-            .map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
+        let probs: Vec<f32> = data.try_to_vec::<f32>().map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
         if probs.len() != pixels.len() / MNIST_PIXELS * MNIST_CLASSES || probs.iter().any(|p| !p.is_finite()) {
             return Err(RuntimeError::NonFinite(backend));
         }

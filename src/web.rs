@@ -58,9 +58,7 @@ pub struct Session {
 pub async fn create_session(weights: Vec<u8>, backend: String) -> Result<Session, JsError> {
     ensure_initialised();
     let preference: BackendPreference = backend.parse().map_err(js_error)?;
-    let session = crate::Session::create(&weights, preference, acquire_webgpu)
-        .await
-        .map_err(js_error)?;
+    let session = crate::Session::create(&weights, preference, acquire_webgpu).await.map_err(js_error)?;
     Ok(Session { inner: Rc::new(session) })
 }
 
@@ -128,21 +126,14 @@ async fn request_adapter() -> Result<serde_json::Value, String> {
         .ok()
         .and_then(|f| f.dyn_into().ok())
         .ok_or("navigator.gpu.requestAdapter is not a function")?;
-    let promise: Promise = request
-        .call0(&gpu)
-        .ok()
-        .and_then(|p| p.dyn_into().ok())
-        .ok_or("navigator.gpu.requestAdapter() did not return a promise")?;
-    let adapter = JsFuture::from(promise)
-        .await
-        .map_err(|e| format!("navigator.gpu.requestAdapter() failed: {}", describe(&e)))?;
+    let promise: Promise =
+        request.call0(&gpu).ok().and_then(|p| p.dyn_into().ok()).ok_or("navigator.gpu.requestAdapter() did not return a promise")?;
+    let adapter = JsFuture::from(promise).await.map_err(|e| format!("navigator.gpu.requestAdapter() failed: {}", describe(&e)))?;
     if adapter.is_null() || adapter.is_undefined() {
         return Err("no WebGPU adapter available (navigator.gpu.requestAdapter() returned null)".into());
     }
     let info = Reflect::get(&adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
-    let field = |name: &str| {
-        Reflect::get(&info, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
-    };
+    let field = |name: &str| Reflect::get(&info, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
     let fallback = Reflect::get(&info, &"isFallbackAdapter".into())
         .ok()
         .or_else(|| Reflect::get(&adapter, &"isFallbackAdapter".into()).ok())

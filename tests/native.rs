@@ -41,9 +41,7 @@ fn auto_falls_back_to_the_cpu_with_the_reason() {
 
 #[test]
 fn forced_webgpu_without_it_is_an_error_not_a_cpu_run() {
-    let err = block_on(Session::create(WEIGHTS, BackendPreference::WebGpu, no_webgpu))
-        .err()
-        .expect("must fail");
+    let err = block_on(Session::create(WEIGHTS, BackendPreference::WebGpu, no_webgpu)).err().expect("must fail");
     assert!(matches!(err, RuntimeError::WebGpuUnavailable(_)), "{err}");
     assert!(err.to_string().starts_with("WebGPU was requested but is unavailable: "), "{err}");
 }
@@ -75,11 +73,8 @@ fn sample_digits_are_classified_and_match_the_reference() {
     assert_eq!(argmax_rows(&probs), labels);
 
     if std::env::var_os("BLESS").is_some() {
-        let digits: serde_json::Map<String, serde_json::Value> = DIGITS
-            .iter()
-            .zip(probs.chunks(10))
-            .map(|((file, _, _), row)| (file.to_string(), serde_json::json!(row)))
-            .collect();
+        let digits: serde_json::Map<String, serde_json::Value> =
+            DIGITS.iter().zip(probs.chunks(10)).map(|((file, _, _), row)| (file.to_string(), serde_json::json!(row))).collect();
         let json = serde_json::json!({
             "about": "native CPU probabilities of models/mnist/model.bpk on ../shared/datasets/digits",
             "digits": digits,

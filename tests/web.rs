@@ -107,10 +107,7 @@ async fn batch_of_one_works_on_every_backend() {
 
 #[wasm_bindgen_test]
 async fn bad_inputs_get_clear_errors() {
-    assert_eq!(
-        session("cuda").await.err().unwrap(),
-        "unknown backend \"cuda\": use \"auto\", \"webgpu\" or \"cpu\""
-    );
+    assert_eq!(session("cuda").await.err().unwrap(), "unknown backend \"cuda\": use \"auto\", \"webgpu\" or \"cpu\"");
     let err = {
         ensure_initialised();
         message(create_session(b"not weights".to_vec(), "cpu".into()).await.err().unwrap())
@@ -118,15 +115,9 @@ async fn bad_inputs_get_clear_errors() {
     assert!(err.starts_with("weights are not a valid Burnpack file"), "{err}");
 
     let session = session("cpu").await.unwrap();
-    assert_eq!(
-        predict(&session, vec![0.0; 783]).await.unwrap_err(),
-        "input length 783 is not a multiple of 784 (28x28 pixels per image)"
-    );
+    assert_eq!(predict(&session, vec![0.0; 783]).await.unwrap_err(), "input length 783 is not a multiple of 784 (28x28 pixels per image)");
     assert_eq!(predict(&session, vec![]).await.unwrap_err(), "input is empty: expected 784 values (28x28) per image");
-    assert_eq!(
-        message(prepare_digit(&[0; 10], 2, 2).err().unwrap()),
-        "pixel buffer has 10 values, expected 16 for 2x2 with 4 channel(s)"
-    );
+    assert_eq!(message(prepare_digit(&[0; 10], 2, 2).err().unwrap()), "pixel buffer has 10 values, expected 16 for 2x2 with 4 channel(s)");
 }
 
 #[wasm_bindgen_test]

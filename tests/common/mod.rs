@@ -71,8 +71,5 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// Index of the largest value in each row of 10.
 pub fn argmax_rows(probs: &[f32]) -> Vec<u8> {
-    probs
-        .chunks(10)
-        .map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u8).unwrap())
-        .collect()
+    probs.chunks(10).map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u8).unwrap()).collect()
 }

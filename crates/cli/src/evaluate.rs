@@ -39,18 +39,10 @@ pub fn evaluate(model: &MnistCnn, split: &Split, device: &Device) -> anyhow::Res
     for start in (0..split.len()).step_by(EVAL_BATCH) {
         let end = (start + EVAL_BATCH).min(split.len());
         let input = images_tensor(&split.pixels[start * MNIST_PIXELS..end * MNIST_PIXELS], device)?;
-        let probs: Vec<f32> = model
-            .probabilities(input)
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading probabilities: {e:?}"))?;
+        let probs: Vec<f32> =
+            model.probabilities(input).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("reading probabilities: {e:?}"))?;
         for (i, row) in probs.chunks(MNIST_CLASSES).enumerate() {
-            let (best, confidence) = row
-                .iter()
-                .copied()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .expect("rows have 10 classes");
+            let (best, confidence) = row.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)).expect("rows have 10 classes");
             let truth = split.labels[start + i] as usize;
             seen[truth] += 1;
             predicted_count[best] += 1;

@@ -2,8 +2,7 @@
 //! 10,000 test digits (so the metrics and drift reference describe exactly these bytes).
 
 use burn_edge_formats::{
-    ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats,
-    SCHEMA_VERSION,
+    ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats, SCHEMA_VERSION,
 };
 use burn_edge_model::{MNIST_ARCHITECTURE, MNIST_CLASSES, MNIST_SIDE};
 
@@ -37,22 +36,13 @@ pub fn mnist_manifest(name: &str, version: &str, weights: &[u8], eval: &Accuracy
         input: InputSchema {
             shape: vec![1, side, side],
             dtype: "f32".into(),
-            preprocessing: Preprocessing {
-                color: "grayscale".into(),
-                fit: "mnist-digit".into(),
-                range: [0.0, 1.0],
-                mean: None,
-                std: None,
-            },
+            preprocessing: Preprocessing { color: "grayscale".into(), fit: "mnist-digit".into(), range: [0.0, 1.0], mean: None, std: None },
         },
         labels: (0..MNIST_CLASSES).map(|d| d.to_string()).collect(),
         metrics: Metrics { dataset: "mnist-t10k".into(), samples: eval.total as u64, accuracy: eval.accuracy },
         reference: ReferenceStats {
             class_distribution: eval.predicted_distribution.clone(),
-            confidence_histogram: ConfidenceHistogram {
-                edges: confidence_edges(),
-                fractions: eval.confidence_histogram.clone(),
-            },
+            confidence_histogram: ConfidenceHistogram { edges: confidence_edges(), fractions: eval.confidence_histogram.clone() },
         },
     }
 }

@@ -11,8 +11,8 @@ pub fn classify_file(model: &MnistCnn, path: &Path, device: &Device) -> Result<V
     let image = image::open(path).with_context(|| format!("{}: cannot decode image", path.display()))?;
     let rgba = image.to_rgba8();
     let (w, h) = rgba.dimensions();
-    let pixels = digit_from_rgba(rgba.as_raw(), w as usize, h as usize)
-        .with_context(|| format!("{}: cannot prepare image", path.display()))?;
+    let pixels =
+        digit_from_rgba(rgba.as_raw(), w as usize, h as usize).with_context(|| format!("{}: cannot prepare image", path.display()))?;
     let probs: Vec<f32> = model
         .probabilities(images_tensor(&pixels, device)?)
         .into_data()

@@ -44,13 +44,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Publishes `manifest` (whose weights entry must describe `weights`) under `models_root`, then
 /// points `aliases` at it in the channel file.
-pub fn publish(
-    models_root: &Path,
-    manifest: &Manifest,
-    weights: &[u8],
-    aliases: &[String],
-    now: &str,
-) -> Result<Outcome, PublishError> {
+pub fn publish(models_root: &Path, manifest: &Manifest, weights: &[u8], aliases: &[String], now: &str) -> Result<Outcome, PublishError> {
     let model_dir = models_root.join(&manifest.name);
     let entry = manifest.weights().map_err(|source| PublishError::Format { path: model_dir.clone(), source })?;
     assert_eq!(entry.sha256, sha256_hex(weights), "manifest must describe the weights it is published with");
@@ -58,8 +52,7 @@ pub fn publish(
     let manifest_file = model_dir.join(manifest_path(&manifest.version));
     let outcome = match read_if_exists(&manifest_file)? {
         Some(existing) => {
-            let existing = Manifest::from_json(&existing)
-                .map_err(|source| PublishError::Format { path: manifest_file.clone(), source })?;
+            let existing = Manifest::from_json(&existing).map_err(|source| PublishError::Format { path: manifest_file.clone(), source })?;
             let existing_sha = existing.weights().map(|f| f.sha256.clone()).unwrap_or_default();
             if existing_sha != entry.sha256 {
                 return Err(PublishError::VersionExists {

@@ -112,12 +112,7 @@ async fn channel_etag(req: Request, next: Next) -> Response {
 
 /// `If-None-Match` uses weak comparison: `W/` prefixes are ignored, `*` matches anything.
 fn etag_matches(if_none_match: &HeaderValue, etag: &str) -> bool {
-    if_none_match
-        .to_str()
-        .unwrap_or("")
-        .split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag)
+    if_none_match.to_str().unwrap_or("").split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || t == etag)
 }
 
 /// Serves `root` on `addr` until interrupted, printing the demo URL once listening.
@@ -125,9 +120,7 @@ pub async fn serve(root: &Path, addr: SocketAddr, collector: Router) -> Result<(
     if !root.join("pkg/cpu/burn_edge_bg.wasm").exists() {
         eprintln!("warning: {} has no wasm build yet; run `npm run build` first", root.join("pkg").display());
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     println!("burn-edge demo: http://{local}/");
     println!("telemetry collector: POST http://{local}/v1/logs, summary at http://{local}/api/telemetry/summary");

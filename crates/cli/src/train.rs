@@ -40,12 +40,7 @@ pub struct TrainReport {
 }
 
 /// Trains a fresh model; `show_progress` draws a progress bar on stderr.
-pub fn train(
-    config: &MnistConfig,
-    data: &Split,
-    opts: &TrainOptions,
-    show_progress: bool,
-) -> Result<(MnistCnn, TrainReport)> {
+pub fn train(config: &MnistConfig, data: &Split, opts: &TrainOptions, show_progress: bool) -> Result<(MnistCnn, TrainReport)> {
     let started = Instant::now();
     let device = Device::flex().autodiff();
     // Process-global seed: parameter init and dropout masks follow from it.

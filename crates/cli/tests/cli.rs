@@ -4,11 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn burn_edge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_burn-edge"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .expect("burn-edge runs")
+    Command::new(env!("CARGO_BIN_EXE_burn-edge")).args(args).current_dir(repo_root()).output().expect("burn-edge runs")
 }
 
 fn repo_root() -> PathBuf {
@@ -25,7 +21,21 @@ fn training_with_the_same_seed_gives_the_same_bytes() {
     let mut hashes = Vec::new();
     for run in ["a", "b"] {
         let out = dir.path().join(run);
-        let o = burn_edge(&["train", "--data", &mnist_dir(), "--out", out.to_str().unwrap(), "--limit", "300", "--epochs", "1", "--size", "4", "8", "16"]);
+        let o = burn_edge(&[
+            "train",
+            "--data",
+            &mnist_dir(),
+            "--out",
+            out.to_str().unwrap(),
+            "--limit",
+            "300",
+            "--epochs",
+            "1",
+            "--size",
+            "4",
+            "8",
+            "16",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         hashes.push(std::fs::read(out.join("model.bpk")).unwrap());
         let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();

@@ -51,8 +51,7 @@ impl Channel {
 
     /// Parses and validates a channel file.
     pub fn from_json(json: &str) -> Result<Self, FormatError> {
-        let channel: Channel =
-            serde_json::from_str(json).map_err(|e| FormatError::Json { what: "channel", message: e.to_string() })?;
+        let channel: Channel = serde_json::from_str(json).map_err(|e| FormatError::Json { what: "channel", message: e.to_string() })?;
         channel.validate()?;
         Ok(channel)
     }
@@ -121,10 +120,7 @@ mod tests {
         assert_eq!(c.resolve("stable").unwrap(), "1.0.0");
         assert_eq!(c.resolve("canary").unwrap(), "1.1.0");
         assert_eq!(c.resolve("1.0.0").unwrap(), "1.0.0");
-        assert_eq!(
-            c.resolve("beta").unwrap_err().to_string(),
-            "channel \"mnist\" has no alias \"beta\" (it has: canary, stable)"
-        );
+        assert_eq!(c.resolve("beta").unwrap_err().to_string(), "channel \"mnist\" has no alias \"beta\" (it has: canary, stable)");
         assert_eq!(Channel::from_json(&c.to_json()).unwrap(), c);
     }
 

@@ -11,9 +11,7 @@ mod schema;
 pub mod telemetry;
 
 pub use channel::{content_path, manifest_path, Channel, CHANNEL_FILE};
-pub use manifest::{
-    ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats,
-};
+pub use manifest::{ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats};
 pub use schema::{channel_schema, manifest_schema};
 
 /// The only schema version this build reads and writes.

@@ -124,8 +124,7 @@ pub struct ConfidenceHistogram {
 impl Manifest {
     /// Parses and validates a manifest.
     pub fn from_json(json: &str) -> Result<Self, FormatError> {
-        let manifest: Manifest =
-            serde_json::from_str(json).map_err(|e| FormatError::Json { what: "manifest", message: e.to_string() })?;
+        let manifest: Manifest = serde_json::from_str(json).map_err(|e| FormatError::Json { what: "manifest", message: e.to_string() })?;
         manifest.validate()?;
         Ok(manifest)
     }
@@ -152,11 +151,7 @@ impl Manifest {
         }
         let dist = &self.reference.class_distribution;
         if dist.len() != self.labels.len() {
-            return inconsistent(format!(
-                "reference class distribution has {} entries for {} labels",
-                dist.len(),
-                self.labels.len()
-            ));
+            return inconsistent(format!("reference class distribution has {} entries for {} labels", dist.len(), self.labels.len()));
         }
         let hist = &self.reference.confidence_histogram;
         if hist.edges.len() != hist.fractions.len() + 1 || hist.fractions.is_empty() {

@@ -42,11 +42,7 @@ pub enum DigitInputError {
 }
 
 /// Luminance in `0..=1` from RGBA bytes, composited over white (transparent = paper).
-pub fn luminance_from_rgba(
-    rgba: &[u8],
-    width: usize,
-    height: usize,
-) -> Result<Vec<f32>, DigitInputError> {
+pub fn luminance_from_rgba(rgba: &[u8], width: usize, height: usize) -> Result<Vec<f32>, DigitInputError> {
     check_len(rgba.len(), width, height, 4)?;
     Ok(rgba
         .chunks_exact(4)
@@ -64,11 +60,7 @@ pub fn digit_from_rgba(rgba: &[u8], width: usize, height: usize) -> Result<Vec<f
 }
 
 /// MNIST-framed input (784 values) from luminance in `0..=1`, any size and polarity.
-pub fn digit_from_luminance(
-    lum: &[f32],
-    width: usize,
-    height: usize,
-) -> Result<Vec<f32>, DigitInputError> {
+pub fn digit_from_luminance(lum: &[f32], width: usize, height: usize) -> Result<Vec<f32>, DigitInputError> {
     check_len(lum.len(), width, height, 1)?;
     let ink = to_ink(lum, width, height);
     if width == MNIST_SIDE && height == MNIST_SIDE {

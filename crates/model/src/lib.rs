@@ -8,6 +8,6 @@ pub mod digit_input;
 pub mod mnist;
 pub mod weights;
 
-pub use mnist::{images_tensor, InputError, MnistCnn, MnistConfig, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE};
 pub use digit_input::{digit_from_luminance, digit_from_rgba, DigitInputError};
+pub use mnist::{images_tensor, InputError, MnistCnn, MnistConfig, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE};
 pub use weights::{load_mnist, read_mnist_config, save_to_bytes, WeightsError, MNIST_ARCHITECTURE};

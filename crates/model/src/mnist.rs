@@ -87,8 +87,7 @@ impl MnistConfig {
         let flat = self.conv2_channels * 4 * 4;
         MnistCnn {
             conv1: Conv2dConfig::new([1, self.conv1_channels], [5, 5]).init(device),
-            conv2: Conv2dConfig::new([self.conv1_channels, self.conv2_channels], [5, 5])
-                .init(device),
+            conv2: Conv2dConfig::new([self.conv1_channels, self.conv2_channels], [5, 5]).init(device),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             fc1: LinearConfig::new(flat, self.hidden).init(device),
             fc2: LinearConfig::new(self.hidden, MNIST_CLASSES).init(device),

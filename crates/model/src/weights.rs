@@ -76,26 +76,18 @@ pub fn save_to_bytes(model: &MnistCnn, config: &MnistConfig) -> Result<Vec<u8>, 
         .metadata(KEY_CONV1, config.conv1_channels.to_string())
         .metadata(KEY_CONV2, config.conv2_channels.to_string())
         .metadata(KEY_HIDDEN, config.hidden.to_string());
-    model
-        .save_into(&mut store)
-        .map_err(|e| WeightsError::Encode(e.to_string()))?;
-    let bytes = store
-        .get_bytes()
-        .map_err(|e| WeightsError::Encode(e.to_string()))?;
+    model.save_into(&mut store).map_err(|e| WeightsError::Encode(e.to_string()))?;
+    let bytes = store.get_bytes().map_err(|e| WeightsError::Encode(e.to_string()))?;
     Ok(bytes.to_vec())
 }
 
 /// Reads the configuration recorded in MNIST weight bytes without loading any tensor.
 pub fn read_mnist_config(bytes: &[u8]) -> Result<MnistConfig, WeightsError> {
-    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-        .map_err(|e| WeightsError::NotBurnpack(e.to_string()))?;
+    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| WeightsError::NotBurnpack(e.to_string()))?;
     let meta = reader.metadata();
     let architecture = meta.get(KEY_ARCHITECTURE).cloned().unwrap_or_default();
     if architecture != MNIST_ARCHITECTURE {
-        return Err(WeightsError::WrongArchitecture {
-            found: architecture,
-            expected: MNIST_ARCHITECTURE,
-        });
+        return Err(WeightsError::WrongArchitecture { found: architecture, expected: MNIST_ARCHITECTURE });
     }
     Ok(MnistConfig::new()
         .with_conv1_channels(number(meta, KEY_CONV1)?)
@@ -104,10 +96,7 @@ pub fn read_mnist_config(bytes: &[u8]) -> Result<MnistConfig, WeightsError> {
 }
 
 fn number(meta: &BTreeMap<String, String>, key: &'static str) -> Result<usize, WeightsError> {
-    meta.get(key)
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .ok_or(WeightsError::BadMetadata { key })
+    meta.get(key).and_then(|v| v.parse().ok()).filter(|&n| n > 0).ok_or(WeightsError::BadMetadata { key })
 }
 
 /// Decodes MNIST weight bytes into a model on `device`.
@@ -115,12 +104,7 @@ pub fn load_mnist(bytes: &[u8], device: &Device) -> Result<MnistCnn, WeightsErro
     let config = read_mnist_config(bytes)?;
     let mut model = config.init(device);
     let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
-    model
-        .load_from(&mut store)
-        .map_err(|e| WeightsError::Mismatch {
-            architecture: MNIST_ARCHITECTURE,
-            detail: e.to_string(),
-        })?;
+    model.load_from(&mut store).map_err(|e| WeightsError::Mismatch { architecture: MNIST_ARCHITECTURE, detail: e.to_string() })?;
     Ok(model)
 }
 
@@ -130,10 +114,7 @@ mod tests {
     use crate::MNIST_SIDE;
 
     fn small() -> MnistConfig {
-        MnistConfig::new()
-            .with_conv1_channels(2)
-            .with_conv2_channels(3)
-            .with_hidden(4)
+        MnistConfig::new().with_conv1_channels(2).with_conv2_channels(3).with_hidden(4)
     }
 
     #[test]
@@ -169,10 +150,7 @@ mod tests {
         let device = Device::flex();
         let bytes = save_to_bytes(&small().init(&device), &small()).unwrap();
         let err = load_mnist(&bytes[..bytes.len() - 17], &device).unwrap_err();
-        assert!(
-            matches!(err, WeightsError::NotBurnpack(_) | WeightsError::Mismatch { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, WeightsError::NotBurnpack(_) | WeightsError::Mismatch { .. }), "{err}");
     }
 
     #[test]

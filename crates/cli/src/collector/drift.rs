@@ -30,9 +30,7 @@ pub fn psi(actual: &[f64], expected: &[f64]) -> f64 {
 /// Jensen-Shannon distance (square root of the divergence, base-2 logs): 0 same, 1 disjoint.
 pub fn js_distance(p: &[f64], q: &[f64]) -> f64 {
     let (p, q) = (normalise(p), normalise(q));
-    let kl = |x: &[f64], m: &[f64]| -> f64 {
-        x.iter().zip(m).filter(|(&xi, _)| xi > 0.0).map(|(&xi, &mi)| xi * (xi / mi).log2()).sum()
-    };
+    let kl = |x: &[f64], m: &[f64]| -> f64 { x.iter().zip(m).filter(|(&xi, _)| xi > 0.0).map(|(&xi, &mi)| xi * (xi / mi).log2()).sum() };
     let m: Vec<f64> = p.iter().zip(&q).map(|(a, b)| (a + b) / 2.0).collect();
     (0.5 * kl(&p, &m) + 0.5 * kl(&q, &m)).max(0.0).sqrt()
 }

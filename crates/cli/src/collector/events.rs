@@ -85,8 +85,7 @@ pub fn parse(request: &ExportLogsRequest, app: &str) -> Parsed {
                 Ok(mut e) => {
                     e.app = app.to_string();
                     e.install_id = install_id.clone();
-                    e.time_unix_nano =
-                        if record.time_unix_nano != 0 { record.time_unix_nano } else { record.observed_time_unix_nano };
+                    e.time_unix_nano = if record.time_unix_nano != 0 { record.time_unix_nano } else { record.observed_time_unix_nano };
                     out.events.push(e);
                 }
                 Err(reason) => out.rejected.push(format!("record {i} ({:?}): {reason}", record.event_name)),

@@ -115,6 +115,9 @@ mod tests {
         let rec = &req.resource_logs[0].scope_logs[0].log_records[0];
         assert_eq!(rec.time_unix_nano, 1_700_000_000_000_000_000);
         assert_eq!(rec.attributes[0].value.int_value, Some(42));
-        assert!(serde_json::from_str::<ExportLogsRequest>(r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"soon"}]}]}]}"#).is_err());
+        assert!(serde_json::from_str::<ExportLogsRequest>(
+            r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"soon"}]}]}]}"#
+        )
+        .is_err());
     }
 }
