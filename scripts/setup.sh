@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, and nothing it already has:
-# Chromium + chromedriver (apt), the wasm32 target, wasm-bindgen-cli at the version in
+# Chromium + chromedriver and ClickHouse (apt; the collector's ClickHouse sink is tested
+# against a real server), the wasm32 target, wasm-bindgen-cli at the version in
 # Cargo.lock, and the npm packages (binaryen's wasm-opt, playwright-core, typescript).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+[ -x /usr/sbin/clickhouse-server ] || command -v clickhouse >/dev/null || missing+=(clickhouse-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
   sudo_if_needed apt-get update -qq

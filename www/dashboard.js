@@ -2,13 +2,15 @@
  * @module dashboard
  * The collector's dashboard: reads `/api/telemetry/summary` and draws, per model version ×
  * backend × variant, the KPIs and SVG charts (class distribution against the manifest's
- * reference, confidence histogram, latency over time).
+ * reference, confidence histogram, latency over time), and per model version the requests,
+ * errors and error rate per minute.
  */
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const SVG = 'http://www.w3.org/2000/svg';
 const LIVE = '#3a6ff7';
 const REFERENCE = '#b8bfcc';
+const ERROR = '#d64545';
 
 /**
  * @typedef {{ p50: number | null, p95: number | null, p99?: number | null, count?: number }} Stats
@@ -18,6 +20,8 @@ const REFERENCE = '#b8bfcc';
  *   drift: { psi: number, level: string, jsDistance: number } | null, confidenceHistogram: number[],
  *   referenceConfidenceHistogram: number[] | null, feedback: { count: number, correct: number, accuracy: number } | null,
  *   timeline: { minute: number, count: number, p50: number, p95: number }[] }} Group
+ * @typedef {{ minute: number, requests: number, errors: number, fallbacks: number, errorRate: number | null }} VersionPoint
+ * @typedef {{ model: string, version: string, points: VersionPoint[] }} VersionTimeline
  */
 
 /**
@@ -57,22 +61,46 @@ function pairedBars(live, reference, labels) {
 }
 
 /**
- * Latency p50 and p95 per minute as two polylines.
- * @param {Group['timeline']} timeline
+ * Polylines over minutes, one per series, on a shared scale starting at 0.
+ * @template {Record<string, unknown>} T
+ * @param {T[]} points
+ * @param {[keyof T, string][]} series  field and colour
+ * @param {(max: number) => string} label  the top of the scale
  */
-function latencyLines(timeline) {
+function lines(points, series, label) {
   const w = 320, h = 140, pad = 30;
   const svg = svgEl('svg', { width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img' });
-  if (!timeline.length) return svg;
-  const max = Math.max(...timeline.map((t) => t.p95));
-  const x = (/** @type {number} */ i) => pad + (timeline.length === 1 ? (w - pad) / 2 : (i * (w - pad - 8)) / (timeline.length - 1));
+  if (!points.length) return svg;
+  const value = (/** @type {T} */ p, /** @type {keyof T} */ k) => (typeof p[k] === 'number' ? /** @type {number} */ (p[k]) : null);
+  const max = Math.max(1e-9, ...points.flatMap((p) => series.map(([k]) => value(p, k) ?? 0)));
+  const x = (/** @type {number} */ i) => pad + (points.length === 1 ? (w - pad) / 2 : (i * (w - pad - 8)) / (points.length - 1));
   const y = (/** @type {number} */ v) => h - 16 - ((h - 30) * v) / max;
-  for (const [key, color] of /** @type {const} */ ([['p95', REFERENCE], ['p50', LIVE]])) {
-    const points = timeline.map((t, i) => `${x(i)},${y(t[key])}`).join(' ');
-    svg.append(svgEl('polyline', { points, fill: 'none', stroke: color, 'stroke-width': 2 }));
-    timeline.forEach((t, i) => svg.append(svgEl('circle', { cx: x(i), cy: y(t[key]), r: 2.5, fill: color })));
+  for (const [key, color] of series) {
+    const at = points.map((p, i) => [i, value(p, key)]).filter(([, v]) => v !== null).map(([i, v]) => [x(/** @type {number} */ (i)), y(/** @type {number} */ (v))]);
+    svg.append(svgEl('polyline', { points: at.map((p) => p.join(',')).join(' '), fill: 'none', stroke: color, 'stroke-width': 2 }));
+    at.forEach(([cx, cy]) => svg.append(svgEl('circle', { cx, cy, r: 2.5, fill: color })));
   }
-  svg.append(svgEl('text', { x: 2, y: 12, 'font-size': 10, fill: '#4d5566' }, `${max.toFixed(1)} ms`));
+  svg.append(svgEl('text', { x: 2, y: 12, 'font-size': 10, fill: '#4d5566' }, label(max)));
+  svg.append(svgEl('text', { x: 2, y: h - 18, 'font-size': 10, fill: '#4d5566' }, '0'));
+  return svg;
+}
+
+/**
+ * Requests per minute as bars, the errors among them in red.
+ * @param {VersionPoint[]} points
+ */
+function requestBars(points) {
+  const w = 320, h = 140, pad = 30;
+  const svg = svgEl('svg', { width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img' });
+  const max = Math.max(1, ...points.map((p) => p.requests + p.errors));
+  const slot = (w - pad) / Math.max(points.length, 1);
+  points.forEach((p, i) => {
+    const x = pad + i * slot + 1, bw = Math.max(1, slot - 2);
+    const rh = ((h - 30) * p.requests) / max, eh = ((h - 30) * p.errors) / max;
+    svg.append(svgEl('rect', { x, y: h - 16 - rh, width: bw, height: rh, fill: LIVE }));
+    svg.append(svgEl('rect', { x, y: h - 16 - rh - eh, width: bw, height: eh, fill: ERROR }));
+  });
+  svg.append(svgEl('text', { x: 2, y: 12, 'font-size': 10, fill: '#4d5566' }, String(max)));
   svg.append(svgEl('text', { x: 2, y: h - 18, 'font-size': 10, fill: '#4d5566' }, '0'));
   return svg;
 }
@@ -128,10 +156,30 @@ function renderGroup(g) {
   charts.append(
     chart('predicted class', pairedBars(g.classDistribution, g.referenceDistribution, classLabels), legend),
     chart('confidence (top-1 probability)', pairedBars(g.confidenceHistogram, g.referenceConfidenceHistogram, binLabels), legend),
-    chart('latency per minute', latencyLines(g.timeline),
+    chart('latency per minute', lines(g.timeline, [['p95', REFERENCE], ['p50', LIVE]], (max) => `${max.toFixed(1)} ms`),
       `<span class="swatch" style="background:${LIVE}"></span>p50<span class="swatch" style="background:${REFERENCE}"></span>p95`),
   );
   section.append(h, kpis, charts);
+  return section;
+}
+
+/** @param {VersionTimeline} v */
+function renderVersion(v) {
+  const section = document.createElement('section');
+  section.className = 'group';
+  section.dataset.version = `${v.model}@${v.version}`;
+  const h = document.createElement('h2');
+  h.textContent = `${v.model} ${v.version} · over time`;
+  const charts = document.createElement('div');
+  charts.className = 'charts';
+  const swatch = (/** @type {string} */ color, /** @type {string} */ text) => `<span class="swatch" style="background:${color}"></span>${text}`;
+  const first = v.points[0]?.minute, last = v.points.at(-1)?.minute;
+  const span = first === undefined ? '' : ` · ${new Date(first * 60000).toISOString().slice(11, 16)}–${new Date(/** @type {number} */ (last) * 60000).toISOString().slice(11, 16)} UTC`;
+  charts.append(
+    chart(`requests per minute${span}`, requestBars(v.points), swatch(LIVE, 'inferences') + swatch(ERROR, 'errors')),
+    chart('error rate per minute', lines(v.points, [['errorRate', ERROR]], (max) => pct(max)), swatch(ERROR, 'errors / inferences')),
+  );
+  section.append(h, charts);
   return section;
 }
 
@@ -139,9 +187,10 @@ async function refresh() {
   try {
     const res = await fetch('/api/telemetry/summary', { cache: 'no-store' });
     if (!res.ok) throw new Error(`/api/telemetry/summary: HTTP ${res.status}`);
-    const summary = /** @type {{ events: Record<string, number>, groups: Group[] }} */ (await res.json());
+    const summary = /** @type {{ events: Record<string, number>, groups: Group[], versionTimeline: VersionTimeline[] }} */ (await res.json());
     $('totals').textContent = Object.entries(summary.events).map(([k, v]) => `${k}: ${v}`).join(' · ') || 'no events yet';
     $('groups').replaceChildren(...summary.groups.map(renderGroup));
+    $('versions').replaceChildren(...summary.versionTimeline.map(renderVersion));
     $('error').hidden = true;
     document.body.dataset.loaded = String(summary.groups.length);
   } catch (err) {

@@ -51,6 +51,10 @@ test('predictions on the demo page appear on the dashboard with percentiles and 
     await page.waitForSelector('body[data-loaded="1"]', { timeout: 10_000 });
     assert.match(await page.textContent('section.group h2') ?? '', /mnist 1\.0\.0 · cpu/);
     assert.match(await page.textContent('[data-kpi="PSI vs reference"]') ?? '', /alert/);
+    // Over time: the version's requests per minute add up to the five predictions.
+    const timeline = summary.versionTimeline.find((/** @type {any} */ v) => v.version === '1.0.0');
+    assert.equal(timeline.points.reduce((/** @type {number} */ n, /** @type {any} */ p) => n + p.requests, 0), 5);
+    assert.ok(await page.locator('[data-version="mnist@1.0.0"] svg rect').count() >= 1);
   } finally {
     await browser.close();
   }

@@ -101,6 +101,10 @@ enum Command {
         /// SQLite file the telemetry collector stores events in.
         #[arg(long, default_value = ".burn-edge/telemetry.sqlite")]
         telemetry_db: PathBuf,
+        /// Store telemetry in ClickHouse instead of SQLite: its HTTP URL, with any settings as
+        /// query parameters (e.g. http://127.0.0.1:8123/?database=telemetry&user=u&password=p).
+        #[arg(long, value_name = "URL")]
+        clickhouse: Option<String>,
         /// An app allowed to send telemetry, as NAME=KEY (repeatable). Default: demo=demo-key.
         #[arg(long = "ingest-key", value_parser = parse_ingest_key)]
         ingest_keys: Vec<(String, String)>,
@@ -119,10 +123,7 @@ enum Command {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train { data, out, epochs, batch_size, learning_rate, seed, limit, size } => {
-            let config = MnistConfig::new()
-                .with_conv1_channels(size[0])
-                .with_conv2_channels(size[1])
-                .with_hidden(size[2]);
+            let config = MnistConfig::new().with_conv1_channels(size[0]).with_conv2_channels(size[1]).with_hidden(size[2]);
             let opts = train::TrainOptions { epochs, batch_size, learning_rate, seed, limit };
             let train_set = dataset::load_split(&data, "train")?;
             let test_set = dataset::load_split(&data, "t10k")?;
@@ -131,8 +132,7 @@ fn main() -> Result<()> {
             let accuracy = evaluate::evaluate(&model, &test_set, &Device::flex())?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let weights = out.join("model.bpk");
-            std::fs::write(&weights, save_to_bytes(&model.valid(), &config)?)
-                .with_context(|| format!("writing {}", weights.display()))?;
+            std::fs::write(&weights, save_to_bytes(&model.valid(), &config)?).with_context(|| format!("writing {}", weights.display()))?;
             let metrics = json!({
                 "model": "mnist-cnn",
                 "config": { "conv1_channels": config.conv1_channels, "conv2_channels": config.conv2_channels, "hidden": config.hidden },
@@ -145,8 +145,12 @@ fn main() -> Result<()> {
                 .with_context(|| format!("writing {}", metrics_path.display()))?;
             println!(
                 "trained in {:.0} s; test accuracy {:.2}% ({}/{}); wrote {} and {}",
-                report.seconds, accuracy.accuracy * 100.0, accuracy.correct, accuracy.total,
-                weights.display(), metrics_path.display()
+                report.seconds,
+                accuracy.accuracy * 100.0,
+                accuracy.correct,
+                accuracy.total,
+                weights.display(),
+                metrics_path.display()
             );
         }
         Command::Eval { model, data } => {
@@ -154,7 +158,13 @@ fn main() -> Result<()> {
             let net = load_weights(&model, &device)?;
             let test_set = dataset::load_split(&data, "t10k")?;
             let accuracy = evaluate::evaluate(&net, &test_set, &device)?;
-            println!("{}: test accuracy {:.2}% ({}/{} digits)", model.display(), accuracy.accuracy * 100.0, accuracy.correct, accuracy.total);
+            println!(
+                "{}: test accuracy {:.2}% ({}/{} digits)",
+                model.display(),
+                accuracy.accuracy * 100.0,
+                accuracy.correct,
+                accuracy.total
+            );
             for (digit, acc) in accuracy.per_class.iter().enumerate() {
                 println!("  digit {digit}: {:.2}%", acc * 100.0);
             }
@@ -189,20 +199,22 @@ fn main() -> Result<()> {
                 if aliases.is_empty() { String::new() } else { format!("; {} -> {version}", aliases.join(", ")) }
             );
         }
-        Command::Serve { addr, root, telemetry_db, ingest_keys, allow_origins, max_body_bytes, rate_limit } => {
-            let mut config = collector::CollectorConfig {
-                max_body_bytes,
-                rate_per_sec: rate_limit,
-                burst: rate_limit * 2.0,
-                ..Default::default()
-            };
+        Command::Serve { addr, root, telemetry_db, clickhouse, ingest_keys, allow_origins, max_body_bytes, rate_limit } => {
+            let mut config =
+                collector::CollectorConfig { max_body_bytes, rate_per_sec: rate_limit, burst: rate_limit * 2.0, ..Default::default() };
             if !ingest_keys.is_empty() {
-                config.apps =
-                    ingest_keys.into_iter().map(|(name, key)| collector::App { name, key, origins: Vec::new() }).collect();
+                config.apps = ingest_keys.into_iter().map(|(name, key)| collector::App { name, key, origins: Vec::new() }).collect();
             }
             config.apps.iter_mut().for_each(|a| a.origins = allow_origins.clone());
-            let db = if telemetry_db.is_absolute() { telemetry_db } else { root.join(telemetry_db) };
-            let routes = collector::routes(config, &db, &root.join("models")).with_context(|| format!("opening telemetry store {}", db.display()))?;
+            let store: std::sync::Arc<dyn collector::EventStore> = match clickhouse {
+                Some(url) => std::sync::Arc::new(collector::ClickHouseStore::open(&url).context("opening the ClickHouse telemetry store")?),
+                None => {
+                    let db = if telemetry_db.is_absolute() { telemetry_db } else { root.join(telemetry_db) };
+                    let store = collector::SqliteStore::open(&db).with_context(|| format!("opening telemetry store {}", db.display()))?;
+                    std::sync::Arc::new(store)
+                }
+            };
+            let routes = collector::routes(config, store, root.join("models"));
             tokio::runtime::Runtime::new()?.block_on(serve::serve(&root, addr, routes))?;
         }
     }

@@ -2,86 +2,11 @@
 //! origins, limits, malformed and hostile bodies, partial success, dedup, and a restart that
 //! keeps every acknowledged event.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
 
-struct Server {
-    child: Child,
-    addr: String,
-}
+use std::io::Write;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db: &Path, extra: &[&str]) -> Server {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_burn-edge"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--root", root.to_str().unwrap(), "--telemetry-db", db.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("burn-edge serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().trim_start_matches("burn-edge demo: http://").trim_end_matches('/').to_string();
-    Server { child, addr }
-}
-
-/// One HTTP/1.1 request; returns (status, lowercase head, body).
-fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head.to_lowercase(), body.to_string())
-}
-
-const JSON: (&str, &str) = ("content-type", "application/json");
-const KEY: (&str, &str) = ("x-burn-edge-key", "demo-key");
-
-fn inference(id: &str, latency: f64) -> String {
-    format!(
-        r#"{{"timeUnixNano":"1764000000000000000","eventName":"burn_edge.inference","attributes":[
-        {{"key":"event.id","value":{{"stringValue":"{id}"}}}},
-        {{"key":"burn_edge.model.name","value":{{"stringValue":"mnist"}}}},
-        {{"key":"burn_edge.model.version","value":{{"stringValue":"1.0.0"}}}},
-        {{"key":"burn_edge.backend","value":{{"stringValue":"cpu"}}}},
-        {{"key":"burn_edge.latency_ms","value":{{"doubleValue":{latency}}}}},
-        {{"key":"burn_edge.batch_size","value":{{"intValue":"1"}}}},
-        {{"key":"burn_edge.predicted_class","value":{{"intValue":7}}}},
-        {{"key":"burn_edge.confidence","value":{{"doubleValue":0.98}}}}]}}"#
-    )
-}
-
-fn batch(records: &[String]) -> String {
-    format!(
-        r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"burn-edge-web"}}}}]}},
-        "scopeLogs":[{{"scope":{{"name":"burn-edge"}},"logRecords":[{}]}}]}}]}}"#,
-        records.join(",")
-    )
-}
-
-fn summary(addr: &str) -> serde_json::Value {
-    let (status, _, body) = request(addr, "GET", "/api/telemetry/summary", &[], b"");
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
+use support::{batch, inference, request, start, summary, JSON, KEY};
 
 #[test]
 fn auth_origin_and_content_checks() {
@@ -153,7 +78,10 @@ fn partial_success_dedup_gzip_and_restart() {
         let sum = summary(&s.addr);
         assert_eq!(sum["events"]["burn_edge.inference"], 100);
         let group = &sum["groups"][0];
-        assert_eq!((group["model"].as_str(), group["version"].as_str(), group["backend"].as_str()), (Some("mnist"), Some("1.0.0"), Some("cpu")));
+        assert_eq!(
+            (group["model"].as_str(), group["version"].as_str(), group["backend"].as_str()),
+            (Some("mnist"), Some("1.0.0"), Some("cpu"))
+        );
         let ms = &group["latencyMs"];
         assert_eq!((ms["p50"].as_f64(), ms["p95"].as_f64(), ms["p99"].as_f64()), (Some(50.0), Some(95.0), Some(99.0)));
         // Every prediction was a 7; against the published 1.0.0 reference that is an alert.

@@ -1,18 +1,22 @@
 //! The telemetry collector inside `burn-edge serve`: `POST /v1/logs` takes OTLP/HTTP JSON logs
 //! from the browser shell (or any OpenTelemetry exporter), authenticates the app by ingest key,
 //! checks the Origin allow-list, limits rate and body size (after decompression), validates
-//! each record against the shared vocabulary, and stores accepted events in SQLite.
+//! each record against the shared vocabulary, and stores accepted events in SQLite (the
+//! embedded default) or ClickHouse.
 //! `GET /api/telemetry/summary` reads them back for the dashboard (see `report`).
 
+mod clickhouse;
 mod drift;
 mod events;
 mod limits;
 mod otlp;
 mod report;
 mod sqlite;
+mod store;
+mod writer;
 
 use std::io::Read;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -23,7 +27,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+pub use clickhouse::ClickHouseStore;
 pub use sqlite::SqliteStore;
+pub use store::EventStore;
 
 /// Header carrying the ingest key (the `key` query parameter also works: `sendBeacon` cannot
 /// set headers).
@@ -64,21 +70,26 @@ struct Collector {
     config: CollectorConfig,
     /// Published manifests: the drift references.
     references: report::References,
-    store: SqliteStore,
+    store: Arc<dyn EventStore>,
+    /// Stores ingested batches, several per commit under load.
+    writer: writer::Writer,
     limiter: limits::RateLimiter,
 }
 
-/// The collector's routes, storing into the SQLite file at `db`; `models_root` holds the
-/// published manifests whose reference distributions drift is measured against.
-pub fn routes(config: CollectorConfig, db: &Path, models_root: &Path) -> rusqlite::Result<Router> {
+/// The collector's routes, storing into `store`; `models_root` holds the published manifests
+/// whose reference distributions drift is measured against.
+pub fn routes(config: CollectorConfig, store: Arc<dyn EventStore>, models_root: PathBuf) -> Router {
     let limiter = limits::RateLimiter::new(config.rate_per_sec, config.burst);
     // The raw body is capped too (a gzip body is never larger than what it expands to, mostly).
     let raw_limit = DefaultBodyLimit::max(config.max_body_bytes);
-    let state = Arc::new(Collector { config, references: report::References::new(models_root.to_path_buf()), store: SqliteStore::open(db)?, limiter });
-    Ok(Router::new()
-        .route("/v1/logs", post(ingest).layer(raw_limit))
-        .route("/api/telemetry/summary", get(summary))
-        .with_state(state))
+    let state = Arc::new(Collector {
+        config,
+        references: report::References::new(models_root),
+        writer: writer::Writer::spawn(store.clone()),
+        store,
+        limiter,
+    });
+    Router::new().route("/v1/logs", post(ingest).layer(raw_limit)).route("/api/telemetry/summary", get(summary)).with_state(state)
 }
 
 #[derive(Deserialize)]
@@ -139,19 +150,11 @@ async fn ingest(State(c): State<Arc<Collector>>, Query(q): Query<KeyQuery>, head
     };
     let parsed = events::parse(&request, &app.name);
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    let stored = tokio::task::spawn_blocking(move || {
-        let result = c.store.insert(&parsed.events, now_ms);
-        (result, parsed.rejected)
-    })
-    .await;
-    let (result, rejected) = match stored {
-        Ok(r) => r,
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "storage task failed"),
-    };
-    if let Err(e) = result {
+    if let Err(e) = c.writer.store(parsed.events, now_ms).await {
         // Not acknowledged: the client keeps the batch and retries.
         return error(StatusCode::SERVICE_UNAVAILABLE, format!("storage failed: {e}"));
     }
+    let rejected = parsed.rejected;
     let partial_success = (!rejected.is_empty()).then(|| otlp::PartialSuccess {
         rejected_log_records: rejected.len().to_string(),
         error_message: rejected.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
@@ -160,10 +163,11 @@ async fn ingest(State(c): State<Arc<Collector>>, Query(q): Query<KeyQuery>, head
 }
 
 async fn summary(State(c): State<Arc<Collector>>) -> Response {
-    let result = tokio::task::spawn_blocking(move || report::build(&c.store, &c.references)).await;
+    let result = tokio::task::spawn_blocking(move || report::build(c.store.as_ref(), &c.references)).await;
     match result {
         Ok(Ok(v)) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
-        _ => error(StatusCode::INTERNAL_SERVER_ERROR, "reading the event store failed"),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, format!("reading the event store failed: {e}")),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "report task failed"),
     }
 }
 

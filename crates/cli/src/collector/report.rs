@@ -1,7 +1,8 @@
 //! The dashboard's numbers, per model version x backend x variant: request counts, latency
 //! percentiles, error and fallback rates, time to first prediction, the predicted-class
 //! distribution against the manifest's reference (PSI, Jensen-Shannon distance), the
-//! confidence histogram, accuracy from feedback, and a per-minute timeline.
+//! confidence histogram, accuracy from feedback; over time, per minute: latency per group and
+//! requests, errors and fallbacks per model version.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use burn_edge_formats::Manifest;
 use serde_json::{json, Value};
 
 use super::drift::{js_distance, psi, psi_level, PSI_ALERT, PSI_WARN};
-use super::sqlite::{GroupKey, SqliteStore};
+use super::store::{EventStore, GroupKey, StoreError};
 
 const CONFIDENCE_BINS: usize = 10;
 
@@ -62,7 +63,7 @@ impl References {
 }
 
 /// The whole report, with drift measured against `references`.
-pub fn build(store: &SqliteStore, references: &References) -> rusqlite::Result<Value> {
+pub fn build(store: &dyn EventStore, references: &References) -> Result<Value, StoreError> {
     let mut groups: BTreeMap<GroupKey, Acc> = BTreeMap::new();
     for row in store.inferences()? {
         let acc = groups.entry(row.group).or_default();
@@ -105,9 +106,8 @@ pub fn build(store: &SqliteStore, references: &References) -> rusqlite::Result<V
     let mut out = Vec::new();
     for (key, acc) in groups {
         let manifest = references.get(&key.model, &key.version);
-        let classes = manifest.as_ref().map(|m| m.labels.len()).unwrap_or_else(|| {
-            acc.classes.keys().max().map(|&c| c as usize + 1).unwrap_or(0)
-        });
+        let classes =
+            manifest.as_ref().map(|m| m.labels.len()).unwrap_or_else(|| acc.classes.keys().max().map(|&c| c as usize + 1).unwrap_or(0));
         let distribution: Vec<f64> = (0..classes as i64).map(|c| acc.classes.get(&c).copied().unwrap_or(0.0)).collect();
         let reference = manifest.as_ref().map(|m| m.reference.class_distribution.clone());
         let drift = reference.as_ref().filter(|r| r.len() == distribution.len() && distribution.iter().sum::<f64>() > 0.0).map(|r| {
@@ -156,7 +156,32 @@ pub fn build(store: &SqliteStore, references: &References) -> rusqlite::Result<V
         "events": counts,
         "thresholds": { "psiWarn": PSI_WARN, "psiAlert": PSI_ALERT },
         "groups": out,
+        "versionTimeline": version_timeline(store)?,
     }))
+}
+
+/// Per model version and minute: inferences, errors, fallbacks and the error rate.
+fn version_timeline(store: &dyn EventStore) -> Result<Vec<Value>, StoreError> {
+    // (model, version) -> minute -> [inferences, errors, fallbacks]
+    let mut by_version: BTreeMap<(String, String), BTreeMap<i64, [i64; 3]>> = BTreeMap::new();
+    for (slot, event) in ["burn_edge.inference", "burn_edge.error", "burn_edge.backend.fallback"].into_iter().enumerate() {
+        for row in store.per_minute(event)? {
+            by_version.entry((row.model, row.version)).or_default().entry(row.minute).or_default()[slot] += row.count;
+        }
+    }
+    Ok(by_version
+        .into_iter()
+        .map(|((model, version), minutes)| {
+            let points: Vec<Value> = minutes
+                .into_iter()
+                .map(|(minute, [requests, errors, fallbacks])| {
+                    let rate = (requests > 0).then(|| errors as f64 / requests as f64);
+                    json!({ "minute": minute, "requests": requests, "errors": errors, "fallbacks": fallbacks, "errorRate": rate })
+                })
+                .collect();
+            json!({ "model": model, "version": version, "points": points })
+        })
+        .collect())
 }
 
 fn read_manifest(models_root: &std::path::Path, model: &str, version: &str) -> Option<Manifest> {

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection};
 
 use super::events::Event;
+use super::store::{EventStore, GroupKey, InferenceRow, MinuteCount, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -56,11 +57,15 @@ impl SqliteStore {
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
-    /// Stores a batch in one transaction; returns how many were new.
-    pub fn insert(&self, events: &[Event], received_unix_ms: i64) -> rusqlite::Result<usize> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl EventStore for SqliteStore {
+    fn insert(&self, events: &[Event], received_unix_ms: i64) -> Result<(), StoreError> {
+        let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut inserted = 0;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (app, event_id, install_id, time_unix_nano, received_unix_ms, name,
@@ -69,7 +74,7 @@ impl SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?;
             for e in events {
-                inserted += stmt.execute(params![
+                stmt.execute(params![
                     e.app,
                     e.event_id,
                     e.install_id,
@@ -93,21 +98,18 @@ impl SqliteStore {
             }
         }
         tx.commit()?;
-        Ok(inserted)
+        Ok(())
     }
 
-    /// Events stored per event name.
-    pub fn counts(&self) -> rusqlite::Result<Vec<(String, i64)>> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+    fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let conn = self.conn();
         let mut stmt = conn.prepare("SELECT name, COUNT(*) FROM events GROUP BY name ORDER BY name")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect()
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Every inference: (model, version, backend, variant, latency ms, predicted class,
-    /// confidence, minute since the epoch), for the report to aggregate.
-    pub fn inferences(&self) -> rusqlite::Result<Vec<InferenceRow>> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+    fn inferences(&self) -> Result<Vec<InferenceRow>, StoreError> {
+        let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''),
                     latency_ms, predicted_class, confidence, time_unix_nano / 60000000000
@@ -122,12 +124,11 @@ impl SqliteStore {
                 minute: r.get(7)?,
             })
         })?;
-        rows.collect()
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Count of `event` per (model, version, backend) (backend may be empty).
-    pub fn counts_by_version(&self, event: &str) -> rusqlite::Result<Vec<(GroupKey, i64)>> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+    fn counts_by_version(&self, event: &str) -> Result<Vec<(GroupKey, i64)>, StoreError> {
+        let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend, json_extract(attributes, '$.\"burn_edge.fallback.from\"'), ''), COALESCE(variant,''), COUNT(*)
              FROM events WHERE name = ?1 GROUP BY 1, 2, 3, 4",
@@ -135,12 +136,22 @@ impl SqliteStore {
         let rows = stmt.query_map([event], |r| {
             Ok((GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? }, r.get(4)?))
         })?;
-        rows.collect()
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Time to first prediction (ms) of every model load, per group.
-    pub fn load_times(&self) -> rusqlite::Result<Vec<(GroupKey, f64)>> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+    fn per_minute(&self, event: &str) -> Result<Vec<MinuteCount>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT COALESCE(model_name,''), COALESCE(model_version,''), time_unix_nano / 60000000000, COUNT(*)
+             FROM events WHERE name = ?1 GROUP BY 1, 2, 3 ORDER BY 3",
+        )?;
+        let rows =
+            stmt.query_map([event], |r| Ok(MinuteCount { model: r.get(0)?, version: r.get(1)?, minute: r.get(2)?, count: r.get(3)? }))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn load_times(&self) -> Result<Vec<(GroupKey, f64)>, StoreError> {
+        let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''), ttfp_ms
              FROM events WHERE name = 'burn_edge.model.load' AND ttfp_ms IS NOT NULL",
@@ -148,12 +159,11 @@ impl SqliteStore {
         let rows = stmt.query_map([], |r| {
             Ok((GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? }, r.get(4)?))
         })?;
-        rows.collect()
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// (group, predicted class, true label) for every prediction that got feedback.
-    pub fn feedback(&self) -> rusqlite::Result<Vec<(GroupKey, i64, i64)>> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+    fn feedback(&self) -> Result<Vec<(GroupKey, i64, i64)>, StoreError> {
+        let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT COALESCE(i.model_name,''), COALESCE(i.model_version,''), COALESCE(i.backend,''), COALESCE(i.variant,''),
                     i.predicted_class, f.true_label
@@ -163,25 +173,6 @@ impl SqliteStore {
         let rows = stmt.query_map([], |r| {
             Ok((GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? }, r.get(4)?, r.get(5)?))
         })?;
-        rows.collect()
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
-}
-
-/// Model version x backend x variant.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub struct GroupKey {
-    pub model: String,
-    pub version: String,
-    pub backend: String,
-    pub variant: String,
-}
-
-/// One stored inference event.
-#[derive(Debug, Clone)]
-pub struct InferenceRow {
-    pub group: GroupKey,
-    pub latency_ms: Option<f64>,
-    pub predicted_class: Option<i64>,
-    pub confidence: Option<f64>,
-    pub minute: i64,
 }

@@ -1,0 +1,151 @@
+//! The collector's ClickHouse sink against a real ClickHouse server (started by the test from
+//! `scripts/clickhouse-server.sh`): the same events give the same summary as SQLite, duplicates
+//! never count twice, a restart keeps acknowledged events, and an outage answers 503 so clients
+//! keep their batches.
+
+mod support;
+
+use support::{batch, record, request, start, start_with, summary, Attr, ClickHouse, JSON, KEY};
+
+const MINUTE: u64 = 60_000_000_000;
+const T0: u64 = 1_764_000_000_000_000_000;
+
+fn s(v: &str) -> Attr {
+    Attr::S(v.to_string())
+}
+
+/// A day in the life of two versions: inferences on two backends over three minutes, loads,
+/// a fallback, errors and feedback; every batch is sent twice (a retry).
+fn traffic() -> Vec<String> {
+    let mut batches = Vec::new();
+    for minute in 0..3u64 {
+        let mut records = Vec::new();
+        for i in 0..40u64 {
+            let (version, backend) = if i % 4 == 0 { ("1.1.0", "webgpu") } else { ("1.0.0", "cpu") };
+            let id = format!("inf-{minute}-{i}");
+            records.push(record(
+                "burn_edge.inference",
+                T0 + minute * MINUTE + i * 1_000_000,
+                &[
+                    ("event.id", s(&id)),
+                    ("burn_edge.model.name", s("mnist")),
+                    ("burn_edge.model.version", s(version)),
+                    ("burn_edge.backend", s(backend)),
+                    ("burn_edge.variant", s(if version == "1.1.0" { "canary" } else { "stable" })),
+                    ("burn_edge.latency_ms", Attr::D(1.0 + (i * 7 % 23) as f64 + minute as f64)),
+                    ("burn_edge.batch_size", Attr::I(1)),
+                    ("burn_edge.predicted_class", Attr::I((i % 10) as i64)),
+                    ("burn_edge.confidence", Attr::D(0.5 + (i % 5) as f64 / 10.0)),
+                    ("burn_edge.prediction_id", s(&format!("p-{id}"))),
+                ],
+            ));
+            if i % 3 == 0 {
+                records.push(record(
+                    "burn_edge.feedback",
+                    T0 + minute * MINUTE + i * 1_000_000 + 1,
+                    &[
+                        ("event.id", s(&format!("fb-{id}"))),
+                        ("burn_edge.prediction_id", s(&format!("p-{id}"))),
+                        ("burn_edge.true_label", Attr::I((i % 7) as i64)),
+                    ],
+                ));
+            }
+        }
+        records.push(record(
+            "burn_edge.model.load",
+            T0 + minute * MINUTE,
+            &[
+                ("event.id", s(&format!("load-{minute}"))),
+                ("burn_edge.model.name", s("mnist")),
+                ("burn_edge.model.version", s("1.0.0")),
+                ("burn_edge.backend", s("cpu")),
+                ("burn_edge.variant", s("stable")),
+                ("burn_edge.load.time_to_first_prediction_ms", Attr::D(400.0 + minute as f64 * 100.0)),
+            ],
+        ));
+        records.push(record(
+            "burn_edge.backend.fallback",
+            T0 + minute * MINUTE + 5,
+            &[
+                ("event.id", s(&format!("fallback-{minute}"))),
+                ("burn_edge.model.name", s("mnist")),
+                ("burn_edge.model.version", s("1.0.0")),
+                ("burn_edge.fallback.from", s("webgpu")),
+                ("burn_edge.fallback.to", s("cpu")),
+                ("burn_edge.fallback.reason", s("no adapter")),
+            ],
+        ));
+        for e in 0..minute {
+            records.push(record(
+                "burn_edge.error",
+                T0 + minute * MINUTE + 9,
+                &[
+                    ("event.id", s(&format!("err-{minute}-{e}"))),
+                    ("burn_edge.model.name", s("mnist")),
+                    ("burn_edge.model.version", s("1.1.0")),
+                    ("error.type", s("IntegrityError")),
+                    ("error.message", s("sha256 mismatch")),
+                ],
+            ));
+        }
+        let body = batch(&records);
+        batches.push(body.clone());
+        batches.push(body);
+    }
+    batches
+}
+
+fn send_all(addr: &str, batches: &[String]) {
+    for body in batches {
+        let (status, _, msg) = request(addr, "POST", "/v1/logs", &[JSON, KEY], body.as_bytes());
+        assert_eq!((status, msg.as_str()), (200, "{}"));
+    }
+}
+
+#[test]
+fn clickhouse_and_sqlite_give_the_same_summary() {
+    let ch = ClickHouse::start();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = start(&dir.path().join("t.sqlite"), &[]);
+    let house = start_with(&["--clickhouse", &ch.url]);
+    let traffic = traffic();
+    send_all(&lite.addr, &traffic);
+    send_all(&house.addr, &traffic);
+
+    let expected = summary(&lite.addr);
+    let got = summary(&house.addr);
+    assert_eq!(got, expected);
+    // And the summary says what the traffic was (so equality is not of two empty reports).
+    assert_eq!(got["events"]["burn_edge.inference"], 120);
+    assert_eq!(got["events"]["burn_edge.feedback"], 42);
+    let groups = got["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{got}");
+    let stable = groups.iter().find(|g| g["version"] == "1.0.0").unwrap();
+    assert_eq!((stable["count"].as_u64(), stable["versionFallbacks"].as_u64()), (Some(90), Some(3)));
+    assert_eq!(stable["timeToFirstPredictionMs"]["p50"], 500.0);
+    assert!(stable["feedback"]["count"].as_u64().unwrap() > 0);
+    let canary = &got["versionTimeline"].as_array().unwrap().iter().find(|v| v["version"] == "1.1.0").unwrap()["points"];
+    let errors: Vec<u64> = canary.as_array().unwrap().iter().map(|p| p["errors"].as_u64().unwrap()).collect();
+    assert_eq!(errors, [0, 1, 2]);
+    // One row per event id in ClickHouse itself, after forcing the background merge.
+    ch.query("OPTIMIZE TABLE burn_edge_events FINAL");
+    assert_eq!(ch.query("SELECT count() FROM burn_edge_events").trim(), (120 + 42 + 3 + 3 + 3).to_string());
+}
+
+#[test]
+fn clickhouse_keeps_events_across_restarts_and_an_outage_is_503() {
+    let mut ch = ClickHouse::start();
+    let traffic = traffic();
+    {
+        let house = start_with(&["--clickhouse", &ch.url]);
+        send_all(&house.addr, &traffic[..2]);
+    }
+    let house = start_with(&["--clickhouse", &ch.url]);
+    assert_eq!(summary(&house.addr)["events"]["burn_edge.inference"], 40);
+    ch.stop();
+    let (status, _, msg) = request(&house.addr, "POST", "/v1/logs", &[JSON, KEY], traffic[2].as_bytes());
+    assert_eq!(status, 503, "{msg}");
+    assert!(msg.contains("storage failed: clickhouse at http://127.0.0.1:"), "{msg}");
+    let (status, _, msg) = request(&house.addr, "GET", "/api/telemetry/summary", &[], b"");
+    assert_eq!(status, 503, "{msg}");
+}
