@@ -80,7 +80,7 @@ const progress = [];
 async function load() {
   const number = (/** @type {string} */ name) => (params.has(name) ? Number(params.get(name)) : undefined);
   const collector = params.get('collector');
-  demo.telemetry = collector ? createTelemetry({ endpoint: collector, key: params.get('key') ?? undefined, app: 'loader-demo',
+  demo.telemetry = collector ? createTelemetry({ endpoint: new URL(collector, location.href).href, key: params.get('key') ?? undefined, app: 'loader-demo',
     sampleRate: number('sampleRate'), optOut: params.get('optOut') === '1', flushIntervalMs: number('flushMs') }) : null;
   const manifestUrl = params.get('manifest') ?? undefined;
   try {

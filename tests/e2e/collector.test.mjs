@@ -14,8 +14,8 @@ test('predictions on the demo page appear on the dashboard with percentiles and 
   const browser = await launchBrowser({ webgpu: false });
   try {
     const page = await browser.newPage();
-    const collector = encodeURIComponent(server.url.replace(/\/$/, ''));
-    await page.goto(`${server.url}loader-demo.html?sw=0&collector=${collector}&key=demo-key&flushMs=100000`);
+    // As linked from the demo and the dashboard: the collector is the page's own server.
+    await page.goto(`${server.url}loader-demo.html?sw=0&collector=./&key=demo-key&flushMs=100000`);
     await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
     const digits = await page.evaluate(async () => {
       const demo = /** @type {any} */ (window).burnEdgeDemo;

@@ -123,7 +123,7 @@ pub async fn serve(root: &Path, addr: SocketAddr, collector: Router) -> Result<(
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     println!("burn-edge demo: http://{local}/");
-    println!("telemetry collector: POST http://{local}/v1/logs, summary at http://{local}/api/telemetry/summary");
+    println!("telemetry collector: POST http://{local}/v1/logs; dashboard at http://{local}/dashboard.html");
     axum::serve(listener, router(root, collector)).await.context("server failed")
 }
 
