@@ -8,6 +8,7 @@
 //! a digit is prepared the same way everywhere.
 
 use crate::mnist::{MNIST_PIXELS, MNIST_SIDE};
+use crate::resample::resample_area;
 
 /// Side of the box the digit is scaled into, as in MNIST.
 const DIGIT_BOX: f32 = 20.0;
@@ -151,35 +152,6 @@ fn frame(ink: &[f32], width: usize, height: usize) -> Vec<f32> {
     let top = out.iter().cloned().fold(0.0f32, f32::max);
     if top > 0.0 {
         out.iter_mut().for_each(|v| *v = (*v / top).min(1.0));
-    }
-    out
-}
-
-/// Area-average resample of the crop `(x0, y0, w, h)` of `src` to `dw x dh`.
-fn resample_area(src: &[f32], width: usize, crop: (usize, usize, f32, f32), dw: usize, dh: usize) -> Vec<f32> {
-    let (x0, y0, cw, ch) = crop;
-    let sx = cw / dw as f32;
-    let sy = ch / dh as f32;
-    let mut out = vec![0.0; dw * dh];
-    for oy in 0..dh {
-        let (fy0, fy1) = (y0 as f32 + oy as f32 * sy, y0 as f32 + (oy + 1) as f32 * sy);
-        for ox in 0..dw {
-            let (fx0, fx1) = (x0 as f32 + ox as f32 * sx, x0 as f32 + (ox + 1) as f32 * sx);
-            let (mut sum, mut area) = (0.0, 0.0);
-            let mut y = fy0.floor() as usize;
-            while (y as f32) < fy1 {
-                let wy = (fy1.min(y as f32 + 1.0) - fy0.max(y as f32)).max(0.0);
-                let mut x = fx0.floor() as usize;
-                while (x as f32) < fx1 {
-                    let wx = (fx1.min(x as f32 + 1.0) - fx0.max(x as f32)).max(0.0);
-                    sum += src[y * width + x] * wx * wy;
-                    area += wx * wy;
-                    x += 1;
-                }
-                y += 1;
-            }
-            out[oy * dw + ox] = if area > 0.0 { sum / area } else { 0.0 };
-        }
     }
     out
 }

@@ -2,12 +2,16 @@
 //!
 //! The same code is compiled natively (training, evaluation, the CLI, tests) and to wasm
 //! (the browser runtime). Weights never live in code: they arrive as Burnpack bytes and are
-//! decoded by [`weights`], and raw images become model input through [`digit_input`].
+//! decoded by [`weights`], and raw images become model input through [`digit_input`] (digits)
+//! and [`image_input`] (photos).
 
 pub mod digit_input;
+pub mod image_input;
 pub mod mnist;
+mod resample;
 pub mod weights;
 
+pub use image_input::{ColorOrder, Fit, ImageInputError, ImageSpec};
 pub use digit_input::{digit_from_luminance, digit_from_rgba, DigitInputError};
 pub use mnist::{images_tensor, InputError, MnistCnn, MnistConfig, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE};
 pub use weights::{load_mnist, read_mnist_config, save_to_bytes, WeightsError, MNIST_ARCHITECTURE};
