@@ -61,7 +61,7 @@ fn weights_that_do_not_decode_are_an_error_on_every_preference() {
 fn wrong_input_lengths_are_errors() {
     let session = cpu_session();
     let err = block_on(session.predict(&[0.5; 100])).unwrap_err();
-    assert_eq!(err.to_string(), "input length 100 is not a multiple of 784 (28x28 pixels per image)");
+    assert_eq!(err.to_string(), "input length 100 is not a multiple of 784 (1x28x28 per example)");
     assert!(block_on(session.predict(&[])).is_err());
 }
 

@@ -115,8 +115,8 @@ async fn bad_inputs_get_clear_errors() {
     assert!(err.starts_with("weights are not a valid Burnpack file"), "{err}");
 
     let session = session("cpu").await.unwrap();
-    assert_eq!(predict(&session, vec![0.0; 783]).await.unwrap_err(), "input length 783 is not a multiple of 784 (28x28 pixels per image)");
-    assert_eq!(predict(&session, vec![]).await.unwrap_err(), "input is empty: expected 784 values (28x28) per image");
+    assert_eq!(predict(&session, vec![0.0; 783]).await.unwrap_err(), "input length 783 is not a multiple of 784 (1x28x28 per example)");
+    assert_eq!(predict(&session, vec![]).await.unwrap_err(), "input is empty: expected 784 values (1x28x28) per example");
     assert_eq!(message(prepare_digit(&[0; 10], 2, 2).err().unwrap()), "pixel buffer has 10 values, expected 16 for 2x2 with 4 channel(s)");
 }
 

@@ -5,6 +5,8 @@ mod collector;
 mod dataset;
 mod evaluate;
 mod idx;
+#[cfg(feature = "onnx-import")]
+mod import_onnx;
 mod mnist_release;
 mod predict;
 mod publish;
@@ -89,6 +91,18 @@ enum Command {
         models: PathBuf,
         #[arg(long, default_value = "../shared/datasets/mnist")]
         data: PathBuf,
+    },
+    /// Import an ONNX model: its architecture as Burn code (to commit into crates/model) and
+    /// its weights as a Burnpack file (to publish).
+    ImportOnnx {
+        /// The .onnx file (opset 16 or later works best).
+        onnx: PathBuf,
+        /// Where the generated Rust module goes.
+        #[arg(long)]
+        code: PathBuf,
+        /// Where the weights go.
+        #[arg(long)]
+        weights: PathBuf,
     },
     /// Serve the demo page (www/), the wasm builds (pkg/) and models/ on a local port.
     Serve {
@@ -197,6 +211,21 @@ fn main() -> Result<()> {
                 bytes.len(),
                 accuracy.accuracy * 100.0,
                 if aliases.is_empty() { String::new() } else { format!("; {} -> {version}", aliases.join(", ")) }
+            );
+        }
+        #[cfg(not(feature = "onnx-import"))]
+        Command::ImportOnnx { .. } => {
+            anyhow::bail!("this build has no ONNX importer: cargo run --release -p burn-edge-cli --features onnx-import -- import-onnx ...")
+        }
+        #[cfg(feature = "onnx-import")]
+        Command::ImportOnnx { onnx, code, weights } => {
+            let imported = import_onnx::import(&onnx, &code, &weights)?;
+            println!(
+                "imported {} (sha256 {}): architecture -> {}, weights -> {}",
+                onnx.display(),
+                &imported.onnx_sha256[..12],
+                imported.code.display(),
+                imported.weights.display()
             );
         }
         Command::Serve { addr, root, telemetry_db, clickhouse, ingest_keys, allow_origins, max_body_bytes, rate_limit } => {

@@ -24,31 +24,24 @@ const PIXEL_STD: f32 = 0.3081;
 /// Why a batch of pixels cannot become model input.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
-    /// No pixels at all.
-    #[error("input is empty: expected 784 values (28x28) per image")]
-    Empty,
-    /// The length is not a whole number of 28x28 images.
-    #[error("input length {0} is not a multiple of 784 (28x28 pixels per image)")]
-    NotWholeImages(usize),
-    /// NaN or infinity among the pixels.
+    /// No values at all.
+    #[error("input is empty: expected {per} values ({}) per example", shape_text(shape))]
+    Empty { per: usize, shape: [usize; 3] },
+    /// The length is not a whole number of examples.
+    #[error("input length {len} is not a multiple of {per} ({} per example)", shape_text(shape))]
+    NotWholeExamples { len: usize, per: usize, shape: [usize; 3] },
+    /// NaN or infinity among the values.
     #[error("input value at index {0} is not a finite number")]
     NotFinite(usize),
 }
 
+fn shape_text(shape: &[usize; 3]) -> String {
+    shape.map(|d| d.to_string()).join("x")
+}
+
 /// A `[batch, 1, 28, 28]` tensor from flat row-major pixels, checking the length.
 pub fn images_tensor(pixels: &[f32], device: &Device) -> Result<Tensor<4>, InputError> {
-    if pixels.is_empty() {
-        return Err(InputError::Empty);
-    }
-    if pixels.len() % MNIST_PIXELS != 0 {
-        return Err(InputError::NotWholeImages(pixels.len()));
-    }
-    if let Some(i) = pixels.iter().position(|v| !v.is_finite()) {
-        return Err(InputError::NotFinite(i));
-    }
-    let batch = pixels.len() / MNIST_PIXELS;
-    let data = TensorData::new(pixels.to_vec(), [batch, 1, MNIST_SIDE, MNIST_SIDE]);
-    Ok(Tensor::from_data(data, device))
+    crate::classifier::input_tensor(pixels, [1, MNIST_SIDE, MNIST_SIDE], device)
 }
 
 /// Hyper-parameters of [`MnistCnn`].
@@ -134,10 +127,10 @@ mod tests {
     #[test]
     fn bad_input_lengths_are_named() {
         let device = Device::flex();
-        assert_eq!(images_tensor(&[], &device).unwrap_err(), InputError::Empty);
+        assert_eq!(images_tensor(&[], &device).unwrap_err().to_string(), "input is empty: expected 784 values (1x28x28) per example");
         assert_eq!(
             images_tensor(&[0.0; 100], &device).unwrap_err().to_string(),
-            "input length 100 is not a multiple of 784 (28x28 pixels per image)"
+            "input length 100 is not a multiple of 784 (1x28x28 per example)"
         );
         let mut nan = vec![0.0; MNIST_PIXELS];
         nan[9] = f32::NAN;

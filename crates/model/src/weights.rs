@@ -12,6 +12,7 @@ use burn::store::burn_pack::{Bytes, Reader};
 use burn::store::{BurnpackStore, ModuleSnapshot};
 
 use crate::mnist::{MnistCnn, MnistConfig};
+use crate::squeezenet::{SqueezeNet, SQUEEZENET_ARCHITECTURE};
 
 /// Architecture id written into every MNIST weights file.
 pub const MNIST_ARCHITECTURE: &str = "mnist-cnn";
@@ -70,15 +71,50 @@ impl ModuleMapper for SequentialIds {
 /// Encodes the MNIST model and its configuration to Burnpack bytes; the same weights always
 /// give the same bytes.
 pub fn save_to_bytes(model: &MnistCnn, config: &MnistConfig) -> Result<Vec<u8>, WeightsError> {
+    encode(
+        model,
+        &[
+            (KEY_ARCHITECTURE, MNIST_ARCHITECTURE.to_string()),
+            (KEY_CONV1, config.conv1_channels.to_string()),
+            (KEY_CONV2, config.conv2_channels.to_string()),
+            (KEY_HIDDEN, config.hidden.to_string()),
+        ],
+    )
+}
+
+/// Encodes SqueezeNet weights with their architecture id; the same weights always give the
+/// same bytes.
+pub fn save_squeezenet(model: &SqueezeNet) -> Result<Vec<u8>, WeightsError> {
+    encode(model, &[(KEY_ARCHITECTURE, SQUEEZENET_ARCHITECTURE.to_string())])
+}
+
+fn encode<M: Module>(model: &M, metadata: &[(&str, String)]) -> Result<Vec<u8>, WeightsError> {
     let model = model.clone().map(&mut SequentialIds(0));
-    let mut store = BurnpackStore::from_bytes(None)
-        .metadata(KEY_ARCHITECTURE, MNIST_ARCHITECTURE)
-        .metadata(KEY_CONV1, config.conv1_channels.to_string())
-        .metadata(KEY_CONV2, config.conv2_channels.to_string())
-        .metadata(KEY_HIDDEN, config.hidden.to_string());
+    let mut store = BurnpackStore::from_bytes(None);
+    for (key, value) in metadata {
+        store = store.metadata(*key, value.clone());
+    }
     model.save_into(&mut store).map_err(|e| WeightsError::Encode(e.to_string()))?;
     let bytes = store.get_bytes().map_err(|e| WeightsError::Encode(e.to_string()))?;
     Ok(bytes.to_vec())
+}
+
+/// The architecture id recorded in weight bytes, if any (an `import-onnx` output has none
+/// until `publish` re-encodes it).
+pub fn architecture_of(bytes: &[u8]) -> Result<Option<String>, WeightsError> {
+    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| WeightsError::NotBurnpack(e.to_string()))?;
+    Ok(reader.metadata().get(KEY_ARCHITECTURE).cloned())
+}
+
+/// Decodes SqueezeNet weight bytes (published, or straight from `import-onnx`) on `device`.
+pub fn load_squeezenet(bytes: &[u8], device: &Device) -> Result<SqueezeNet, WeightsError> {
+    if let Some(found) = architecture_of(bytes)?.filter(|a| a != SQUEEZENET_ARCHITECTURE) {
+        return Err(WeightsError::WrongArchitecture { found, expected: SQUEEZENET_ARCHITECTURE });
+    }
+    let mut model = SqueezeNet::new(device);
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
+    model.load_from(&mut store).map_err(|e| WeightsError::Mismatch { architecture: SQUEEZENET_ARCHITECTURE, detail: e.to_string() })?;
+    Ok(model)
 }
 
 /// Reads the configuration recorded in MNIST weight bytes without loading any tensor.
