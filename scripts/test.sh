@@ -9,13 +9,15 @@ status=0
 step() { echo; echo "######## $*"; "$@" 2>&1 | tee -a "$log"; local rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || { echo "FAILED ($rc): $*"; status=1; }; }
 
 bash scripts/setup.sh || exit 1
+# The CLI imports SqueezeNet from ../shared (ONNX) and publishes it into models/ first: the
+# native, browser and e2e tests all run the published version. The e2e tests drive this same
+# dev-profile server binary (serving speed does not matter there).
+step cargo build -p burn-edge-cli
+step bash scripts/import-models.sh
 step cargo test --workspace
 step node_modules/.bin/tsc -p jsconfig.json
 step bash scripts/test-browser.sh
 step bash scripts/build-wasm.sh all
-# The e2e tests drive the server binary `cargo test` already built (dev profile; serving speed
-# does not matter there, and this saves a release build).
-step cargo build -p burn-edge-cli
 step node --test --test-reporter=spec tests/node/ tests/e2e/
 
 # One summary over all runners: cargo/wasm-bindgen "test result:" lines and node's ℹ totals.

@@ -23,7 +23,8 @@ pub fn import(onnx: &Path, code: &Path, weights: &Path) -> Result<Imported> {
     let onnx_sha256 = format!("{:x}", Sha256::digest(&bytes));
     let stem = onnx.file_stem().and_then(|s| s.to_str()).context("the ONNX file name is not UTF-8")?.to_string();
     let scratch = tempfile_dir()?;
-    let (input, out_dir) = (onnx.to_str().context("path is not UTF-8")?.to_string(), scratch.to_str().context("path is not UTF-8")?.to_string());
+    let (input, out_dir) =
+        (onnx.to_str().context("path is not UTF-8")?.to_string(), scratch.to_str().context("path is not UTF-8")?.to_string());
     // burn-onnx reports unsupported operators and malformed graphs by panicking.
     let generated = std::panic::catch_unwind(move || {
         ModelGen::new().input(&input).out_dir(&out_dir).load_strategy(LoadStrategy::None).development(false).run_from_cli();

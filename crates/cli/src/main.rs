@@ -5,7 +5,7 @@ mod collector;
 mod dataset;
 mod evaluate;
 mod idx;
-#[cfg(feature = "onnx-import")]
+mod image_release;
 mod import_onnx;
 mod mnist_release;
 mod predict;
@@ -71,6 +71,13 @@ enum Command {
         /// How many classes to print per image.
         #[arg(long, default_value_t = 3)]
         top: usize,
+        /// Use a published version instead of --model: its manifest gives the architecture,
+        /// the input preprocessing, the labels and the (verified) weights.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Print every image's full probability vector as one JSON line instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Publish weights as an immutable model version in the CDN layout under models/<name>/,
     /// evaluating them on the test digits for the manifest's metrics and drift reference.
@@ -91,6 +98,10 @@ enum Command {
         models: PathBuf,
         #[arg(long, default_value = "../shared/datasets/mnist")]
         data: PathBuf,
+        /// Publish an imported image classifier described by this model spec (name,
+        /// architecture, input schema, labels, evaluation images) instead of MNIST.
+        #[arg(long)]
+        spec: Option<PathBuf>,
     },
     /// Import an ONNX model: its architecture as Burn code (to commit into crates/model) and
     /// its weights as a Burnpack file (to publish).
@@ -183,7 +194,23 @@ fn main() -> Result<()> {
                 println!("  digit {digit}: {:.2}%", acc * 100.0);
             }
         }
-        Command::Predict { images, model, top } => {
+        Command::Predict { images, manifest: Some(manifest), top, json, .. } => {
+            let device = Device::flex();
+            let published = predict::Published::open(&manifest, &device)?;
+            for path in images {
+                let probs = published.classify(&path, &device)?;
+                if json {
+                    println!("{}", json!({ "image": path, "probabilities": probs }));
+                    continue;
+                }
+                let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let shown: Vec<String> =
+                    ranked.iter().take(top).map(|(c, p)| format!("{} ({:.1}%)", published.manifest.labels[*c], p * 100.0)).collect();
+                println!("{}: {}", path.display(), shown.join(", "));
+            }
+        }
+        Command::Predict { images, model, top, .. } => {
             let device = Device::flex();
             let net = load_weights(&model, &device)?;
             for path in images {
@@ -192,7 +219,21 @@ fn main() -> Result<()> {
                 println!("{}: {}", path.display(), shown.join(", "));
             }
         }
-        Command::Publish { version, weights, name, aliases, models, data } => {
+        Command::Publish { version, weights, aliases, models, spec: Some(spec), .. } => {
+            burn_edge_formats::parse_version("--version", &version)?;
+            let device = Device::flex();
+            let spec = image_release::ModelSpec::read(&spec)?;
+            let raw = std::fs::read(&weights).with_context(|| format!("reading weights {}", weights.display()))?;
+            let model = burn_edge_model::Classifier::load(spec.architecture()?, &raw, &device)
+                .with_context(|| format!("loading weights {}", weights.display()))?;
+            let bytes = image_release::encode(&model)?;
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let manifest = image_release::image_manifest(&spec, &version, &model, &bytes, &now, &device)?;
+            manifest.validate().context("building the manifest")?;
+            let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now)?;
+            report_publish(&outcome, &manifest, bytes.len(), &aliases);
+        }
+        Command::Publish { version, weights, name, aliases, models, data, spec: None } => {
             burn_edge_formats::parse_version("--version", &version)?;
             let device = Device::flex();
             let (bytes, net) = read_weights(&weights, &device)?;
@@ -201,23 +242,8 @@ fn main() -> Result<()> {
             let manifest = mnist_release::mnist_manifest(&name, &version, &bytes, &accuracy, &now);
             manifest.validate().context("building the manifest")?;
             let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now)?;
-            let what = match outcome {
-                publish::Outcome::Published => "published",
-                publish::Outcome::AlreadyPublished => "already published with these weights; aliases applied to",
-            };
-            println!(
-                "{what} {name}@{version} (sha256 {}, {} bytes, test accuracy {:.2}%){}",
-                &manifest.files[0].sha256[..12],
-                bytes.len(),
-                accuracy.accuracy * 100.0,
-                if aliases.is_empty() { String::new() } else { format!("; {} -> {version}", aliases.join(", ")) }
-            );
+            report_publish(&outcome, &manifest, bytes.len(), &aliases);
         }
-        #[cfg(not(feature = "onnx-import"))]
-        Command::ImportOnnx { .. } => {
-            anyhow::bail!("this build has no ONNX importer: cargo run --release -p burn-edge-cli --features onnx-import -- import-onnx ...")
-        }
-        #[cfg(feature = "onnx-import")]
         Command::ImportOnnx { onnx, code, weights } => {
             let imported = import_onnx::import(&onnx, &code, &weights)?;
             println!(
@@ -262,6 +288,23 @@ fn load_weights(path: &std::path::Path, device: &Device) -> Result<burn_edge_mod
 }
 
 /// The weight file's bytes and the model they decode to.
+fn report_publish(outcome: &publish::Outcome, manifest: &burn_edge_formats::Manifest, size: usize, aliases: &[String]) {
+    let what = match outcome {
+        publish::Outcome::Published => "published",
+        publish::Outcome::AlreadyPublished => "already published with these weights; aliases applied to",
+    };
+    let version = &manifest.version;
+    println!(
+        "{what} {}@{version} (sha256 {}, {size} bytes, accuracy {:.2}% on {} ({} samples)){}",
+        manifest.name,
+        &manifest.files[0].sha256[..12],
+        manifest.metrics.accuracy * 100.0,
+        manifest.metrics.dataset,
+        manifest.metrics.samples,
+        if aliases.is_empty() { String::new() } else { format!("; {} -> {version}", aliases.join(", ")) }
+    );
+}
+
 fn read_weights(path: &std::path::Path, device: &Device) -> Result<(Vec<u8>, burn_edge_model::MnistCnn)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading weights {}", path.display()))?;
     let net = load_mnist(&bytes, device).with_context(|| format!("loading weights {}", path.display()))?;

@@ -22,3 +22,34 @@ pub fn classify_file(model: &MnistCnn, path: &Path, device: &Device) -> Result<V
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(ranked)
 }
+
+/// A published model version read through its manifest, weights verified against it.
+pub struct Published {
+    pub manifest: burn_edge_formats::Manifest,
+    model: burn_edge_model::Classifier,
+    prep: burn_edge_model::ImageSpec,
+}
+
+impl Published {
+    pub fn open(manifest_path: &Path, device: &Device) -> Result<Self> {
+        let text = std::fs::read_to_string(manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?;
+        let manifest = burn_edge_formats::Manifest::from_json(&text).with_context(|| format!("{}", manifest_path.display()))?;
+        let entry = manifest.weights()?;
+        let weights_path = manifest_path.parent().unwrap_or(Path::new(".")).join(&entry.path);
+        let bytes = std::fs::read(&weights_path).with_context(|| format!("reading {}", weights_path.display()))?;
+        let sha = crate::publish::sha256_hex(&bytes);
+        if sha != entry.sha256 {
+            anyhow::bail!("{} has sha256 {sha}, the manifest says {}", weights_path.display(), entry.sha256);
+        }
+        let architecture = burn_edge_model::Architecture::from_id(&manifest.architecture)
+            .with_context(|| format!("this build has no architecture {:?}", manifest.architecture))?;
+        let model = burn_edge_model::Classifier::load(architecture, &bytes, device)?;
+        let prep = crate::image_release::image_spec(&manifest.input)?;
+        Ok(Published { manifest, model, prep })
+    }
+
+    /// Class probabilities for one image file.
+    pub fn classify(&self, path: &Path, device: &Device) -> Result<Vec<f32>> {
+        crate::image_release::classify_file(&self.model, &self.prep, path, device)
+    }
+}

@@ -55,9 +55,10 @@ impl Architecture {
 
 /// A loaded model of any architecture.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per session, never moved in a hot path
 pub enum Classifier {
     Mnist(MnistCnn),
-    SqueezeNet(SqueezeNet),
+    SqueezeNet(Box<SqueezeNet>),
 }
 
 impl Classifier {
@@ -65,7 +66,7 @@ impl Classifier {
     pub fn load(architecture: Architecture, weights: &[u8], device: &Device) -> Result<Self, WeightsError> {
         Ok(match architecture {
             Architecture::MnistCnn => Classifier::Mnist(load_mnist(weights, device)?),
-            Architecture::SqueezeNet1_1 => Classifier::SqueezeNet(load_squeezenet(weights, device)?),
+            Architecture::SqueezeNet1_1 => Classifier::SqueezeNet(Box::new(load_squeezenet(weights, device)?)),
         })
     }
 
@@ -104,7 +105,7 @@ pub fn input_tensor(values: &[f32], [c, h, w]: [usize; 3], device: &Device) -> R
     if values.is_empty() {
         return Err(InputError::Empty { per, shape: [c, h, w] });
     }
-    if values.len() % per != 0 {
+    if !values.len().is_multiple_of(per) {
         return Err(InputError::NotWholeExamples { len: values.len(), per, shape: [c, h, w] });
     }
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {

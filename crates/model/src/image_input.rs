@@ -85,7 +85,7 @@ impl ImageSpec {
                 return bad(format!("{name} has {} values for {want} channel(s)", v.len()));
             }
         }
-        if std.as_ref().is_some_and(|s| s.iter().any(|&x| x == 0.0)) {
+        if std.as_ref().is_some_and(|s| s.contains(&0.0)) {
             return bad("std has a zero".into());
         }
         if *width == 0 || *height == 0 {
@@ -188,18 +188,14 @@ mod tests {
 
     #[test]
     fn range_mean_and_std_apply_per_channel() {
-        let spec =
-            ImageSpec::new(&[3, 1, 1], "rgb", "stretch", [0.0, 1.0], Some(vec![0.5, 0.0, 0.0]), Some(vec![0.5, 1.0, 2.0])).unwrap();
+        let spec = ImageSpec::new(&[3, 1, 1], "rgb", "stretch", [0.0, 1.0], Some(vec![0.5, 0.0, 0.0]), Some(vec![0.5, 1.0, 2.0])).unwrap();
         let out = spec.prepare(&[255, 255, 51, 0], 1, 1).unwrap();
         assert!((out[0] - 1.0).abs() < 1e-6 && (out[1] - 1.0).abs() < 1e-6 && (out[2] - 0.1).abs() < 1e-6, "{out:?}");
     }
 
     #[test]
     fn bad_inputs_and_schemas_are_named() {
-        assert_eq!(
-            bgr_224().prepare(&[0; 7], 2, 1).unwrap_err().to_string(),
-            "pixel buffer has 7 bytes, expected 8 for 2x1 RGBA"
-        );
+        assert_eq!(bgr_224().prepare(&[0; 7], 2, 1).unwrap_err().to_string(), "pixel buffer has 7 bytes, expected 8 for 2x1 RGBA");
         assert!(matches!(bgr_224().prepare(&[], 0, 1), Err(ImageInputError::Empty { .. })));
         let err = |r: Result<ImageSpec, ImageInputError>| r.unwrap_err().to_string();
         assert!(err(ImageSpec::new(&[3, 224], "bgr", "stretch", [0.0, 1.0], None, None)).contains("not [channels, height, width]"));

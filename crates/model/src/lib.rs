@@ -13,10 +13,10 @@ mod resample;
 pub mod squeezenet;
 pub mod weights;
 
-pub use image_input::{ColorOrder, Fit, ImageInputError, ImageSpec};
-pub use digit_input::{digit_from_luminance, digit_from_rgba, DigitInputError};
-pub use mnist::{images_tensor, InputError, MnistCnn, MnistConfig, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE};
 pub use classifier::{input_tensor, Architecture, Classifier};
+pub use digit_input::{digit_from_luminance, digit_from_rgba, DigitInputError};
+pub use image_input::{ColorOrder, Fit, ImageInputError, ImageSpec};
+pub use mnist::{images_tensor, InputError, MnistCnn, MnistConfig, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE};
 pub use squeezenet::{SqueezeNet, SQUEEZENET_ARCHITECTURE, SQUEEZENET_CLASSES, SQUEEZENET_SIDE};
 pub use weights::{
     architecture_of, load_mnist, load_squeezenet, read_mnist_config, save_squeezenet, save_to_bytes, WeightsError, MNIST_ARCHITECTURE,
