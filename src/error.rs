@@ -1,7 +1,7 @@
 //! Everything that can go wrong in the runtime, with messages meant for the page's developer.
 
 use burn_edge_formats::FormatError;
-use burn_edge_model::{DigitInputError, InputError, WeightsError};
+use burn_edge_model::{DigitInputError, ImageInputError, InputError, WeightsError};
 
 /// A runtime failure; crosses to JavaScript as an `Error` carrying this message.
 #[derive(Debug, thiserror::Error)]
@@ -18,9 +18,20 @@ pub enum RuntimeError {
     /// The input batch has the wrong length or values.
     #[error(transparent)]
     Input(#[from] InputError),
-    /// An image could not be prepared as model input.
+    /// A digit image could not be prepared as model input.
     #[error(transparent)]
     Image(#[from] DigitInputError),
+    /// A photo could not be prepared, or the input schema is not one this runtime knows.
+    #[error(transparent)]
+    Photo(#[from] ImageInputError),
+    /// The architecture id is not compiled into this runtime.
+    #[error("this runtime has no architecture {found:?} (it has: {known})")]
+    UnknownArchitecture {
+        /// The id asked for.
+        found: String,
+        /// The ids this build contains.
+        known: String,
+    },
     /// Reading results back from the device failed.
     #[error("reading the result back from the {backend} backend failed: {detail}")]
     Readback {

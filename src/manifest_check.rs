@@ -2,17 +2,24 @@
 //! minimum runtime version) with the same Rust types `burn-edge publish` wrote it with.
 
 use burn_edge_formats::Manifest;
-use burn_edge_model::MNIST_ARCHITECTURE;
+use burn_edge_model::Architecture;
 
 use crate::{RuntimeError, RUNTIME_VERSION};
 
 /// Architecture ids compiled into this runtime.
-pub const ARCHITECTURES: &[&str] = &[MNIST_ARCHITECTURE];
+pub fn architectures() -> Vec<&'static str> {
+    Architecture::ALL.iter().map(|a| a.id()).collect()
+}
+
+/// The compiled-in architecture with manifest id `id`.
+pub fn architecture(id: &str) -> Result<Architecture, RuntimeError> {
+    Architecture::from_id(id).ok_or_else(|| RuntimeError::UnknownArchitecture { found: id.into(), known: architectures().join(", ") })
+}
 
 /// Parses a manifest and refuses one this runtime cannot run.
 pub fn check_manifest(json: &str) -> Result<Manifest, RuntimeError> {
     let manifest = Manifest::from_json(json)?;
-    manifest.check_runtime(RUNTIME_VERSION, ARCHITECTURES)?;
+    manifest.check_runtime(RUNTIME_VERSION, &architectures())?;
     Ok(manifest)
 }
 

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use burn::prelude::*;
-use burn_edge_model::{images_tensor, load_mnist, MnistCnn, MNIST_CLASSES, MNIST_PIXELS};
+use burn_edge_model::{Architecture, Classifier};
 use serde::Serialize;
 
 use crate::backend::{cpu_device, BackendKind, BackendPreference, Skipped, WebGpuDevice, CPU_KERNELS};
@@ -34,7 +34,7 @@ pub struct SessionInfo {
 
 /// A loaded model on its backend.
 pub struct Session {
-    model: MnistCnn,
+    model: Classifier,
     device: Device,
     info: SessionInfo,
 }
@@ -47,7 +47,12 @@ impl Session {
     /// adapter, no device, failed warm-up) is recorded in `info().skipped` and the CPU runs;
     /// with [`BackendPreference::WebGpu`] it is an error. Weights that do not decode are an
     /// error on every backend.
-    pub async fn create<F, Fut>(weights: &[u8], preference: BackendPreference, acquire_webgpu: F) -> Result<Self, RuntimeError>
+    pub async fn create<F, Fut>(
+        architecture: Architecture,
+        weights: &[u8],
+        preference: BackendPreference,
+        acquire_webgpu: F,
+    ) -> Result<Self, RuntimeError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,
@@ -56,7 +61,7 @@ impl Session {
         if preference == BackendPreference::Cpu {
             skipped.push(Skipped { backend: BackendKind::WebGpu, reason: "not requested (backend \"cpu\")".into() });
         } else {
-            match Self::on_webgpu(weights, acquire_webgpu).await {
+            match Self::on_webgpu(architecture, weights, acquire_webgpu).await {
                 Ok(session) => return Ok(session),
                 Err(RuntimeError::WebGpuUnavailable(reason)) if preference == BackendPreference::Auto => {
                     skipped.push(Skipped { backend: BackendKind::WebGpu, reason });
@@ -67,12 +72,12 @@ impl Session {
                 Err(other) => return Err(other),
             }
         }
-        let session = Self::on_device(weights, cpu_device(), BackendKind::Cpu, None, skipped)?;
+        let session = Self::on_device(architecture, weights, cpu_device(), BackendKind::Cpu, None, skipped)?;
         session.warm_up().await?;
         Ok(session)
     }
 
-    async fn on_webgpu<F, Fut>(weights: &[u8], acquire: F) -> Result<Self, RuntimeError>
+    async fn on_webgpu<F, Fut>(architecture: Architecture, weights: &[u8], acquire: F) -> Result<Self, RuntimeError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,
@@ -83,25 +88,26 @@ impl Session {
             ));
         }
         let gpu = acquire().await.map_err(RuntimeError::WebGpuUnavailable)?;
-        let session = Self::on_device(weights, gpu.device, BackendKind::WebGpu, Some(gpu.adapter), Vec::new())?;
+        let session = Self::on_device(architecture, weights, gpu.device, BackendKind::WebGpu, Some(gpu.adapter), Vec::new())?;
         session.warm_up().await.map_err(|e| RuntimeError::WebGpuUnavailable(format!("warm-up inference failed: {e}")))?;
         Ok(session)
     }
 
     fn on_device(
+        architecture: Architecture,
         weights: &[u8],
         device: Device,
         backend: BackendKind,
         adapter: Option<serde_json::Value>,
         skipped: Vec<Skipped>,
     ) -> Result<Self, RuntimeError> {
-        let model = load_mnist(weights, &device)?;
+        let model = Classifier::load(architecture, weights, &device)?;
         let info = SessionInfo {
             backend,
             cpu_kernels: CPU_KERNELS,
             adapter,
             skipped,
-            architecture: burn_edge_model::MNIST_ARCHITECTURE,
+            architecture: architecture.id(),
             parameters: model.num_params(),
             webgpu_build: cfg!(feature = "webgpu"),
             runtime_version: RUNTIME_VERSION,
@@ -109,24 +115,26 @@ impl Session {
         Ok(Self { model, device, info })
     }
 
-    /// One inference on a blank image: compiles kernels and proves the backend works.
+    /// One inference on a blank input: compiles kernels and proves the backend works.
     async fn warm_up(&self) -> Result<(), RuntimeError> {
-        self.predict(&[0.0; MNIST_PIXELS]).await.map(|_| ())
+        self.predict(&vec![0.0; self.model.architecture().input_len()]).await.map(|_| ())
     }
 
-    /// Class probabilities for a batch of 28x28 images (row-major, `0..=1`, white on black):
-    /// `batch * 10` values.
-    pub async fn predict(&self, pixels: &[f32]) -> Result<Vec<f32>, RuntimeError> {
+    /// Class probabilities (`batch * classes` values) for a batch of examples, each planar
+    /// `[channels, height, width]` as the manifest's input schema says (MNIST: 28x28, `0..=1`,
+    /// white on black).
+    pub async fn predict(&self, input: &[f32]) -> Result<Vec<f32>, RuntimeError> {
         let backend = self.info.backend.name();
-        let input = images_tensor(pixels, &self.device)?;
+        let architecture = self.model.architecture();
+        let tensor = self.model.input(input, &self.device)?;
         let data = self
             .model
-            .probabilities(input)
+            .probabilities(tensor)
             .into_data_async()
             .await
             .map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
         let probs: Vec<f32> = data.try_to_vec::<f32>().map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
-        if probs.len() != pixels.len() / MNIST_PIXELS * MNIST_CLASSES || probs.iter().any(|p| !p.is_finite()) {
+        if probs.len() != input.len() / architecture.input_len() * architecture.classes() || probs.iter().any(|p| !p.is_finite()) {
             return Err(RuntimeError::NonFinite(backend));
         }
         Ok(probs)

@@ -1,7 +1,8 @@
 //! The wasm-bindgen facade: the only file that touches `wasm_bindgen`, `js_sys` and the browser.
 //!
-//! JavaScript sees `createSession(weights, backend)`, a `Session` with `predict`, `info` and
-//! `free`, and `prepareDigit` for turning canvas pixels into model input. Every failure is an
+//! JavaScript sees `createSession(weights, backend, architecture)`, a `Session` with `predict`,
+//! `info` and `free`, and `prepareDigit` / `prepareImage` for turning canvas pixels into model
+//! input. Every failure is an
 //! `Error` whose message comes from [`RuntimeError`].
 
 use std::cell::RefCell;
@@ -53,12 +54,14 @@ pub struct Session {
     inner: Rc<crate::Session>,
 }
 
-/// Creates a session from Burnpack weight bytes; `backend` is `"auto"`, `"webgpu"` or `"cpu"`.
+/// Creates a session from Burnpack weight bytes; `backend` is `"auto"`, `"webgpu"` or `"cpu"`;
+/// `architecture` is the manifest's id (default `"mnist-cnn"`).
 #[wasm_bindgen(js_name = createSession)]
-pub async fn create_session(weights: Vec<u8>, backend: String) -> Result<Session, JsError> {
+pub async fn create_session(weights: Vec<u8>, backend: String, architecture: Option<String>) -> Result<Session, JsError> {
     ensure_initialised();
     let preference: BackendPreference = backend.parse().map_err(js_error)?;
-    let session = crate::Session::create(&weights, preference, acquire_webgpu).await.map_err(js_error)?;
+    let architecture = crate::architecture(architecture.as_deref().unwrap_or(burn_edge_model::MNIST_ARCHITECTURE)).map_err(js_error)?;
+    let session = crate::Session::create(architecture, &weights, preference, acquire_webgpu).await.map_err(js_error)?;
     Ok(Session { inner: Rc::new(session) })
 }
 
@@ -85,6 +88,13 @@ impl Session {
 #[wasm_bindgen(js_name = prepareDigit)]
 pub fn prepare_digit(rgba: &[u8], width: usize, height: usize) -> Result<Vec<f32>, JsError> {
     burn_edge_model::digit_from_rgba(rgba, width, height).map_err(|e| js_error(e.into()))
+}
+
+/// Model input (planar, per the manifest's input schema given as JSON) from RGBA pixels of any
+/// size, e.g. an `ImageData` drawn from an `<img>` or `ImageBitmap`.
+#[wasm_bindgen(js_name = prepareImage)]
+pub fn prepare_image(rgba: &[u8], width: usize, height: usize, input_schema: String) -> Result<Vec<f32>, JsError> {
+    crate::prepare_image(rgba, width, height, &input_schema).map_err(js_error)
 }
 
 /// Proves WebGPU step by step so the reason for a failure is precise:

@@ -4,6 +4,7 @@
 mod common;
 
 use burn_edge::{BackendKind, BackendPreference, RuntimeError, Session, WebGpuDevice};
+use burn_edge_model::Architecture;
 use common::*;
 use pollster::block_on;
 
@@ -12,7 +13,7 @@ async fn no_webgpu() -> Result<WebGpuDevice, String> {
 }
 
 fn cpu_session() -> Session {
-    block_on(Session::create(WEIGHTS, BackendPreference::Cpu, no_webgpu)).expect("cpu session")
+    block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::Cpu, no_webgpu)).expect("cpu session")
 }
 
 #[test]
@@ -28,7 +29,7 @@ fn cpu_preference_runs_on_the_cpu_and_says_why_webgpu_was_skipped() {
 
 #[test]
 fn auto_falls_back_to_the_cpu_with_the_reason() {
-    let session = block_on(Session::create(WEIGHTS, BackendPreference::Auto, no_webgpu)).unwrap();
+    let session = block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::Auto, no_webgpu)).unwrap();
     assert_eq!(session.info().backend, BackendKind::Cpu);
     let reason = &session.info().skipped[0].reason;
     // The CPU-only build names itself; a WebGPU build passes the provider's reason through.
@@ -41,7 +42,7 @@ fn auto_falls_back_to_the_cpu_with_the_reason() {
 
 #[test]
 fn forced_webgpu_without_it_is_an_error_not_a_cpu_run() {
-    let err = block_on(Session::create(WEIGHTS, BackendPreference::WebGpu, no_webgpu)).err().expect("must fail");
+    let err = block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::WebGpu, no_webgpu)).err().expect("must fail");
     assert!(matches!(err, RuntimeError::WebGpuUnavailable(_)), "{err}");
     assert!(err.to_string().starts_with("WebGPU was requested but is unavailable: "), "{err}");
 }
@@ -49,11 +50,11 @@ fn forced_webgpu_without_it_is_an_error_not_a_cpu_run() {
 #[test]
 fn weights_that_do_not_decode_are_an_error_on_every_preference() {
     for preference in [BackendPreference::Auto, BackendPreference::Cpu] {
-        let err = block_on(Session::create(b"garbage", preference, no_webgpu)).err().expect("must fail");
+        let err = block_on(Session::create(Architecture::MnistCnn, b"garbage", preference, no_webgpu)).err().expect("must fail");
         assert!(err.to_string().starts_with("weights are not a valid Burnpack file"), "{err}");
     }
     let truncated = &WEIGHTS[..WEIGHTS.len() / 2];
-    let err = block_on(Session::create(truncated, BackendPreference::Cpu, no_webgpu)).err().expect("must fail");
+    let err = block_on(Session::create(Architecture::MnistCnn, truncated, BackendPreference::Cpu, no_webgpu)).err().expect("must fail");
     assert!(matches!(err, RuntimeError::Weights(_)), "{err}");
 }
 
@@ -92,4 +93,67 @@ fn batch_of_one_equals_the_same_row_of_a_batch() {
     let batch = block_on(session.predict(&digit_batch())).unwrap();
     let single = block_on(session.predict(&decode_digit(DIGITS[3].2))).unwrap();
     assert!(max_abs_diff(&single, &batch[30..40]) <= 1e-6);
+}
+
+/// The published SqueezeNet version (scripts/import-models.sh): its manifest and weights.
+fn squeezenet() -> (serde_json::Value, Vec<u8>) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/models/squeezenet");
+    let channel: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{root}/channel.json")).expect("models/squeezenet: run scripts/import-models.sh (npm test does)"),
+    )
+    .unwrap();
+    let version = channel["aliases"]["stable"].as_str().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{root}/{version}/manifest.json")).unwrap()).unwrap();
+    let file = manifest["files"][0]["path"].as_str().unwrap().trim_start_matches("../");
+    let weights = std::fs::read(format!("{root}/{file}")).unwrap();
+    (manifest, weights)
+}
+
+/// RGBA bytes of a PNG in ../shared/datasets/squeezenet/images.
+fn photo(name: &str) -> (Vec<u8>, usize, usize) {
+    let path = format!("{}/../shared/datasets/squeezenet/images/{name}", env!("CARGO_MANIFEST_DIR"));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let pixels = &buf[..info.buffer_size()];
+    let rgba = match info.color_type {
+        png::ColorType::Rgba => pixels.to_vec(),
+        png::ColorType::Rgb => pixels.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect(),
+        other => panic!("unexpected PNG colour type {other:?}"),
+    };
+    (rgba, info.width as usize, info.height as usize)
+}
+
+#[test]
+fn squeezenet_session_classifies_photos_prepared_per_the_manifest() {
+    let (manifest, weights) = squeezenet();
+    let architecture = burn_edge::architecture(manifest["architecture"].as_str().unwrap()).unwrap();
+    let session = block_on(Session::create(architecture, &weights, BackendPreference::Auto, no_webgpu)).unwrap();
+    assert_eq!(session.info().architecture, "squeezenet1.1");
+    assert_eq!(session.info().parameters, 1_235_496);
+    let schema = manifest["input"].to_string();
+    let mut batch = Vec::new();
+    for (file, class) in [("fish.png", 0), ("kitten_224.png", 281)] {
+        let (rgba, w, h) = photo(file);
+        let input = burn_edge::prepare_image(&rgba, w, h, &schema).unwrap();
+        let probs = block_on(session.predict(&input)).unwrap();
+        let top = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap();
+        assert_eq!(top.0, class, "{file}");
+        if file == "fish.png" {
+            assert!((top.1 - 0.737793).abs() < 1e-3, "tench probability {}", top.1);
+        }
+        batch.extend(input);
+    }
+    // A batch of two gives the same rows as two single runs.
+    assert_eq!(block_on(session.predict(&batch)).unwrap().len(), 2000);
+    // Bad inputs are named.
+    let err = block_on(session.predict(&[0.0; 784])).unwrap_err().to_string();
+    assert_eq!(err, "input length 784 is not a multiple of 150528 (3x224x224 per example)");
+    assert!(burn_edge::prepare_image(&[0; 8], 2, 1, "{}").unwrap_err().to_string().contains("input schema is not valid JSON"));
+    assert!(burn_edge::architecture("resnet50")
+        .unwrap_err()
+        .to_string()
+        .contains("has no architecture \"resnet50\" (it has: mnist-cnn, squeezenet1.1)"));
 }

@@ -65,8 +65,7 @@ fn strip_wordnet_id(line: &str) -> String {
 
 /// The preprocessing an input schema describes.
 pub fn image_spec(input: &InputSchema) -> Result<ImageSpec> {
-    let p = &input.preprocessing;
-    Ok(ImageSpec::new(&input.shape, &p.color, &p.fit, p.range, p.mean.clone(), p.std.clone())?)
+    Ok(ImageSpec::from_schema(input)?)
 }
 
 /// Class probabilities for one image file.

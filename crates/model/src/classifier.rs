@@ -88,7 +88,7 @@ impl Classifier {
     /// Class probabilities `[batch, classes]` for an input batch of the architecture's shape.
     pub fn probabilities(&self, input: Tensor<4>) -> Tensor<2> {
         match self {
-            Classifier::Mnist(m) => m.forward(input),
+            Classifier::Mnist(m) => m.probabilities(input),
             Classifier::SqueezeNet(m) => squeezenet_probabilities(m, input),
         }
     }

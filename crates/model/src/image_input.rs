@@ -5,6 +5,8 @@
 //! runtime) all call this, so an image is prepared the same way everywhere. Alpha is ignored:
 //! photos are opaque.
 
+use burn_edge_formats::InputSchema;
+
 use crate::resample::resample_area;
 
 /// Channel order the model reads.
@@ -92,6 +94,12 @@ impl ImageSpec {
             return bad(format!("shape {shape:?} has a zero side"));
         }
         Ok(ImageSpec { width: *width as usize, height: *height as usize, color, fit, range, mean, std })
+    }
+
+    /// From a manifest's input schema.
+    pub fn from_schema(schema: &InputSchema) -> Result<Self, ImageInputError> {
+        let p = &schema.preprocessing;
+        Self::new(&schema.shape, &p.color, &p.fit, p.range, p.mean.clone(), p.std.clone())
     }
 
     /// Values per example: channels x height x width.
