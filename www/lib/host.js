@@ -8,9 +8,10 @@
 /**
  * @typedef {{ type: 'init', glue: string, glueUrl: string, wasm: ArrayBuffer }
  *   | { type: 'check', manifest: string }
- *   | { type: 'load', weights: ArrayBuffer, backend: string }
+ *   | { type: 'load', weights: ArrayBuffer, backend: string, architecture: string }
  *   | { type: 'predict', input: Float32Array }
  *   | { type: 'prepareDigit', rgba: Uint8Array, width: number, height: number }
+ *   | { type: 'prepareImage', rgba: Uint8Array, width: number, height: number, schema: string }
  *   | { type: 'dispose' }} Request
  * @typedef {{ value: unknown, transfer: Transferable[] }} Reply
  */
@@ -87,7 +88,7 @@ export function createHost() {
       }
       case 'load': {
         session?.free();
-        session = await needRuntime().createSession(new Uint8Array(request.weights), request.backend);
+        session = await needRuntime().createSession(new Uint8Array(request.weights), request.backend, request.architecture);
         // Where it ran, for info(): 'DedicatedWorkerGlobalScope' in the worker, 'Window' inline.
         return { value: { ...session.info(), thread: globalThis.constructor.name }, transfer: [] };
       }
@@ -99,6 +100,11 @@ export function createHost() {
       case 'prepareDigit': {
         /** @type {Float32Array} */
         const input = needRuntime().prepareDigit(request.rgba, request.width, request.height);
+        return { value: input, transfer: [input.buffer] };
+      }
+      case 'prepareImage': {
+        /** @type {Float32Array} */
+        const input = needRuntime().prepareImage(request.rgba, request.width, request.height, request.schema);
         return { value: input, transfer: [input.buffer] };
       }
       case 'dispose': {

@@ -3,6 +3,16 @@
  * offline cache, run on WebGPU or the CPU in a Web Worker.
  */
 
+/** Any image a page has: decoded at full size by the package. */
+export type ImageSource =
+  | ImageData
+  | ImageBitmap
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | OffscreenCanvas
+  | Blob
+  | { data: Uint8Array | Uint8ClampedArray; width: number; height: number };
+
 /** Byte-level download progress of one model file; `loaded` only rises, up to `total`. */
 export interface Progress {
   /** The file's path as the manifest lists it. */
@@ -140,6 +150,12 @@ export interface Model {
   predict(input: Float32Array): Promise<Float32Array>;
   /** Model input from RGBA pixels of any size (e.g. `ImageData.data`). */
   prepareDigit(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<Float32Array>;
+  /** Class names from the manifest, index = output position. */
+  readonly labels: string[];
+  /** Model input from any image at full size; resized, cropped and channel-ordered per the manifest's input schema. */
+  prepareImage(source: ImageSource): Promise<Float32Array>;
+  /** The `top` (default 5) most likely labels for one image, best first. */
+  classifyImage(source: ImageSource, options?: { top?: number }): Promise<{ index: number; label: string; probability: number }[]>;
   info(): ModelInfo;
   /** Frees the session and stops the worker; later calls reject with code `'DISPOSED'`. */
   dispose(): void;

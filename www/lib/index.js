@@ -7,6 +7,7 @@
 import { chooseBuild } from './choose-build.js';
 import { getFiles } from './files.js';
 import { startInline, startWorker } from './engine.js';
+import { imagePixels } from './image.js';
 import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
 import { locate, modelFolder } from './locate.js';
 import { loadRuntimeFiles } from './runtime-files.js';
@@ -134,7 +135,7 @@ async function load(options, telemetry) {
     if (!weights) throw new BurnEdgeError(`${target.manifestUrl} lists no weights file`, { code: 'INVALID_MANIFEST' });
     const buffer = /** @type {ArrayBuffer} */ (weights.bytes.buffer);
     const initing = performance.now();
-    const session = await engine.call({ type: 'load', weights: buffer, backend: o.backend }, [buffer]);
+    const session = await engine.call({ type: 'load', weights: buffer, backend: o.backend, architecture: manifest.architecture }, [buffer]);
     phases.backendInitMs = since(initing);
 
     const info = {
@@ -161,7 +162,7 @@ async function load(options, telemetry) {
       telemetry.record('burn_edge.model.load', loadAttributes(info, { ...phases, readyMs: since(started) }));
       if (o.backend === 'auto') for (const a of fallbackAttributes(session)) telemetry.record('burn_edge.backend.fallback', a);
     }
-    return handle(engine, info, telemetry, Array.isArray(manifest.labels) ? manifest.labels.length : 0);
+    return handle(engine, info, telemetry, manifest);
   } catch (err) {
     engine.close('loading failed');
     throw err;
@@ -173,9 +174,12 @@ async function load(options, telemetry) {
  * @param {import('./engine.js').Engine} engine
  * @param {Record<string, unknown>} info
  * @param {Telemetry | null} telemetry
- * @param {number} classes labels in the manifest (0: unknown, one row)
+ * @param {{ labels?: string[], input?: unknown }} manifest
  */
-function handle(engine, info, telemetry, classes) {
+function handle(engine, info, telemetry, manifest) {
+  const labels = Array.isArray(manifest.labels) ? manifest.labels : [];
+  const classes = labels.length;
+  const schema = JSON.stringify(manifest.input ?? null);
   let disposed = false;
   /** @type {string | null} */
   let lastPredictionId = null;
@@ -203,6 +207,10 @@ function handle(engine, info, telemetry, classes) {
         throw err;
       });
     },
+    /** Class names from the manifest, index = output position. */
+    get labels() {
+      return [...labels];
+    },
     /** Id of the last prediction that telemetry recorded (for `feedback`); null without telemetry. */
     get lastPredictionId() {
       return lastPredictionId;
@@ -226,6 +234,28 @@ function handle(engine, info, telemetry, classes) {
       if (disposed) return gone();
       const bytes = new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength);
       return engine.call({ type: 'prepareDigit', rgba: bytes, width, height });
+    },
+    /**
+     * Model input from any image (full size; resized, cropped and ordered per the manifest's
+     * input schema by the runtime).
+     * @param {import('./image.js').ImageSource} source
+     * @returns {Promise<Float32Array>}
+     */
+    async prepareImage(source) {
+      if (disposed) return gone();
+      const { rgba, width, height } = await imagePixels(source);
+      return engine.call({ type: 'prepareImage', rgba, width, height, schema });
+    },
+    /**
+     * The `top` most likely labels for one image, best first.
+     * @param {import('./image.js').ImageSource} source
+     * @param {{ top?: number }} [options]
+     * @returns {Promise<{ index: number, label: string, probability: number }[]>}
+     */
+    async classifyImage(source, { top = 5 } = {}) {
+      const probs = await this.predict(await this.prepareImage(source));
+      return [...probs].map((probability, index) => ({ index, label: labels[index] ?? String(index), probability }))
+        .sort((a, b) => b.probability - a.probability).slice(0, top);
     },
     /** What runs, where it came from, and where it ran (a copy). */
     info() {

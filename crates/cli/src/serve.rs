@@ -36,8 +36,9 @@ pub fn cache_control_for(path: &str) -> &'static str {
     }
 }
 
-/// The router: `/pkg/*` from `pkg/`, `/models/*` from `models/`, the `collector` routes,
-/// everything else from `www/`.
+/// The router: `/pkg/*` from `pkg/`, `/models/*` from `models/`, `/samples/*` (the image
+/// classifier demo's sample photos) from `../shared/datasets/squeezenet/images` beside the
+/// project, the `collector` routes, everything else from `www/`.
 pub fn router(root: &Path, collector: Router) -> Router {
     let header = |name: &'static str, value| {
         SetResponseHeaderLayer::overriding(header::HeaderName::from_static(name), HeaderValue::from_static(value))
@@ -64,6 +65,7 @@ pub fn router(root: &Path, collector: Router) -> Router {
     collector
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
         .nest_service("/models", ServeDir::new(root.join("models")))
+        .nest_service("/samples", ServeDir::new(root.join("../shared/datasets/squeezenet/images")))
         .fallback_service(ServeDir::new(root.join("www")))
         .layer(middleware::from_fn(channel_etag))
         .layer(middleware::from_fn(cache_control))
