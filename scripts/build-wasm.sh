@@ -5,12 +5,22 @@
 # cargo (wasm32, release) -> wasm-bindgen (--target web) -> wasm-opt (npm binaryen) -> size table.
 #   pkg/cpu-ndarray/  only on request: the CPU build on Burn's older ndarray kernels, to compare
 # Usage: scripts/build-wasm.sh [all|cpu|webgpu|ndarray]
+# BURN_EDGE_QUICK_WASM=1 (set by scripts/test.sh) trades size and speed for build time: parallel
+# codegen, no LTO, wasm-opt -O1. The tests check behaviour, not size; `npm run build` and
+# `npm start` ship the fully optimised builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-all}"
 target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 wasm_opt="node_modules/.bin/wasm-opt"
 [ -x "$wasm_opt" ] || { echo "missing $wasm_opt: run 'npm ci' (scripts/setup.sh does)" >&2; exit 1; }
+
+opt_level=-O3
+if [ "${BURN_EDGE_QUICK_WASM:-0}" = 1 ]; then
+  export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_LTO=false
+  opt_level=-O1
+  echo "==> quick wasm builds (BURN_EDGE_QUICK_WASM=1): not the shipped sizes"
+fi
 
 build() {
   local name="$1" features="$2"
@@ -19,7 +29,7 @@ build() {
   rm -rf "pkg/$name" && mkdir -p "pkg/$name"
   wasm-bindgen --target web --out-dir "pkg/$name" --out-name burn_edge \
     "$target_dir/wasm32-unknown-unknown/release/burn_edge.wasm"
-  "$wasm_opt" -O3 "pkg/$name/burn_edge_bg.wasm" -o "pkg/$name/burn_edge_bg.wasm"
+  "$wasm_opt" "$opt_level" "pkg/$name/burn_edge_bg.wasm" -o "pkg/$name/burn_edge_bg.wasm"
 }
 
 case "$which" in

@@ -17,7 +17,7 @@ step bash scripts/import-models.sh
 step cargo test --workspace
 step node_modules/.bin/tsc -p jsconfig.json
 step bash scripts/test-browser.sh
-step bash scripts/build-wasm.sh all
+step env BURN_EDGE_QUICK_WASM=1 bash scripts/build-wasm.sh all
 step node --test --test-reporter=spec tests/node/ tests/e2e/
 
 # One summary over all runners: cargo/wasm-bindgen "test result:" lines and node's ℹ totals.
