@@ -1,4 +1,5 @@
-// @module bench: `npm run bench` — MNIST runtime benchmark in headless Chromium.
+// @module bench: `npm run bench` — MNIST runtime benchmark in headless Chromium (after
+// bench/squeezenet.mjs, whose SqueezeNet table it includes).
 // Per wasm build and backend: wasm load, session creation, first prediction, p50/p95 latency for
 // batch 1 and 32, plus the wasm sizes. Prints a table and writes bench/results/mnist.json and
 // BENCHMARKS.md. WebGPU here is Chromium's SwiftShader *software* adapter: a CPU emulating a GPU.
@@ -85,4 +86,5 @@ Chromium's SwiftShader **software** adapter (the GPU emulated on the CPU), not a
 ## MNIST CNN (models/mnist)
 
 ${table}
-${kernelChoice()}`);
+${kernelChoice()}
+${existsSync('bench/results/squeezenet.md') ? readFileSync('bench/results/squeezenet.md', 'utf8') : ''}`);

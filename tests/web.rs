@@ -28,7 +28,7 @@ fn message(err: JsError) -> String {
 
 async fn session(backend: &str) -> Result<Session, String> {
     ensure_initialised();
-    create_session(WEIGHTS.to_vec(), backend.into()).await.map_err(message)
+    create_session(WEIGHTS.to_vec(), backend.into(), None).await.map_err(message)
 }
 
 async fn predict(session: &Session, input: Vec<f32>) -> Result<Vec<f32>, String> {
@@ -110,7 +110,7 @@ async fn bad_inputs_get_clear_errors() {
     assert_eq!(session("cuda").await.err().unwrap(), "unknown backend \"cuda\": use \"auto\", \"webgpu\" or \"cpu\"");
     let err = {
         ensure_initialised();
-        message(create_session(b"not weights".to_vec(), "cpu".into()).await.err().unwrap())
+        message(create_session(b"not weights".to_vec(), "cpu".into(), None).await.err().unwrap())
     };
     assert!(err.starts_with("weights are not a valid Burnpack file"), "{err}");
 

@@ -2,6 +2,8 @@
 //! the architecture is the generated module below, the weights are published data. Input:
 //! `[batch, 3, 224, 224]`, BGR, `0..=255`, no normalisation (the manifest's input schema says so).
 
+// Generated code stays exactly as generated (scripts/import-models.sh compares it byte for byte).
+#[rustfmt::skip]
 #[path = "generated/squeezenet1_1.rs"]
 mod generated;
 

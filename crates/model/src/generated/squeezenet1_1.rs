@@ -4,14 +4,15 @@
 #![allow(unused_variables, clippy::all)]
 // Generated from ONNX "../shared/datasets/squeezenet/squeezenet1.1_fp32_opset16.onnx" by burn-onnx
 extern crate alloc;
+use burn::prelude::*;
+use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::AdaptiveAvgPool2d;
 use burn::nn::pool::AdaptiveAvgPool2dConfig;
 use burn::nn::pool::MaxPool2d;
 use burn::nn::pool::MaxPool2dConfig;
-use burn::nn::PaddingConfig2d;
-use burn::prelude::*;
+
 
 #[derive(Module, Debug)]
 pub struct Model {
@@ -314,14 +315,20 @@ impl Model {
         let relu9_out1 = burn::tensor::activation::relu(conv2d9_out1);
         let conv2d10_out1 = self.conv2d10.forward(relu8_out1);
         let relu10_out1 = burn::tensor::activation::relu(conv2d10_out1);
-        let concat3_out1 = burn::tensor::Tensor::cat([relu9_out1, relu10_out1].into(), 1);
+        let concat3_out1 = burn::tensor::Tensor::cat(
+            [relu9_out1, relu10_out1].into(),
+            1,
+        );
         let conv2d11_out1 = self.conv2d11.forward(concat3_out1);
         let relu11_out1 = burn::tensor::activation::relu(conv2d11_out1);
         let conv2d12_out1 = self.conv2d12.forward(relu11_out1.clone());
         let relu12_out1 = burn::tensor::activation::relu(conv2d12_out1);
         let conv2d13_out1 = self.conv2d13.forward(relu11_out1);
         let relu13_out1 = burn::tensor::activation::relu(conv2d13_out1);
-        let concat4_out1 = burn::tensor::Tensor::cat([relu12_out1, relu13_out1].into(), 1);
+        let concat4_out1 = burn::tensor::Tensor::cat(
+            [relu12_out1, relu13_out1].into(),
+            1,
+        );
         let maxpool2d3_out1 = self.maxpool2d3.forward(concat4_out1);
         let conv2d14_out1 = self.conv2d14.forward(maxpool2d3_out1);
         let relu14_out1 = burn::tensor::activation::relu(conv2d14_out1);
@@ -329,30 +336,46 @@ impl Model {
         let relu15_out1 = burn::tensor::activation::relu(conv2d15_out1);
         let conv2d16_out1 = self.conv2d16.forward(relu14_out1);
         let relu16_out1 = burn::tensor::activation::relu(conv2d16_out1);
-        let concat5_out1 = burn::tensor::Tensor::cat([relu15_out1, relu16_out1].into(), 1);
+        let concat5_out1 = burn::tensor::Tensor::cat(
+            [relu15_out1, relu16_out1].into(),
+            1,
+        );
         let conv2d17_out1 = self.conv2d17.forward(concat5_out1);
         let relu17_out1 = burn::tensor::activation::relu(conv2d17_out1);
         let conv2d18_out1 = self.conv2d18.forward(relu17_out1.clone());
         let relu18_out1 = burn::tensor::activation::relu(conv2d18_out1);
         let conv2d19_out1 = self.conv2d19.forward(relu17_out1);
         let relu19_out1 = burn::tensor::activation::relu(conv2d19_out1);
-        let concat6_out1 = burn::tensor::Tensor::cat([relu18_out1, relu19_out1].into(), 1);
+        let concat6_out1 = burn::tensor::Tensor::cat(
+            [relu18_out1, relu19_out1].into(),
+            1,
+        );
         let conv2d20_out1 = self.conv2d20.forward(concat6_out1);
         let relu20_out1 = burn::tensor::activation::relu(conv2d20_out1);
         let conv2d21_out1 = self.conv2d21.forward(relu20_out1.clone());
         let relu21_out1 = burn::tensor::activation::relu(conv2d21_out1);
         let conv2d22_out1 = self.conv2d22.forward(relu20_out1);
         let relu22_out1 = burn::tensor::activation::relu(conv2d22_out1);
-        let concat7_out1 = burn::tensor::Tensor::cat([relu21_out1, relu22_out1].into(), 1);
+        let concat7_out1 = burn::tensor::Tensor::cat(
+            [relu21_out1, relu22_out1].into(),
+            1,
+        );
         let conv2d23_out1 = self.conv2d23.forward(concat7_out1);
         let relu23_out1 = burn::tensor::activation::relu(conv2d23_out1);
         let conv2d24_out1 = self.conv2d24.forward(relu23_out1.clone());
         let relu24_out1 = burn::tensor::activation::relu(conv2d24_out1);
         let conv2d25_out1 = self.conv2d25.forward(relu23_out1);
         let relu25_out1 = burn::tensor::activation::relu(conv2d25_out1);
-        let concat8_out1 = burn::tensor::Tensor::cat([relu24_out1, relu25_out1].into(), 1);
+        let concat8_out1 = burn::tensor::Tensor::cat(
+            [relu24_out1, relu25_out1].into(),
+            1,
+        );
         let dropout1_out1 = concat8_out1;
-        let dropout1_out2 = Tensor::<4usize, burn::tensor::Int>::ones(dropout1_out1.shape(), &self.device).not_equal_elem(0i64);
+        let dropout1_out2 = Tensor::<
+            4usize,
+            burn::tensor::Int,
+        >::ones(dropout1_out1.shape(), &self.device)
+            .not_equal_elem(0i64);
         let conv2d26_out1 = self.conv2d26.forward(dropout1_out1);
         let relu26_out1 = burn::tensor::activation::relu(conv2d26_out1);
         let globalaveragepool1_out1 = self.globalaveragepool1.forward(relu26_out1);
@@ -365,7 +388,10 @@ impl Model {
             output
         };
         let flatten1_out1 = {
-            let leading_dim = globalaveragepool1_out1.shape()[..1].iter().product::<usize>() as i32;
+            let leading_dim = globalaveragepool1_out1
+                .shape()[..1]
+                .iter()
+                .product::<usize>() as i32;
             globalaveragepool1_out1.reshape::<2, _>([leading_dim, -1])
         };
         let softmax1_out1 = burn::tensor::activation::softmax(flatten1_out1, 1);
