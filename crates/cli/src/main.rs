@@ -75,8 +75,8 @@ enum Command {
         /// the input preprocessing, the labels and the (verified) weights.
         #[arg(long)]
         manifest: Option<PathBuf>,
-        /// Print every image's full probability vector as one JSON line instead.
-        #[arg(long)]
+        /// Print every image's full probability vector as one JSON line instead (with --manifest).
+        #[arg(long, requires = "manifest")]
         json: bool,
     },
     /// Publish weights as an immutable model version in the CDN layout under models/<name>/,
