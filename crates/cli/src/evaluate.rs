@@ -65,7 +65,7 @@ pub fn evaluate(model: &MnistCnn, split: &Split, device: &Device) -> anyhow::Res
 }
 
 /// Bin of a probability; 1.0 belongs to the last bin.
-fn confidence_bin(p: f32) -> usize {
+pub fn confidence_bin(p: f32) -> usize {
     ((p.clamp(0.0, 1.0) * CONFIDENCE_BINS as f32) as usize).min(CONFIDENCE_BINS - 1)
 }
 

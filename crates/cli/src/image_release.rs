@@ -8,15 +8,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use burn::prelude::*;
-use burn_edge_formats::{ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, ReferenceStats, SCHEMA_VERSION};
+use burn_edge_formats::{ConfidenceHistogram, InputSchema, Manifest, Metrics, ReferenceStats, SCHEMA_VERSION};
 use burn_edge_model::{save_squeezenet, Architecture, Classifier, ImageSpec};
 use serde::Deserialize;
 
-use crate::evaluate::confidence_edges;
-use crate::publish::sha256_hex;
-
-/// Oldest runtime that runs image-classifier manifests.
-pub const MIN_RUNTIME_VERSION: &str = "0.1.0";
+use crate::evaluate::{confidence_bin, confidence_edges, CONFIDENCE_BINS};
+use crate::publish::{weights_entry, MIN_RUNTIME_VERSION};
 
 /// `models/<name>.model.json`. Paths are relative to the folder the command runs in.
 #[derive(Debug, Deserialize)]
@@ -103,7 +100,7 @@ pub fn image_manifest(spec: &ModelSpec, version: &str, model: &Classifier, weigh
     }
     let prep = image_spec(&spec.input)?;
     let mut distribution = vec![0.0; labels.len()];
-    let mut confidence = vec![0.0; confidence_edges().len() - 1];
+    let mut confidence = [0.0; CONFIDENCE_BINS];
     let mut correct = 0;
     for (file, want) in &spec.evaluation.expected {
         let Some(want_index) = labels.iter().position(|l| l == want) else { bail!("expected label {want:?} for {file} is not a label") };
@@ -111,11 +108,9 @@ pub fn image_manifest(spec: &ModelSpec, version: &str, model: &Classifier, weigh
         let top = argmax(&probs);
         correct += usize::from(top == want_index);
         distribution[top] += 1.0;
-        let bins = confidence.len();
-        confidence[((probs[top] as f64 * bins as f64) as usize).min(bins - 1)] += 1.0;
+        confidence[confidence_bin(probs[top])] += 1.0;
     }
     let n = spec.evaluation.expected.len().max(1) as f64;
-    let sha256 = sha256_hex(weights);
     Ok(Manifest {
         schema_version: SCHEMA_VERSION,
         name: spec.name.clone(),
@@ -123,15 +118,7 @@ pub fn image_manifest(spec: &ModelSpec, version: &str, model: &Classifier, weigh
         created_at: now.into(),
         architecture: spec.architecture.clone(),
         min_runtime_version: MIN_RUNTIME_VERSION.into(),
-        files: vec![FileEntry {
-            role: FileRole::Weights,
-            path: format!("../{}", burn_edge_formats::content_path(&sha256, "bpk")),
-            sha256,
-            size: weights.len() as u64,
-            format: "burnpack".into(),
-            variant: "f32".into(),
-            dtype: "f32".into(),
-        }],
+        files: vec![weights_entry(weights)],
         input: spec.input.clone(),
         labels,
         metrics: Metrics {

@@ -1,20 +1,14 @@
 //! The manifest of an MNIST model version, built from its weights and their evaluation on the
 //! 10,000 test digits (so the metrics and drift reference describe exactly these bytes).
 
-use burn_edge_formats::{
-    ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats, SCHEMA_VERSION,
-};
+use burn_edge_formats::{ConfidenceHistogram, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats, SCHEMA_VERSION};
 use burn_edge_model::{MNIST_ARCHITECTURE, MNIST_CLASSES, MNIST_SIDE};
 
 use crate::evaluate::{confidence_edges, Accuracy};
-use crate::publish::sha256_hex;
-
-/// Oldest runtime that runs MNIST manifests of this shape.
-pub const MIN_RUNTIME_VERSION: &str = "0.1.0";
+use crate::publish::{weights_entry, MIN_RUNTIME_VERSION};
 
 /// Manifest for `weights` published as `name@version` at `now` (RFC 3339).
 pub fn mnist_manifest(name: &str, version: &str, weights: &[u8], eval: &Accuracy, now: &str) -> Manifest {
-    let sha256 = sha256_hex(weights);
     let side = MNIST_SIDE as u32;
     Manifest {
         schema_version: SCHEMA_VERSION,
@@ -23,16 +17,7 @@ pub fn mnist_manifest(name: &str, version: &str, weights: &[u8], eval: &Accuracy
         created_at: now.into(),
         architecture: MNIST_ARCHITECTURE.into(),
         min_runtime_version: MIN_RUNTIME_VERSION.into(),
-        files: vec![FileEntry {
-            role: FileRole::Weights,
-            // Relative to `<version>/manifest.json`.
-            path: format!("../{}", burn_edge_formats::content_path(&sha256, "bpk")),
-            sha256,
-            size: weights.len() as u64,
-            format: "burnpack".into(),
-            variant: "f32".into(),
-            dtype: "f32".into(),
-        }],
+        files: vec![weights_entry(weights)],
         input: InputSchema {
             shape: vec![1, side, side],
             dtype: "f32".into(),

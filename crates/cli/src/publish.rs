@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn_edge_formats::{content_path, manifest_path, Channel, FormatError, Manifest, CHANNEL_FILE};
+use burn_edge_formats::{content_path, manifest_path, Channel, FileEntry, FileRole, FormatError, Manifest, CHANNEL_FILE};
 use sha2::{Digest, Sha256};
 
 /// Why a publish was refused.
@@ -40,6 +40,24 @@ pub enum Outcome {
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Oldest runtime that runs the manifests `publish` writes today.
+pub const MIN_RUNTIME_VERSION: &str = "0.1.0";
+
+/// The manifest entry of f32 Burnpack weights, at their content-addressed path relative to
+/// `<version>/manifest.json`.
+pub fn weights_entry(weights: &[u8]) -> FileEntry {
+    let sha256 = sha256_hex(weights);
+    FileEntry {
+        role: FileRole::Weights,
+        path: format!("../{}", content_path(&sha256, "bpk")),
+        sha256,
+        size: weights.len() as u64,
+        format: "burnpack".into(),
+        variant: "f32".into(),
+        dtype: "f32".into(),
+    }
 }
 
 /// Publishes `manifest` (whose weights entry must describe `weights`) under `models_root`, then
