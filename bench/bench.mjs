@@ -4,7 +4,8 @@
 // batch 1 and 32, plus the wasm sizes. Prints a table and writes bench/results/mnist.json and
 // BENCHMARKS.md. WebGPU here is Chromium's SwiftShader *software* adapter: a CPU emulating a GPU.
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { startServer, launchBrowser } from '../tests/e2e/harness.mjs';
+import { startServer } from '../tests/e2e/harness.mjs';
+import { runBenchPage } from './page.mjs';
 
 const runs = Number(process.env.BENCH_RUNS || 100);
 const configs = [
@@ -18,18 +19,10 @@ const server = await startServer();
 const results = [];
 try {
   for (const c of configs) {
-    const browser = await launchBrowser({ webgpu: c.webgpu });
-    try {
-      const page = await browser.newPage();
-      await page.goto(`${server.url}bench.html?build=${c.build}&backend=${c.backend}&runs=${runs}`);
-      await page.waitForFunction(() => /** @type {any} */ (window).benchResult, null, { timeout: 600_000 });
-      const r = await page.evaluate(() => /** @type {any} */ (window).benchResult);
-      if (r.error) throw new Error(`${c.build}/${c.backend}: ${r.error}`);
-      results.push(r);
-      console.error(`done: ${c.build} / ${r.backend}`);
-    } finally {
-      await browser.close();
-    }
+    const url = `${server.url}bench.html?build=${c.build}&backend=${c.backend}&runs=${runs}`;
+    const r = await runBenchPage(url, { webgpu: c.webgpu, label: `${c.build}/${c.backend}` });
+    results.push(r);
+    console.error(`done: ${c.build} / ${r.backend}`);
   }
 } finally {
   server.stop();

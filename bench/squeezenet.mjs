@@ -9,7 +9,8 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { brotliCompressSync, constants } from 'node:zlib';
-import { startServer, launchBrowser } from '../tests/e2e/harness.mjs';
+import { startServer } from '../tests/e2e/harness.mjs';
+import { runBenchPage } from './page.mjs';
 
 const runs = Number(process.env.BENCH_RUNS || 100);
 // SwiftShader takes seconds per SqueezeNet inference: fewer runs there.
@@ -44,18 +45,10 @@ const server = await startServer();
 const results = [];
 try {
   for (const c of configs) {
-    const browser = await launchBrowser({ webgpu: c.webgpu });
-    try {
-      const page = await browser.newPage();
-      await page.goto(`${server.url}bench-squeezenet.html?${c.query}&runs=${c.runs}`);
-      await page.waitForFunction(() => /** @type {any} */ (window).benchResult, null, { timeout: 1_200_000 });
-      const r = await page.evaluate(() => /** @type {any} */ (window).benchResult);
-      if (r.error) throw new Error(`${c.name}: ${r.error}`);
-      results.push({ ...r, name: c.name, bytes: shipped(c.ship) });
-      console.error(`done: ${c.name}: p50 ${r.p50.toFixed(1)} ms`);
-    } finally {
-      await browser.close();
-    }
+    const url = `${server.url}bench-squeezenet.html?${c.query}&runs=${c.runs}`;
+    const r = await runBenchPage(url, { webgpu: c.webgpu, label: c.name, timeout: 1_200_000 });
+    results.push({ ...r, name: c.name, bytes: shipped(c.ship) });
+    console.error(`done: ${c.name}: p50 ${r.p50.toFixed(1)} ms`);
   }
 } finally {
   server.stop();
