@@ -29,6 +29,30 @@ impl std::str::FromStr for BackendPreference {
     }
 }
 
+/// Which kernels run a session on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuKernels {
+    /// burn-edge's own kernels where the architecture has a plan for them, Burn's otherwise.
+    Auto,
+    /// Burn's CPU backend always (the reference, for comparisons).
+    Burn,
+}
+
+impl std::str::FromStr for CpuKernels {
+    type Err = RuntimeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "burn" => Ok(Self::Burn),
+            other => Err(RuntimeError::UnknownCpuKernels(other.to_string())),
+        }
+    }
+}
+
+/// Name of burn-edge's own CPU kernels in `info().cpuKernels`.
+pub const BURN_EDGE_KERNELS: &str = "burn-edge";
+
 /// A backend that can run a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -94,6 +118,8 @@ mod tests {
         assert_eq!("auto".parse::<BackendPreference>().unwrap(), BackendPreference::Auto);
         assert_eq!("webgpu".parse::<BackendPreference>().unwrap(), BackendPreference::WebGpu);
         assert_eq!("cpu".parse::<BackendPreference>().unwrap(), BackendPreference::Cpu);
+        assert_eq!("burn".parse::<CpuKernels>().unwrap(), CpuKernels::Burn);
+        assert_eq!("fast".parse::<CpuKernels>().unwrap_err().to_string(), "unknown CPU kernels \"fast\": use \"auto\" or \"burn\"");
         let err = "cuda".parse::<BackendPreference>().unwrap_err();
         assert_eq!(err.to_string(), "unknown backend \"cuda\": use \"auto\", \"webgpu\" or \"cpu\"");
     }

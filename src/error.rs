@@ -1,7 +1,7 @@
 //! Everything that can go wrong in the runtime, with messages meant for the page's developer.
 
 use burn_edge_formats::FormatError;
-use burn_edge_model::{DigitInputError, ImageInputError, InputError, WeightsError};
+use burn_edge_model::{DigitInputError, ImageInputError, InputError, PlanError, WeightsError};
 
 /// A runtime failure; crosses to JavaScript as an `Error` carrying this message.
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +9,12 @@ pub enum RuntimeError {
     /// The backend preference is not one of the known names.
     #[error("unknown backend {0:?}: use \"auto\", \"webgpu\" or \"cpu\"")]
     UnknownBackend(String),
+    /// The CPU kernel choice is not one of the known names.
+    #[error("unknown CPU kernels {0:?}: use \"auto\" or \"burn\"")]
+    UnknownCpuKernels(String),
+    /// The loaded weights could not be packed for the CPU kernels.
+    #[error("preparing the CPU kernels failed: {0}")]
+    CpuPlan(#[from] PlanError),
     /// `"webgpu"` was requested and could not be provided.
     #[error("WebGPU was requested but is unavailable: {0}")]
     WebGpuUnavailable(String),

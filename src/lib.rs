@@ -14,7 +14,7 @@ pub mod session;
 #[cfg(target_family = "wasm")]
 pub mod web;
 
-pub use backend::{BackendKind, BackendPreference, Skipped, WebGpuDevice};
+pub use backend::{BackendKind, BackendPreference, CpuKernels, Skipped, WebGpuDevice};
 pub use error::RuntimeError;
 pub use manifest_check::{architecture, architectures, check_manifest};
 pub use preprocess::prepare_image;

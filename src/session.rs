@@ -4,10 +4,10 @@
 use std::future::Future;
 
 use burn::prelude::*;
-use burn_edge_model::{Architecture, Classifier};
+use burn_edge_model::{Architecture, Classifier, CpuPlan};
 use serde::Serialize;
 
-use crate::backend::{cpu_device, BackendKind, BackendPreference, Skipped, WebGpuDevice, CPU_KERNELS};
+use crate::backend::{cpu_device, BackendKind, BackendPreference, CpuKernels, Skipped, WebGpuDevice, BURN_EDGE_KERNELS, CPU_KERNELS};
 use crate::{RuntimeError, RUNTIME_VERSION};
 
 /// What a session tells about itself (serialised to JSON for `info()`).
@@ -16,7 +16,8 @@ use crate::{RuntimeError, RUNTIME_VERSION};
 pub struct SessionInfo {
     /// Backend that runs the predictions.
     pub backend: BackendKind,
-    /// CPU kernel library of this build.
+    /// Kernels that run on the CPU: `"burn-edge"` (this runtime's own, for architectures that
+    /// have them) or Burn's backend of this build (`"flex"`).
     pub cpu_kernels: &'static str,
     /// WebGPU adapter description, when WebGPU runs.
     pub adapter: Option<serde_json::Value>,
@@ -35,6 +36,8 @@ pub struct SessionInfo {
 /// A loaded model on its backend.
 pub struct Session {
     model: Classifier,
+    /// The model on burn-edge's CPU kernels; when set, it runs the predictions.
+    plan: Option<CpuPlan>,
     device: Device,
     info: SessionInfo,
 }
@@ -46,11 +49,12 @@ impl Session {
     /// the reason there is none. With [`BackendPreference::Auto`] any WebGPU failure (no API, no
     /// adapter, no device, failed warm-up) is recorded in `info().skipped` and the CPU runs;
     /// with [`BackendPreference::WebGpu`] it is an error. Weights that do not decode are an
-    /// error on every backend.
+    /// error on every backend. On the CPU, `kernels` picks burn-edge's kernels or Burn's.
     pub async fn create<F, Fut>(
         architecture: Architecture,
         weights: &[u8],
         preference: BackendPreference,
+        kernels: CpuKernels,
         acquire_webgpu: F,
     ) -> Result<Self, RuntimeError>
     where
@@ -72,7 +76,13 @@ impl Session {
                 Err(other) => return Err(other),
             }
         }
-        let session = Self::on_device(architecture, weights, cpu_device(), BackendKind::Cpu, None, skipped)?;
+        let mut session = Self::on_device(architecture, weights, cpu_device(), BackendKind::Cpu, None, skipped)?;
+        if kernels == CpuKernels::Auto {
+            session.plan = session.model.cpu_plan()?;
+            if session.plan.is_some() {
+                session.info.cpu_kernels = BURN_EDGE_KERNELS;
+            }
+        }
         session.warm_up().await?;
         Ok(session)
     }
@@ -112,7 +122,7 @@ impl Session {
             webgpu_build: cfg!(feature = "webgpu"),
             runtime_version: RUNTIME_VERSION,
         };
-        Ok(Self { model, device, info })
+        Ok(Self { model, plan: None, device, info })
     }
 
     /// One inference on a blank input: compiles kernels and proves the backend works.
@@ -126,6 +136,10 @@ impl Session {
     pub async fn predict(&self, input: &[f32]) -> Result<Vec<f32>, RuntimeError> {
         let backend = self.info.backend.name();
         let architecture = self.model.architecture();
+        if let Some(plan) = &self.plan {
+            let probs = plan.probabilities(input)?;
+            return finite(probs, backend);
+        }
         let tensor = self.model.input(input, &self.device)?;
         let data = self
             .model
@@ -134,14 +148,25 @@ impl Session {
             .await
             .map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
         let probs: Vec<f32> = data.try_to_vec::<f32>().map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
-        if probs.len() != input.len() / architecture.input_len() * architecture.classes() || probs.iter().any(|p| !p.is_finite()) {
-            return Err(RuntimeError::NonFinite(backend));
+        if probs.len() != input.len() / architecture.input_len() * architecture.classes() {
+            return Err(RuntimeError::Readback {
+                backend,
+                detail: format!("{} probabilities for {} input values", probs.len(), input.len()),
+            });
         }
-        Ok(probs)
+        finite(probs, backend)
     }
 
     /// What runs this session and why.
     pub fn info(&self) -> &SessionInfo {
         &self.info
     }
+}
+
+/// The probabilities, unless the backend produced NaN or infinity.
+fn finite(probs: Vec<f32>, backend: &'static str) -> Result<Vec<f32>, RuntimeError> {
+    if probs.iter().any(|p| !p.is_finite()) {
+        return Err(RuntimeError::NonFinite(backend));
+    }
+    Ok(probs)
 }

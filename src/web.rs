@@ -1,6 +1,6 @@
 //! The wasm-bindgen facade: the only file that touches `wasm_bindgen`, `js_sys` and the browser.
 //!
-//! JavaScript sees `createSession(weights, backend, architecture)`, a `Session` with `predict`,
+//! JavaScript sees `createSession(weights, backend, architecture, cpuKernels)`, a `Session` with `predict`,
 //! `info` and `free`, and `prepareDigit` / `prepareImage` for turning canvas pixels into model
 //! input. Every failure is an
 //! `Error` whose message comes from [`RuntimeError`].
@@ -13,7 +13,7 @@ use js_sys::{Array, Float32Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::{BackendPreference, RuntimeError, WebGpuDevice};
+use crate::{BackendPreference, CpuKernels, RuntimeError, WebGpuDevice};
 
 static INIT: Once = Once::new();
 
@@ -55,13 +55,20 @@ pub struct Session {
 }
 
 /// Creates a session from Burnpack weight bytes; `backend` is `"auto"`, `"webgpu"` or `"cpu"`;
-/// `architecture` is the manifest's id (default `"mnist-cnn"`).
+/// `architecture` is the manifest's id (default `"mnist-cnn"`); `cpuKernels` is `"auto"`
+/// (burn-edge's own where the architecture has them, the default) or `"burn"`.
 #[wasm_bindgen(js_name = createSession)]
-pub async fn create_session(weights: Vec<u8>, backend: String, architecture: Option<String>) -> Result<Session, JsError> {
+pub async fn create_session(
+    weights: Vec<u8>,
+    backend: String,
+    architecture: Option<String>,
+    cpu_kernels: Option<String>,
+) -> Result<Session, JsError> {
     ensure_initialised();
     let preference: BackendPreference = backend.parse().map_err(js_error)?;
+    let kernels: CpuKernels = cpu_kernels.as_deref().unwrap_or("auto").parse().map_err(js_error)?;
     let architecture = crate::architecture(architecture.as_deref().unwrap_or(burn_edge_model::MNIST_ARCHITECTURE)).map_err(js_error)?;
-    let session = crate::Session::create(architecture, &weights, preference, acquire_webgpu).await.map_err(js_error)?;
+    let session = crate::Session::create(architecture, &weights, preference, kernels, acquire_webgpu).await.map_err(js_error)?;
     Ok(Session { inner: Rc::new(session) })
 }
 

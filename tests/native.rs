@@ -3,7 +3,7 @@
 
 mod common;
 
-use burn_edge::{BackendKind, BackendPreference, RuntimeError, Session, WebGpuDevice};
+use burn_edge::{BackendKind, BackendPreference, CpuKernels, RuntimeError, Session, WebGpuDevice};
 use burn_edge_model::Architecture;
 use common::*;
 use pollster::block_on;
@@ -13,7 +13,7 @@ async fn no_webgpu() -> Result<WebGpuDevice, String> {
 }
 
 fn cpu_session() -> Session {
-    block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::Cpu, no_webgpu)).expect("cpu session")
+    block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::Cpu, CpuKernels::Auto, no_webgpu)).expect("cpu session")
 }
 
 #[test]
@@ -29,7 +29,7 @@ fn cpu_preference_runs_on_the_cpu_and_says_why_webgpu_was_skipped() {
 
 #[test]
 fn auto_falls_back_to_the_cpu_with_the_reason() {
-    let session = block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::Auto, no_webgpu)).unwrap();
+    let session = block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::Auto, CpuKernels::Auto, no_webgpu)).unwrap();
     assert_eq!(session.info().backend, BackendKind::Cpu);
     let reason = &session.info().skipped[0].reason;
     // The CPU-only build names itself; a WebGPU build passes the provider's reason through.
@@ -42,7 +42,9 @@ fn auto_falls_back_to_the_cpu_with_the_reason() {
 
 #[test]
 fn forced_webgpu_without_it_is_an_error_not_a_cpu_run() {
-    let err = block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::WebGpu, no_webgpu)).err().expect("must fail");
+    let err = block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::WebGpu, CpuKernels::Auto, no_webgpu))
+        .err()
+        .expect("must fail");
     assert!(matches!(err, RuntimeError::WebGpuUnavailable(_)), "{err}");
     assert!(err.to_string().starts_with("WebGPU was requested but is unavailable: "), "{err}");
 }
@@ -50,11 +52,15 @@ fn forced_webgpu_without_it_is_an_error_not_a_cpu_run() {
 #[test]
 fn weights_that_do_not_decode_are_an_error_on_every_preference() {
     for preference in [BackendPreference::Auto, BackendPreference::Cpu] {
-        let err = block_on(Session::create(Architecture::MnistCnn, b"garbage", preference, no_webgpu)).err().expect("must fail");
+        let err = block_on(Session::create(Architecture::MnistCnn, b"garbage", preference, CpuKernels::Auto, no_webgpu))
+            .err()
+            .expect("must fail");
         assert!(err.to_string().starts_with("weights are not a valid Burnpack file"), "{err}");
     }
     let truncated = &WEIGHTS[..WEIGHTS.len() / 2];
-    let err = block_on(Session::create(Architecture::MnistCnn, truncated, BackendPreference::Cpu, no_webgpu)).err().expect("must fail");
+    let err = block_on(Session::create(Architecture::MnistCnn, truncated, BackendPreference::Cpu, CpuKernels::Auto, no_webgpu))
+        .err()
+        .expect("must fail");
     assert!(matches!(err, RuntimeError::Weights(_)), "{err}");
 }
 
@@ -130,9 +136,10 @@ fn photo(name: &str) -> (Vec<u8>, usize, usize) {
 fn squeezenet_session_classifies_photos_prepared_per_the_manifest() {
     let (manifest, weights) = squeezenet();
     let architecture = burn_edge::architecture(manifest["architecture"].as_str().unwrap()).unwrap();
-    let session = block_on(Session::create(architecture, &weights, BackendPreference::Auto, no_webgpu)).unwrap();
+    let session = block_on(Session::create(architecture, &weights, BackendPreference::Auto, CpuKernels::Auto, no_webgpu)).unwrap();
     assert_eq!(session.info().architecture, "squeezenet1.1");
     assert_eq!(session.info().parameters, 1_235_496);
+    assert_eq!(session.info().cpu_kernels, "burn-edge");
     let schema = manifest["input"].to_string();
     let mut batch = Vec::new();
     for (file, class) in [("fish.png", 0), ("kitten_224.png", 281)] {
@@ -146,8 +153,15 @@ fn squeezenet_session_classifies_photos_prepared_per_the_manifest() {
         }
         batch.extend(input);
     }
-    // A batch of two gives the same rows as two single runs.
-    assert_eq!(block_on(session.predict(&batch)).unwrap().len(), 2000);
+    // A batch of two gives the same rows as two single runs, and burn-edge's kernels agree
+    // with Burn's on both.
+    let probs = block_on(session.predict(&batch)).unwrap();
+    assert_eq!(probs.len(), 2000);
+    let burn = block_on(Session::create(architecture, &weights, BackendPreference::Cpu, CpuKernels::Burn, no_webgpu)).unwrap();
+    assert_eq!(burn.info().cpu_kernels, "flex");
+    let reference = block_on(burn.predict(&batch)).unwrap();
+    let diff = probs.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(diff < 1e-5, "burn-edge vs Burn kernels: max |diff| {diff}");
     // Bad inputs are named.
     let err = block_on(session.predict(&[0.0; 784])).unwrap_err().to_string();
     assert_eq!(err, "input length 784 is not a multiple of 150528 (3x224x224 per example)");

@@ -5,6 +5,7 @@ use burn::prelude::*;
 
 use crate::mnist::{InputError, MnistCnn, MNIST_CLASSES, MNIST_SIDE};
 use crate::squeezenet::{squeezenet_probabilities, SqueezeNet, SQUEEZENET_ARCHITECTURE, SQUEEZENET_CLASSES, SQUEEZENET_SIDE};
+use crate::squeezenet_cpu::{PlanError, SqueezeNetCpu};
 use crate::weights::{load_mnist, load_squeezenet, WeightsError, MNIST_ARCHITECTURE};
 
 /// A model architecture compiled into this build.
@@ -97,10 +98,45 @@ impl Classifier {
     pub fn input(&self, values: &[f32], device: &Device) -> Result<Tensor<4>, InputError> {
         input_tensor(values, self.architecture().input_shape(), device)
     }
+
+    /// The network on the hand-tuned CPU kernels, for architectures that have such a plan
+    /// (SqueezeNet; MNIST is small enough that Burn's kernels are as fast).
+    pub fn cpu_plan(&self) -> Result<Option<CpuPlan>, PlanError> {
+        Ok(match self {
+            Classifier::Mnist(_) => None,
+            Classifier::SqueezeNet(m) => Some(CpuPlan::SqueezeNet(Box::new(SqueezeNetCpu::from_model(m)?))),
+        })
+    }
+}
+
+/// An architecture's graph on the hand-tuned CPU kernels ([`crate::cpu`]).
+#[derive(Debug, Clone)]
+pub enum CpuPlan {
+    SqueezeNet(Box<SqueezeNetCpu>),
+}
+
+impl CpuPlan {
+    /// Class probabilities (`batch * classes`) for flat planar input of whole examples.
+    pub fn probabilities(&self, values: &[f32]) -> Result<Vec<f32>, InputError> {
+        match self {
+            CpuPlan::SqueezeNet(plan) => {
+                check_input(values, Architecture::SqueezeNet1_1.input_shape())?;
+                Ok(plan.probabilities(values))
+            }
+        }
+    }
 }
 
 /// A `[batch, c, h, w]` tensor from flat planar values of whole `[c, h, w]` examples.
-pub fn input_tensor(values: &[f32], [c, h, w]: [usize; 3], device: &Device) -> Result<Tensor<4>, InputError> {
+pub fn input_tensor(values: &[f32], shape: [usize; 3], device: &Device) -> Result<Tensor<4>, InputError> {
+    let batch = check_input(values, shape)?;
+    let [c, h, w] = shape;
+    let data = TensorData::new(values.to_vec(), [batch, c, h, w]);
+    Ok(Tensor::from_data(data, device))
+}
+
+/// The batch size of flat planar values of whole `[c, h, w]` examples, all finite.
+pub fn check_input(values: &[f32], [c, h, w]: [usize; 3]) -> Result<usize, InputError> {
     let per = c * h * w;
     if values.is_empty() {
         return Err(InputError::Empty { per, shape: [c, h, w] });
@@ -111,8 +147,7 @@ pub fn input_tensor(values: &[f32], [c, h, w]: [usize; 3], device: &Device) -> R
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(InputError::NotFinite(i));
     }
-    let data = TensorData::new(values.to_vec(), [values.len() / per, c, h, w]);
-    Ok(Tensor::from_data(data, device))
+    Ok(values.len() / per)
 }
 
 #[cfg(test)]

@@ -1,0 +1,95 @@
+//! Four f32 lanes: wasm SIMD128 when the build enables it, a plain array otherwise (native
+//! builds, where LLVM maps it onto SSE/NEON). The kernels are written once against this type.
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod imp {
+    use core::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    pub struct F32x4(v128);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub fn splat(v: f32) -> Self {
+            Self(f32x4_splat(v))
+        }
+        #[inline(always)]
+        pub fn zero() -> Self {
+            Self(f32x4_splat(0.0))
+        }
+        /// Loads `src[0..4]`.
+        #[inline(always)]
+        pub fn load(src: &[f32]) -> Self {
+            assert!(src.len() >= 4);
+            // SAFETY: four f32 are in bounds (checked above); v128_load allows unaligned reads.
+            Self(unsafe { v128_load(src.as_ptr() as *const v128) })
+        }
+        /// Stores into `dst[0..4]`.
+        #[inline(always)]
+        pub fn store(self, dst: &mut [f32]) {
+            assert!(dst.len() >= 4);
+            // SAFETY: four f32 are in bounds (checked above); v128_store allows unaligned writes.
+            unsafe { v128_store(dst.as_mut_ptr() as *mut v128, self.0) }
+        }
+        #[cfg(not(feature = "relaxed-simd"))]
+        #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
+        }
+        #[cfg(feature = "relaxed-simd")]
+        #[target_feature(enable = "relaxed-simd")]
+        #[inline]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(f32x4_relaxed_madd(a.0, b.0, self.0))
+        }
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            Self(f32x4_add(self.0, o.0))
+        }
+        /// Lane-wise maximum; `pmax` (not `max`) because the inputs are never NaN-sensitive here
+        /// and it compiles to one instruction.
+        #[inline(always)]
+        pub fn max(self, o: Self) -> Self {
+            Self(f32x4_pmax(self.0, o.0))
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod imp {
+    #[derive(Clone, Copy)]
+    pub struct F32x4([f32; 4]);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub fn splat(v: f32) -> Self {
+            Self([v; 4])
+        }
+        #[inline(always)]
+        pub fn zero() -> Self {
+            Self([0.0; 4])
+        }
+        #[inline(always)]
+        pub fn load(src: &[f32]) -> Self {
+            Self([src[0], src[1], src[2], src[3]])
+        }
+        #[inline(always)]
+        pub fn store(self, dst: &mut [f32]) {
+            dst[..4].copy_from_slice(&self.0);
+        }
+        #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(core::array::from_fn(|i| self.0[i] + a.0[i] * b.0[i]))
+        }
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            Self(core::array::from_fn(|i| self.0[i] + o.0[i]))
+        }
+        #[inline(always)]
+        pub fn max(self, o: Self) -> Self {
+            Self(core::array::from_fn(|i| if self.0[i] < o.0[i] { o.0[i] } else { self.0[i] }))
+        }
+    }
+}
+
+pub use imp::F32x4;
