@@ -31,9 +31,14 @@ const configs = [
   { name: 'ONNX Runtime Web, wasm EP, 1 thread', query: 'system=ort&ep=wasm&threads=1', webgpu: false, runs, ship: ortFiles.wasm.map((f) => `pkg/vendor/ort/${f}`) },
   { name: `ONNX Runtime Web, wasm EP, ${cores} threads`, query: `system=ort&ep=wasm&threads=${cores}`, webgpu: false, runs, ship: ortFiles.wasm.map((f) => `pkg/vendor/ort/${f}`) },
   { name: 'ONNX Runtime Web, WebGPU EP', query: 'system=ort&ep=webgpu', webgpu: true, runs: gpuRuns, ship: ortFiles.webgpu.map((f) => `pkg/vendor/ort/${f}`) },
-  { name: 'burn-edge, CPU build (1 thread)', query: 'system=burn-edge&backend=cpu', webgpu: false, runs, ship: ['pkg/cpu/burn_edge.js', 'pkg/cpu/burn_edge_bg.wasm'] },
+  { name: "burn-edge, CPU build (1 thread), burn-edge's kernels", query: 'system=burn-edge&backend=cpu', webgpu: false, runs, ship: ['pkg/cpu/burn_edge.js', 'pkg/cpu/burn_edge_bg.wasm'] },
+  { name: "burn-edge, CPU build (1 thread), Burn's flex kernels", query: 'system=burn-edge&backend=cpu&kernels=burn', webgpu: false, runs, ship: ['pkg/cpu/burn_edge.js', 'pkg/cpu/burn_edge_bg.wasm'] },
   { name: 'burn-edge, WebGPU build', query: 'system=burn-edge&backend=webgpu', webgpu: true, runs: gpuRuns, ship: ['pkg/webgpu/burn_edge.js', 'pkg/webgpu/burn_edge_bg.wasm'] },
 ];
+
+// BENCH_SYSTEMS=regex runs only the matching rows (quick checks; the first row is the reference).
+const only = process.env.BENCH_SYSTEMS ? new RegExp(process.env.BENCH_SYSTEMS) : null;
+const selected = configs.filter((c, i) => i === 0 || !only || only.test(c.name));
 
 /** @param {string[]} files */
 const shipped = (files) => ({
@@ -44,7 +49,7 @@ const shipped = (files) => ({
 const server = await startServer();
 const results = [];
 try {
-  for (const c of configs) {
+  for (const c of selected) {
     const url = `${server.url}bench-squeezenet.html?${c.query}&runs=${c.runs}`;
     const r = await runBenchPage(url, { webgpu: c.webgpu, label: c.name, timeout: 1_200_000 });
     results.push({ ...r, name: c.name, bytes: shipped(c.ship) });

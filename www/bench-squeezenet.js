@@ -1,7 +1,7 @@
 /**
  * @module bench-squeezenet
  * One system of the SqueezeNet side-by-side benchmark, driven by bench/squeezenet.mjs:
- * `bench-squeezenet.html?system=burn-edge&backend=cpu|webgpu&runs=100`, or
+ * `bench-squeezenet.html?system=burn-edge&backend=cpu|webgpu&kernels=auto|burn&runs=100`, or
  * `?system=ort&ep=wasm&threads=1|2` / `?system=ort&ep=webgpu` (ONNX Runtime Web 1.30 from
  * /pkg/vendor/ort/, the same ONNX weights from /pkg/vendor/squeezenet.onnx, both copied there by
  * the driver). Every system gets the same input: fish.png prepared per the published manifest
@@ -64,12 +64,12 @@ async function burnEdge() {
   const mod = await loadBuild(build);
   const t1 = performance.now();
   // Session creation includes one warm-up inference (it proves the backend works).
-  const session = await mod.createSession(weights, backend, m.architecture);
+  const session = await mod.createSession(weights, backend, m.architecture, params.get('kernels') || 'auto');
   const t2 = performance.now();
   const timed = await time(() => session.predict(x));
   const info = session.info();
   session.free();
-  return { system: 'burn-edge', backend: info.backend, adapter: info.adapter, build, loadRuntimeMs: t1 - t0, createSessionMs: t2 - t1, ...timed };
+  return { system: 'burn-edge', backend: info.backend, cpuKernels: info.cpuKernels, adapter: info.adapter, build, loadRuntimeMs: t1 - t0, createSessionMs: t2 - t1, ...timed };
 }
 
 async function ort() {
