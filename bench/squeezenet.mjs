@@ -11,20 +11,14 @@ import { availableParallelism } from 'node:os';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { startServer } from '../tests/e2e/harness.mjs';
 import { runBenchPage } from './page.mjs';
+import { ortFiles, vendorOrt } from './ort.mjs';
 
 const runs = Number(process.env.BENCH_RUNS || 100);
 // SwiftShader takes seconds per SqueezeNet inference: fewer runs there.
 const gpuRuns = Number(process.env.BENCH_WEBGPU_RUNS || 10);
 const cores = availableParallelism();
 
-// ORT's files and the ONNX model go into pkg/vendor (build output, gitignored), served by our server.
-const ortDist = 'node_modules/onnxruntime-web/dist';
-const ortFiles = {
-  wasm: ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'],
-  webgpu: ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'],
-};
-mkdirSync('pkg/vendor/ort', { recursive: true });
-for (const f of [...ortFiles.wasm, ...ortFiles.webgpu]) copyFileSync(`${ortDist}/${f}`, `pkg/vendor/ort/${f}`);
+vendorOrt();
 copyFileSync('../shared/datasets/squeezenet/squeezenet1.1_fp32_opset16.onnx', 'pkg/vendor/squeezenet.onnx');
 
 const configs = [

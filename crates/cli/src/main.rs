@@ -4,6 +4,7 @@
 mod collector;
 mod dataset;
 mod evaluate;
+mod export_onnx;
 mod idx;
 mod image_release;
 mod import_onnx;
@@ -114,6 +115,15 @@ enum Command {
         /// Where the weights go.
         #[arg(long)]
         weights: PathBuf,
+    },
+    /// Export published weights as an ONNX file (class probabilities out, dynamic batch), to
+    /// run the same model in other runtimes.
+    ExportOnnx {
+        /// A Burnpack weights file (e.g. models/mnist/model.bpk).
+        weights: PathBuf,
+        /// Where the .onnx file goes.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Serve the demo page (www/), the wasm builds (pkg/) and models/ on a local port.
     Serve {
@@ -253,6 +263,10 @@ fn main() -> Result<()> {
                 imported.code.display(),
                 imported.weights.display()
             );
+        }
+        Command::ExportOnnx { weights, out } => {
+            let (architecture, size) = export_onnx::export(&weights, &out)?;
+            println!("exported {} ({}) -> {} ({size} bytes)", weights.display(), architecture.id(), out.display());
         }
         Command::Serve { addr, root, telemetry_db, clickhouse, ingest_keys, allow_origins, max_body_bytes, rate_limit } => {
             let mut config =

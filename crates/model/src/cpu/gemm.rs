@@ -100,15 +100,26 @@ fn store(acc: &[[F32x4; NV]; MR], i0: usize, rows: usize, j0: usize, width: usiz
     let zero = F32x4::zero();
     for (r, row_acc) in acc.iter().enumerate().take(rows) {
         let bias = F32x4::splat(epilogue.bias[i0 + r]);
-        let mut tile = [0.0f32; NR];
-        for (h, v) in row_acc.iter().enumerate() {
-            let mut v = v.add(bias);
+        let out = |v: &F32x4| {
+            let v = v.add(bias);
             if epilogue.relu {
-                v = v.max(zero);
+                v.max(zero)
+            } else {
+                v
             }
-            v.store(&mut tile[h * 4..]);
+        };
+        let row = &mut c[(i0 + r) * ldc + j0..][..width];
+        if width == NR {
+            for (h, v) in row_acc.iter().enumerate() {
+                out(v).store(&mut row[h * 4..]);
+            }
+        } else {
+            let mut tile = [0.0f32; NR];
+            for (h, v) in row_acc.iter().enumerate() {
+                out(v).store(&mut tile[h * 4..]);
+            }
+            row.copy_from_slice(&tile[..width]);
         }
-        c[(i0 + r) * ldc + j0..][..width].copy_from_slice(&tile[..width]);
     }
 }
 
