@@ -27,7 +27,9 @@ pub fn export(weights: &Path, out: &Path) -> Result<(Architecture, usize)> {
     let specs = [InputSpec::new([AxisSpec::dynamic("batch"), AxisSpec::Static, AxisSpec::Static, AxisSpec::Static])];
     let exporter = OnnxExporter::new();
     let onnx = match &model {
-        Classifier::Mnist(m) => exporter.export_dynamic(m, sample, validation, &specs, |m: &MnistCnn, x: Tensor<4>| spelled_softmax(m.forward(x))),
+        Classifier::Mnist(m) => {
+            exporter.export_dynamic(m, sample, validation, &specs, |m: &MnistCnn, x: Tensor<4>| spelled_softmax(m.forward(x)))
+        }
         Classifier::SqueezeNet(m) => exporter.export_dynamic(&**m, sample, validation, &specs, squeezenet_probabilities),
     }
     .with_context(|| format!("exporting {id} to ONNX"))?;

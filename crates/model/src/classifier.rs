@@ -3,9 +3,11 @@
 
 use burn::prelude::*;
 
+use crate::cpu_plan::{CpuPlan, PlanError};
 use crate::mnist::{InputError, MnistCnn, MNIST_CLASSES, MNIST_SIDE};
+use crate::mnist_cpu::MnistCpu;
 use crate::squeezenet::{squeezenet_probabilities, SqueezeNet, SQUEEZENET_ARCHITECTURE, SQUEEZENET_CLASSES, SQUEEZENET_SIDE};
-use crate::squeezenet_cpu::{PlanError, SqueezeNetCpu};
+use crate::squeezenet_cpu::SqueezeNetCpu;
 use crate::weights::{load_mnist, load_squeezenet, WeightsError, MNIST_ARCHITECTURE};
 
 /// A model architecture compiled into this build.
@@ -99,31 +101,13 @@ impl Classifier {
         input_tensor(values, self.architecture().input_shape(), device)
     }
 
-    /// The network on the hand-tuned CPU kernels, for architectures that have such a plan
-    /// (SqueezeNet; MNIST is small enough that Burn's kernels are as fast).
+    /// The network on burn-edge's CPU kernels, for architectures that have a plan (every
+    /// architecture of this build has one; an imported model without one runs on Burn's).
     pub fn cpu_plan(&self) -> Result<Option<CpuPlan>, PlanError> {
-        Ok(match self {
-            Classifier::Mnist(_) => None,
-            Classifier::SqueezeNet(m) => Some(CpuPlan::SqueezeNet(Box::new(SqueezeNetCpu::from_model(m)?))),
-        })
-    }
-}
-
-/// An architecture's graph on the hand-tuned CPU kernels ([`crate::cpu`]).
-#[derive(Debug, Clone)]
-pub enum CpuPlan {
-    SqueezeNet(Box<SqueezeNetCpu>),
-}
-
-impl CpuPlan {
-    /// Class probabilities (`batch * classes`) for flat planar input of whole examples.
-    pub fn probabilities(&self, values: &[f32]) -> Result<Vec<f32>, InputError> {
-        match self {
-            CpuPlan::SqueezeNet(plan) => {
-                check_input(values, Architecture::SqueezeNet1_1.input_shape())?;
-                Ok(plan.probabilities(values))
-            }
-        }
+        Ok(Some(match self {
+            Classifier::Mnist(m) => CpuPlan::Mnist(Box::new(MnistCpu::from_model(m)?)),
+            Classifier::SqueezeNet(m) => CpuPlan::SqueezeNet(Box::new(SqueezeNetCpu::from_model(m)?)),
+        }))
     }
 }
 

@@ -7,20 +7,24 @@
 
 pub mod classifier;
 pub mod cpu;
+pub mod cpu_plan;
 pub mod digit_input;
 pub mod image_input;
 pub mod mnist;
+pub mod mnist_cpu;
 mod resample;
 pub mod squeezenet;
 pub mod squeezenet_cpu;
 pub mod weights;
 
-pub use classifier::{check_input, input_tensor, Architecture, Classifier, CpuPlan};
+pub use classifier::{check_input, input_tensor, Architecture, Classifier};
+pub use cpu_plan::{CpuPlan, PlanError};
 pub use digit_input::{digit_from_luminance, digit_from_rgba, DigitInputError};
 pub use image_input::{ColorOrder, Fit, ImageInputError, ImageSpec};
 pub use mnist::{images_tensor, InputError, MnistCnn, MnistConfig, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE};
+pub use mnist_cpu::MnistCpu;
 pub use squeezenet::{SqueezeNet, SQUEEZENET_ARCHITECTURE, SQUEEZENET_CLASSES, SQUEEZENET_SIDE};
-pub use squeezenet_cpu::{PlanError, SqueezeNetCpu};
+pub use squeezenet_cpu::SqueezeNetCpu;
 pub use weights::{
     architecture_of, load_mnist, load_squeezenet, read_mnist_config, save_squeezenet, save_to_bytes, WeightsError, MNIST_ARCHITECTURE,
 };

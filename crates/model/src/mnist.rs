@@ -18,8 +18,8 @@ pub const MNIST_PIXELS: usize = MNIST_SIDE * MNIST_SIDE;
 pub const MNIST_CLASSES: usize = 10;
 
 /// Mean and standard deviation of the MNIST training pixels (scaled to 0..1).
-const PIXEL_MEAN: f32 = 0.1307;
-const PIXEL_STD: f32 = 0.3081;
+pub(crate) const PIXEL_MEAN: f32 = 0.1307;
+pub(crate) const PIXEL_STD: f32 = 0.3081;
 
 /// Why a batch of pixels cannot become model input.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

@@ -4,25 +4,14 @@
 //! concatenation, and the weights taken from the loaded Burn module by parameter path. The
 //! generated `forward` stays the reference: tests hold the two within float rounding.
 
-use std::collections::HashMap;
-
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
+#[cfg(test)]
 use burn::prelude::*;
 
 use crate::cpu::pool::{global_average, max_pool, softmax};
 use crate::cpu::Conv2d;
+use crate::cpu_plan::{Params, PlanError};
 use crate::squeezenet::{SqueezeNet, SQUEEZENET_CLASSES, SQUEEZENET_SIDE};
-
-/// Why a loaded module cannot become a CPU plan (it always can for weights that loaded).
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    #[error("parameter {0} is missing from the module")]
-    Missing(String),
-    #[error("parameter {name} has shape {found:?}, expected {expected:?}")]
-    Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
-    #[error("parameter {0} is not f32")]
-    NotF32(String),
-}
 
 /// One fire module: squeeze 1x1, then expand 1x1 and expand 3x3 side by side.
 #[derive(Debug, Clone)]
@@ -130,40 +119,6 @@ impl SqueezeNetCpu {
     }
 }
 
-/// Every float parameter of a module by its dotted path (`conv2d5.weight`).
-#[derive(Default)]
-struct Params {
-    path: Vec<String>,
-    found: HashMap<String, (Vec<usize>, Result<Vec<f32>, ()>)>,
-}
-
-impl Params {
-    fn take(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, PlanError> {
-        let (found, values) = self.found.get(name).ok_or_else(|| PlanError::Missing(name.into()))?;
-        if found != shape {
-            return Err(PlanError::Shape { name: name.into(), found: found.clone(), expected: shape.to_vec() });
-        }
-        values.clone().map_err(|()| PlanError::NotF32(name.into()))
-    }
-}
-
-impl ModuleVisitor for Params {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let tensor = param.val();
-        let shape = tensor.dims().to_vec();
-        let values = tensor.into_data().try_into_vec::<f32>().map_err(|_| ());
-        self.found.insert(self.path.join("."), (shape, values));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,7 +135,7 @@ mod tests {
             Tensor::from_data(TensorData::new(input.clone(), [2, 3, 224, 224]), &device),
         )
         .into_data()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .unwrap();
         let got = plan.probabilities(&input);
         assert_eq!(got.len(), want.len());
