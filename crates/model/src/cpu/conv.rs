@@ -84,44 +84,57 @@ impl Window {
     /// input and after `width`.
     fn pack(&self, input: &[f32], j0: usize, width: usize, panel: &mut [f32]) {
         let [kh, kw] = self.kernel;
-        let [sy, sx] = self.stride;
-        let [py, px] = self.padding;
-        let (h, w) = (self.h, self.w);
-        let (oy, ox) = (j0 / self.ow, j0 % self.ow);
-        // The usual case: the panel's pixels sit on one output row.
-        let one_row = ox + width <= self.ow;
+        // The panel's pixels as runs along output rows: (first column in the panel, oy, ox, len).
+        let mut runs = [(0usize, 0usize, 0usize, 0usize); NR];
+        let mut count = 0;
+        let mut jj = 0;
+        while jj < width {
+            let (oy, ox) = ((j0 + jj) / self.ow, (j0 + jj) % self.ow);
+            let len = (self.ow - ox).min(width - jj);
+            runs[count] = (jj, oy, ox, len);
+            count += 1;
+            jj += len;
+        }
         let mut rows = panel.chunks_exact_mut(NR);
-        for plane in input.chunks_exact(h * w) {
+        for plane in input.chunks_exact(self.h * self.w) {
             for ky in 0..kh {
                 for kx in 0..kw {
                     let Some(dst) = rows.next() else { return };
-                    if one_row {
-                        let iy = (oy * sy + ky) as isize - py as isize;
-                        if iy < 0 || iy >= h as isize {
-                            dst.fill(0.0);
-                            continue;
-                        }
-                        let line = &plane[iy as usize * w..][..w];
-                        let ix0 = (ox * sx + kx) as isize - px as isize;
-                        if sx == 1 && ix0 >= 0 && ix0 as usize + width <= w {
-                            dst[..width].copy_from_slice(&line[ix0 as usize..][..width]);
-                        } else {
-                            for (jj, d) in dst[..width].iter_mut().enumerate() {
-                                let ix = ix0 + (jj * sx) as isize;
-                                *d = if ix >= 0 && ix < w as isize { line[ix as usize] } else { 0.0 };
-                            }
-                        }
-                    } else {
-                        for (jj, d) in dst[..width].iter_mut().enumerate() {
-                            let (oy, ox) = ((j0 + jj) / self.ow, (j0 + jj) % self.ow);
-                            let iy = (oy * sy + ky) as isize - py as isize;
-                            let ix = (ox * sx + kx) as isize - px as isize;
-                            let inside = iy >= 0 && iy < h as isize && ix >= 0 && ix < w as isize;
-                            *d = if inside { plane[iy as usize * w + ix as usize] } else { 0.0 };
-                        }
+                    for &(at, oy, ox, len) in &runs[..count] {
+                        self.fill_run(plane, ky, kx, oy, ox, &mut dst[at..at + len]);
                     }
                     dst[width..].fill(0.0);
                 }
+            }
+        }
+    }
+
+    /// Input values under kernel tap `(ky, kx)` for `dst.len()` output pixels from `(oy, ox)`
+    /// along one output row.
+    fn fill_run(&self, plane: &[f32], ky: usize, kx: usize, oy: usize, ox: usize, dst: &mut [f32]) {
+        let [sy, sx] = self.stride;
+        let [py, px] = self.padding;
+        let w = self.w;
+        let iy = (oy * sy + ky) as isize - py as isize;
+        if iy < 0 || iy >= self.h as isize {
+            dst.fill(0.0);
+            return;
+        }
+        let line = &plane[iy as usize * w..][..w];
+        let ix0 = (ox * sx + kx) as isize - px as isize;
+        let last = ix0 + ((dst.len() - 1) * sx) as isize;
+        if ix0 >= 0 && last < w as isize {
+            if sx == 1 {
+                dst.copy_from_slice(&line[ix0 as usize..][..dst.len()]);
+            } else {
+                for (d, &v) in dst.iter_mut().zip(line[ix0 as usize..].iter().step_by(sx)) {
+                    *d = v;
+                }
+            }
+        } else {
+            for (jj, d) in dst.iter_mut().enumerate() {
+                let ix = ix0 + (jj * sx) as isize;
+                *d = if ix >= 0 && ix < w as isize { line[ix as usize] } else { 0.0 };
             }
         }
     }
