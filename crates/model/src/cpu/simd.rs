@@ -31,16 +31,10 @@ mod imp {
             // SAFETY: four f32 are in bounds (checked above); v128_store allows unaligned writes.
             unsafe { v128_store(dst.as_mut_ptr() as *mut v128, self.0) }
         }
-        #[cfg(not(feature = "relaxed-simd"))]
+        /// `self + a * b`, rounded twice: baseline wasm SIMD has no fused multiply-add.
         #[inline(always)]
         pub fn mul_add(self, a: Self, b: Self) -> Self {
             Self(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
-        }
-        #[cfg(feature = "relaxed-simd")]
-        #[target_feature(enable = "relaxed-simd")]
-        #[inline]
-        pub fn mul_add(self, a: Self, b: Self) -> Self {
-            Self(f32x4_relaxed_madd(a.0, b.0, self.0))
         }
         #[inline(always)]
         pub fn add(self, o: Self) -> Self {
