@@ -69,7 +69,9 @@ async function burnEdge() {
 
 async function ort() {
   const t0 = performance.now();
-  const ortModule = await import('/pkg/vendor/ort/ort.wasm.min.mjs');
+  // A computed specifier: ORT is copied into pkg/vendor by the driver, not installed for the page.
+  const bundle = 'ort.wasm.min.mjs';
+  const ortModule = await import(`/pkg/vendor/ort/${bundle}`);
   ortModule.env.wasm.wasmPaths = new URL('/pkg/vendor/ort/', location.href).href;
   ortModule.env.wasm.numThreads = Number(params.get('threads') || 1);
   const t1 = performance.now();

@@ -45,11 +45,14 @@ impl CpuPlan {
     }
 }
 
+/// A parameter's shape and its values (`Err` when they are not f32).
+type Found = (Vec<usize>, Result<Vec<f32>, ()>);
+
 /// Every float parameter of a module by its dotted path (`conv2d5.weight`).
 #[derive(Default)]
 pub(crate) struct Params {
     path: Vec<String>,
-    found: HashMap<String, (Vec<usize>, Result<Vec<f32>, ()>)>,
+    found: HashMap<String, Found>,
 }
 
 impl Params {
@@ -65,7 +68,8 @@ impl Params {
         self.found.get(name).map(|(shape, _)| shape.as_slice()).ok_or_else(|| PlanError::Missing(name.into()))
     }
 
-    pub(crate) fn take(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, PlanError> {
+    /// A copy of parameter `name`'s values, checked against `shape`.
+    pub(crate) fn values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, PlanError> {
         let (found, values) = self.found.get(name).ok_or_else(|| PlanError::Missing(name.into()))?;
         if found != shape {
             return Err(PlanError::Shape { name: name.into(), found: found.clone(), expected: shape.to_vec() });

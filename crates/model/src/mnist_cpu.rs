@@ -26,15 +26,15 @@ impl MnistCpu {
         let conv = |name: &str| {
             let shape: [usize; 4] =
                 params.shape(&format!("{name}.weight"))?.try_into().map_err(|_| PlanError::Missing(format!("{name}.weight (4-D)")))?;
-            let weight = params.take(&format!("{name}.weight"), &shape)?;
-            let bias = params.take(&format!("{name}.bias"), &shape[..1])?;
+            let weight = params.values(&format!("{name}.weight"), &shape)?;
+            let bias = params.values(&format!("{name}.bias"), &shape[..1])?;
             Ok::<_, PlanError>(Conv2d::new(&weight, shape, Some(&bias), [1, 1], [0, 0], true))
         };
         let dense = |name: &str, relu: bool| {
             let shape: [usize; 2] =
                 params.shape(&format!("{name}.weight"))?.try_into().map_err(|_| PlanError::Missing(format!("{name}.weight (2-D)")))?;
-            let weight = params.take(&format!("{name}.weight"), &shape)?;
-            let bias = params.take(&format!("{name}.bias"), &shape[1..])?;
+            let weight = params.values(&format!("{name}.weight"), &shape)?;
+            let bias = params.values(&format!("{name}.bias"), &shape[1..])?;
             Ok::<_, PlanError>(Dense::new(&weight, shape, Some(&bias), relu))
         };
         let plan = Self { conv1: conv("conv1")?, conv2: conv("conv2")?, fc1: dense("fc1", true)?, fc2: dense("fc2", false)? };
@@ -46,7 +46,7 @@ impl MnistCpu {
 
     /// Class probabilities (`batch * 10`) for `batch` 28x28 images, pixels in `0..=1`.
     pub fn probabilities(&self, pixels: &[f32]) -> Vec<f32> {
-        assert!(!pixels.is_empty() && pixels.len() % MNIST_PIXELS == 0, "MNIST input must be whole 28x28 images");
+        assert!(!pixels.is_empty() && pixels.len().is_multiple_of(MNIST_PIXELS), "MNIST input must be whole 28x28 images");
         let features: Vec<f32> = pixels.chunks_exact(MNIST_PIXELS).flat_map(|image| self.features(image)).collect();
         let mut probs = self.fc2.run(&self.fc1.run(&features));
         for row in probs.chunks_exact_mut(MNIST_CLASSES) {

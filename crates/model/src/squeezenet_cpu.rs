@@ -4,10 +4,6 @@
 //! concatenation, and the weights taken from the loaded Burn module by parameter path. The
 //! generated `forward` stays the reference: tests hold the two within float rounding.
 
-use burn::module::Module;
-#[cfg(test)]
-use burn::prelude::*;
-
 use crate::cpu::pool::{global_average, max_pool, softmax};
 use crate::cpu::Conv2d;
 use crate::cpu_plan::{Params, PlanError};
@@ -66,11 +62,10 @@ const POOL_STRIDE: usize = 2;
 impl SqueezeNetCpu {
     /// Copies and packs the weights of a loaded module.
     pub fn from_model(model: &SqueezeNet) -> Result<Self, PlanError> {
-        let mut params = Params::default();
-        model.visit(&mut params);
+        let params = Params::of(model);
         let conv = |name: &str, [cout, cin]: [usize; 2], k: usize, stride: usize, padding: usize| {
-            let weight = params.take(&format!("{name}.weight"), &[cout, cin, k, k])?;
-            let bias = params.take(&format!("{name}.bias"), &[cout])?;
+            let weight = params.values(&format!("{name}.weight"), &[cout, cin, k, k])?;
+            let bias = params.values(&format!("{name}.bias"), &[cout])?;
             Ok::<_, PlanError>(Conv2d::new(&weight, [cout, cin, k, k], Some(&bias), [stride; 2], [padding; 2], true))
         };
         let conv1 = conv("conv2d1", [64, 3], 3, 2, 0)?;
@@ -94,7 +89,7 @@ impl SqueezeNetCpu {
     /// Class probabilities (`batch * 1000`) for planar `[batch, 3, 224, 224]` input.
     pub fn probabilities(&self, input: &[f32]) -> Vec<f32> {
         let per = 3 * SQUEEZENET_SIDE * SQUEEZENET_SIDE;
-        assert!(!input.is_empty() && input.len() % per == 0, "SqueezeNet input must be whole 3x224x224 images");
+        assert!(!input.is_empty() && input.len().is_multiple_of(per), "SqueezeNet input must be whole 3x224x224 images");
         input.chunks_exact(per).flat_map(|image| self.one(image)).collect()
     }
 
@@ -121,6 +116,8 @@ impl SqueezeNetCpu {
 
 #[cfg(test)]
 mod tests {
+    use burn::prelude::*;
+
     use super::*;
 
     #[test]
