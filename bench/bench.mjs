@@ -16,7 +16,7 @@ execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'burn-edge-cli', '--
 const runs = Number(process.env.BENCH_RUNS || 100);
 const configs = [
   { build: 'cpu', backend: 'cpu', webgpu: false },
-  ...(existsSync('pkg/cpu-ndarray/burn_edge_bg.wasm') ? [{ build: 'cpu-ndarray', backend: 'cpu', webgpu: false }] : []),
+  { build: 'cpu', backend: 'cpu', webgpu: false, query: 'build=cpu&backend=cpu&kernels=burn' },
   { build: 'webgpu', backend: 'cpu', webgpu: false },
   { build: 'webgpu', backend: 'webgpu', webgpu: true },
   { build: 'onnxruntime-web', query: 'system=ort&threads=1', webgpu: false },
@@ -57,26 +57,6 @@ const lines = [
 const table = lines.join('\n');
 console.log(table);
 
-/** The flex-vs-ndarray comparison behind the CPU builds' kernels, when both were measured. */
-function kernelChoice() {
-  const flex = results.find((r) => r.build === 'cpu');
-  const nd = results.find((r) => r.build === 'cpu-ndarray');
-  if (!flex || !nd) return '';
-  const ratio = (/** @type {number} */ a, /** @type {number} */ b) => (a / b).toFixed(2);
-  const size = (/** @type {string} */ b) => sizes.find((/** @type {any} */ s) => s.build === b)?.brotli ?? NaN;
-  return `
-## CPU kernels: flex or ndarray
-
-ndarray / flex latency ratio (below 1: ndarray faster): batch 1 p50 ${ratio(nd.latency.batch1.p50, flex.latency.batch1.p50)},
-batch 32 p50 ${ratio(nd.latency.batch32.p50, flex.latency.batch32.p50)}; brotli size ratio ${ratio(size('cpu-ndarray'), size('cpu'))}.
-The CPU builds use **flex**: Burn 0.22 deprecates ndarray in its favour, flex runs SqueezeNet
-5.6x faster natively, and on this small CNN flex matched or beat ndarray on single-image latency
-(the interactive case; ratio 0.85 to 1.54 over three runs) at the same shipped bytes. ndarray
-is faster here on batches of 32 (ratio about 0.6 in every run); re-measure on SqueezeNet
-(issue #4) before settling, with \`npm run build -- ndarray\` then \`npm run bench\`.
-`;
-}
-
 mkdirSync('bench/results', { recursive: true });
 const when = new Date().toISOString();
 writeFileSync('bench/results/mnist.json', JSON.stringify({ when, runs, results, sizes }, null, 2) + '\n');
@@ -94,5 +74,5 @@ softmax included) running in ONNX Runtime Web: its "wasm load" is importing ORT'
 is fetched and compiled inside "create session". Max diff is of the batch-1 probabilities.
 
 ${table}
-${kernelChoice()}
+
 ${existsSync('bench/results/squeezenet.md') ? readFileSync('bench/results/squeezenet.md', 'utf8') : ''}`);

@@ -85,6 +85,8 @@ creation (burn-edge's includes one warm-up inference; ORT compiles its wasm and 
 in its first session). WebGPU is Chromium's **SwiftShader software adapter** (a CPU emulating a GPU),
 with ${gpuRuns} runs. Max |diff| is against ONNX Runtime Web's wasm EP output. Bytes are the wasm and JS
 glue each system ships (raw / brotli -q 11), without the 4.7 MiB of weights both need.
+burn-edge's CPU build runs its own kernels by default (README "CPU kernels"); the "Burn's flex
+kernels" row is the same build and weights with \`cpuKernels: "burn"\`.
 SqueezeNet 1.1 at 224x224 is ${(flops / 1e9).toFixed(2)} GFLOPs per image (2 x multiply-accumulates of its 26 convolutions);
 the SIMD peak assumed per core is 4 f32 lanes x 4 operations per cycle (two multiplies and two adds: an AMD Zen
 core's four FP pipes; wasm SIMD has no FMA), ${(simdPeakPerCore / 1e9).toFixed(1)} GFLOP/s.

@@ -27,8 +27,12 @@ fn message(err: JsError) -> String {
 }
 
 async fn session(backend: &str) -> Result<Session, String> {
+    session_with(backend, None).await
+}
+
+async fn session_with(backend: &str, cpu_kernels: Option<&str>) -> Result<Session, String> {
     ensure_initialised();
-    create_session(WEIGHTS.to_vec(), backend.into(), None).await.map_err(message)
+    create_session(WEIGHTS.to_vec(), backend.into(), None, cpu_kernels.map(String::from)).await.map_err(message)
 }
 
 async fn predict(session: &Session, input: Vec<f32>) -> Result<Vec<f32>, String> {
@@ -96,6 +100,22 @@ async fn every_backend_classifies_the_sample_digits_like_native() {
 }
 
 #[wasm_bindgen_test]
+async fn burn_edge_cpu_kernels_agree_with_burns_in_wasm_simd() {
+    // The kernels' SIMD path only exists in wasm: hold it to Burn's flex here, on a batch of
+    // 10 (panels wider than the batch) and on 37 (ragged panels).
+    let ours = session_with("cpu", Some("auto")).await.expect("session");
+    let burn = session_with("cpu", Some("burn")).await.expect("session");
+    assert_eq!(info(&ours)["cpuKernels"], "burn-edge");
+    assert_eq!(info(&burn)["cpuKernels"], "flex");
+    for batch in [digit_batch(), (0..37 * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect()] {
+        let (a, b) = (predict(&ours, batch.clone()).await.unwrap(), predict(&burn, batch).await.unwrap());
+        let diff = max_abs_diff(&a, &b);
+        assert!(diff <= 1e-5, "burn-edge and Burn kernels differ by {diff}");
+    }
+    assert_eq!(session_with("cpu", Some("fast")).await.err().unwrap(), "unknown CPU kernels \"fast\": use \"auto\" or \"burn\"");
+}
+
+#[wasm_bindgen_test]
 async fn batch_of_one_works_on_every_backend() {
     for backend in if expect_webgpu() { vec!["webgpu", "cpu"] } else { vec!["cpu"] } {
         let session = session(backend).await.expect("session");
@@ -110,7 +130,7 @@ async fn bad_inputs_get_clear_errors() {
     assert_eq!(session("cuda").await.err().unwrap(), "unknown backend \"cuda\": use \"auto\", \"webgpu\" or \"cpu\"");
     let err = {
         ensure_initialised();
-        message(create_session(b"not weights".to_vec(), "cpu".into(), None).await.err().unwrap())
+        message(create_session(b"not weights".to_vec(), "cpu".into(), None, None).await.err().unwrap())
     };
     assert!(err.starts_with("weights are not a valid Burnpack file"), "{err}");
 

@@ -1,7 +1,7 @@
 /**
  * @module bench
  * In-page benchmark of one wasm build and backend, driven by bench/bench.mjs:
- * `bench.html?build=cpu&backend=cpu&runs=100`, or the same model exported to ONNX
+ * `bench.html?build=cpu&backend=cpu&kernels=auto|burn&runs=100`, or the same model exported to ONNX
  * (`burn-edge export-onnx`) in ONNX Runtime Web: `bench.html?system=ort&threads=1` (files in
  * /pkg/vendor/, put there by the driver). Results land in `window.benchResult`.
  */
@@ -53,7 +53,7 @@ async function burnEdge() {
   const t1 = performance.now();
   const weights = new Uint8Array(await (await fetch('/models/mnist/model.bpk')).arrayBuffer());
   const t2 = performance.now();
-  const session = await mod.createSession(weights, backend);
+  const session = await mod.createSession(weights, backend, undefined, params.get('kernels') || 'auto');
   const t3 = performance.now();
   await session.predict(inputs(1));
   const t4 = performance.now();
