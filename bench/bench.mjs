@@ -44,7 +44,7 @@ const label = (/** @type {any} */ r) => r.build === 'onnxruntime-web'
   ? `ONNX Runtime Web 1.30, wasm EP, ${r.threads} thread (exported ONNX, ${(statSync('pkg/vendor/mnist.onnx').size / 1024).toFixed(0)} KiB)`
   : r.backend === 'webgpu'
   ? `WebGPU (software: ${[r.adapter?.vendor, r.adapter?.architecture].filter(Boolean).join(' ') || 'SwiftShader'})`
-  : `CPU (${r.cpuKernels}, wasm SIMD)`;
+  : `CPU (${r.cpuKernels}, ${r.cpuSimd} wasm SIMD)`;
 const lines = [
   `| build | backend | wasm load | create session | first prediction | batch 1 p50 / p95 | batch 32 p50 / p95 | max diff vs first row |`,
   `|---|---|---|---|---|---|---|---|`,

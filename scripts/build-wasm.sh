@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the two browser runtimes into pkg/:
-#   pkg/cpu/     CPU-only (Burn flex, wasm SIMD)  - what a page without WebGPU downloads
+#   pkg/cpu/     CPU-only (burn-edge's kernels + Burn flex, wasm SIMD) - what a page without
+#                WebGPU downloads; burn_edge_relaxed_bg.wasm beside burn_edge_bg.wasm is the same
+#                module with relaxed SIMD's fused multiply-add (same JS glue, checked below),
+#                loaded where the browser validates relaxed SIMD
 #   pkg/webgpu/  WebGPU backend + CPU fallback
 # cargo (wasm32, release) -> wasm-bindgen (--target web) -> wasm-opt (npm binaryen) -> size table.
 #   pkg/cpu-ndarray/  only on request: the CPU build on Burn's older ndarray kernels, to compare
@@ -32,9 +35,21 @@ build() {
   "$wasm_opt" "$opt_level" "pkg/$name/burn_edge_bg.wasm" -o "pkg/$name/burn_edge_bg.wasm"
 }
 
+# The relaxed-SIMD variant of pkg/cpu: only the wasm differs; the glue must be identical.
+build_relaxed() {
+  echo "==> building pkg/cpu/burn_edge_relaxed_bg.wasm (features: cpu-flex,relaxed-simd)"
+  cargo build --lib --release --target wasm32-unknown-unknown --no-default-features --features cpu-flex,relaxed-simd
+  local tmp
+  tmp="$(mktemp -d)"
+  wasm-bindgen --target web --out-dir "$tmp" --out-name burn_edge "$target_dir/wasm32-unknown-unknown/release/burn_edge.wasm"
+  cmp -s "$tmp/burn_edge.js" pkg/cpu/burn_edge.js || { echo "relaxed-SIMD build has different JS glue than pkg/cpu" >&2; exit 1; }
+  "$wasm_opt" "$opt_level" --enable-simd --enable-relaxed-simd "$tmp/burn_edge_bg.wasm" -o pkg/cpu/burn_edge_relaxed_bg.wasm
+  rm -rf "$tmp"
+}
+
 case "$which" in
-  all) build cpu cpu-flex; build webgpu cpu-flex,webgpu ;;
-  cpu) build cpu cpu-flex ;;
+  all) build cpu cpu-flex; build_relaxed; build webgpu cpu-flex,webgpu ;;
+  cpu) build cpu cpu-flex; build_relaxed ;;
   webgpu) build webgpu cpu-flex,webgpu ;;
   ndarray) build cpu-ndarray cpu-ndarray ;;
   *) echo "usage: $0 [all|cpu|webgpu|ndarray]" >&2; exit 2 ;;

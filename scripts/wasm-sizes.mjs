@@ -5,9 +5,12 @@ import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 /** @param {number} n */
 const mib = (n) => `${(n / 1048576).toFixed(2)} MiB`;
 const rows = [];
-for (const build of existsSync('pkg') ? readdirSync('pkg') : []) {
-  const file = `pkg/${build}/burn_edge_bg.wasm`;
-  if (!existsSync(file)) continue;
+// Every module: pkg/<build>/burn_edge_bg.wasm, and variants such as burn_edge_relaxed_bg.wasm.
+const builds = existsSync('pkg') ? readdirSync('pkg', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
+const modules = builds.flatMap((build) => readdirSync(`pkg/${build}`)
+  .filter((f) => /^burn_edge(_\w+)?_bg\.wasm$/.test(f))
+  .map((f) => ({ build: f === 'burn_edge_bg.wasm' ? build : `${build} (${f.replace(/^burn_edge_|_bg\.wasm$/g, '')})`, file: `pkg/${build}/${f}` })));
+for (const { build, file } of modules) {
   const bytes = readFileSync(file);
   rows.push({
     build,

@@ -19,6 +19,9 @@ pub struct SessionInfo {
     /// Kernels that run on the CPU: `"burn-edge"` (this runtime's own, for architectures that
     /// have them) or Burn's backend of this build (`"flex"`).
     pub cpu_kernels: &'static str,
+    /// Wasm SIMD flavour of burn-edge's CPU kernels in this module: `"relaxed"` (fused
+    /// multiply-add) or `"baseline"`.
+    pub cpu_simd: &'static str,
     /// WebGPU adapter description, when WebGPU runs.
     pub adapter: Option<serde_json::Value>,
     /// Backends not used, with the reason.
@@ -115,6 +118,7 @@ impl Session {
         let info = SessionInfo {
             backend,
             cpu_kernels: CPU_KERNELS,
+            cpu_simd: if cfg!(feature = "relaxed-simd") { "relaxed" } else { "baseline" },
             adapter,
             skipped,
             architecture: architecture.id(),

@@ -1,7 +1,7 @@
 /**
  * @module bench-squeezenet
  * One system of the SqueezeNet side-by-side benchmark, driven by bench/squeezenet.mjs:
- * `bench-squeezenet.html?system=burn-edge&backend=cpu|webgpu&kernels=auto|burn&runs=100`, or
+ * `bench-squeezenet.html?system=burn-edge&backend=cpu|webgpu&kernels=auto|burn&simd=auto|baseline&runs=100`, or
  * `?system=ort&ep=wasm&threads=1|2` / `?system=ort&ep=webgpu` (ONNX Runtime Web 1.30 from
  * /pkg/vendor/ort/, the same ONNX weights from /pkg/vendor/squeezenet.onnx, both copied there by
  * the driver). Every system gets the same input: fish.png prepared per the published manifest
@@ -12,6 +12,7 @@ import { loadBuild } from './runtime.js';
 const params = new URLSearchParams(location.search);
 const system = params.get('system') || 'burn-edge';
 const runs = Number(params.get('runs') || 100);
+const simd = params.get('simd') === 'baseline' ? 'baseline' : 'auto';
 
 /** @param {number[]} xs @param {number} q */
 const quantile = (xs, q) => {
@@ -28,7 +29,7 @@ async function manifest() {
 
 /** fish.png as model input, prepared by the CPU build's prepareImage. */
 async function input(/** @type {any} */ m) {
-  const cpu = await loadBuild('cpu');
+  const cpu = await loadBuild('cpu', '/pkg', simd);
   const bitmap = await createImageBitmap(await (await fetch('/samples/fish.png')).blob());
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
@@ -61,7 +62,7 @@ async function burnEdge() {
   const x = await input(m);
   const weights = new Uint8Array(await (await fetch(new URL(m.files[0].path, url))).arrayBuffer());
   const t0 = performance.now();
-  const mod = await loadBuild(build);
+  const mod = await loadBuild(build, '/pkg', simd);
   const t1 = performance.now();
   // Session creation includes one warm-up inference (it proves the backend works).
   const session = await mod.createSession(weights, backend, m.architecture, params.get('kernels') || 'auto');
@@ -69,7 +70,7 @@ async function burnEdge() {
   const timed = await time(() => session.predict(x));
   const info = session.info();
   session.free();
-  return { system: 'burn-edge', backend: info.backend, cpuKernels: info.cpuKernels, adapter: info.adapter, build, loadRuntimeMs: t1 - t0, createSessionMs: t2 - t1, ...timed };
+  return { system: 'burn-edge', backend: info.backend, cpuKernels: info.cpuKernels, cpuSimd: info.cpuSimd, adapter: info.adapter, build, loadRuntimeMs: t1 - t0, createSessionMs: t2 - t1, ...timed };
 }
 
 async function ort() {

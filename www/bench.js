@@ -61,7 +61,7 @@ async function burnEdge() {
   const info = session.info();
   session.free();
   return {
-    build, backend: info.backend, cpuKernels: info.cpuKernels, adapter: info.adapter, runs,
+    build, backend: info.backend, cpuKernels: info.cpuKernels, cpuSimd: info.cpuSimd, adapter: info.adapter, runs,
     crossOriginIsolated: globalThis.crossOriginIsolated,
     loadWasmMs: t1 - t0, fetchWeightsMs: t2 - t1, createSessionMs: t3 - t2, firstPredictionMs: t4 - t3, ...measured,
   };

@@ -46,7 +46,7 @@ const handle = await loadModel({
 const info = handle.info();
 const labels = handle.labels;
 $('st-model').textContent = `${info.model} ${info.version} (${info.source})`;
-$('st-backend').textContent = String(info.backend);
+$('st-backend').textContent = info.backend === 'cpu' ? `cpu (${info.cpuKernels} kernels, ${info.cpuSimd} wasm SIMD)` : String(info.backend);
 
 /**
  * Classifies an image and shows the result.

@@ -54,7 +54,7 @@ async function load() {
     return;
   }
   const info = current.session.info();
-  $('st-backend').textContent = `${info.backend}${info.backend === 'cpu' ? ` (${info.cpuKernels}, wasm SIMD)` : ''}`;
+  $('st-backend').textContent = `${info.backend}${info.backend === 'cpu' ? ` (${info.cpuKernels} kernels, ${info.cpuSimd} wasm SIMD)` : ''}`;
   const a = info.adapter;
   $('st-adapter').textContent = a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ') + (a.isFallbackAdapter ? ' (software fallback adapter)' : '') || 'unnamed adapter' : '–';
   $('st-skipped').textContent = info.skipped.map((/** @type {any} */ s) => `${s.backend}: ${s.reason}`).join('; ') || 'none';

@@ -5,6 +5,7 @@
  */
 
 import { chooseBuild } from './lib/choose-build.js';
+import { wasmFileName } from './lib/wasm-module.js';
 
 export { chooseBuild };
 
@@ -14,15 +15,17 @@ export { chooseBuild };
 const modules = new Map();
 
 /**
- * Imports and initialises one wasm build once per page.
+ * Imports and initialises one wasm build once per page (the CPU build's relaxed-SIMD module
+ * where the browser has relaxed SIMD, unless `simd` is `'baseline'`).
  * @param {'webgpu' | 'cpu'} build
  * @param {string} [base] URL of the folder holding `cpu/` and `webgpu/`
+ * @param {'auto' | 'baseline'} [simd]
  */
-export function loadBuild(build, base = '/pkg') {
+export function loadBuild(build, base = '/pkg', simd = 'auto') {
   let loaded = modules.get(build);
   if (!loaded) {
     loaded = import(`${base}/${build}/burn_edge.js`).then(async (mod) => {
-      await mod.default({ module_or_path: `${base}/${build}/burn_edge_bg.wasm` });
+      await mod.default({ module_or_path: `${base}/${build}/${wasmFileName(build, simd)}` });
       return mod;
     });
     modules.set(build, loaded);

@@ -115,6 +115,10 @@ export interface ModelInfo {
   backend: 'webgpu' | 'cpu';
   adapter: Record<string, unknown> | null;
   skipped: { backend: string; reason: string }[];
+  /** CPU kernels: `'burn-edge'` (this runtime's own) or Burn's (`'flex'`). */
+  cpuKernels: string;
+  /** `'relaxed'` when the CPU module uses relaxed SIMD's fused multiply-add, else `'baseline'`. */
+  cpuSimd: 'relaxed' | 'baseline';
   runtimeVersion: string;
   parameters: number;
   /** True when inference runs in a Web Worker. */

@@ -78,7 +78,9 @@ pub fn gemm(a: &PackedA, n: usize, mut pack_b: impl FnMut(usize, usize, &mut [f3
     }
 }
 
-#[inline(always)]
+// The relaxed-SIMD multiply-add only inlines into a function with that feature enabled.
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "relaxed-simd")), inline(always))]
 fn kernel(a_panel: &[f32], b_panel: &[f32]) -> [[F32x4; NV]; MR] {
     let mut acc = [[F32x4::zero(); NV]; MR];
     for (ap, bp) in a_panel.chunks_exact(MR).zip(b_panel.chunks_exact(NR)) {

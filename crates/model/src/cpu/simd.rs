@@ -1,5 +1,8 @@
 //! Four f32 lanes: wasm SIMD128 when the build enables it, a plain array otherwise (native
 //! builds, where LLVM maps it onto SSE/NEON). The kernels are written once against this type.
+//! With the `relaxed-simd` feature the multiply-add is relaxed SIMD's `f32x4.relaxed_madd`; it
+//! is enabled per function (not crate-wide: Burn's own SIMD crates do not build with it), so a
+//! module built with it only validates in browsers that have relaxed SIMD.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod imp {
@@ -32,9 +35,18 @@ mod imp {
             unsafe { v128_store(dst.as_mut_ptr() as *mut v128, self.0) }
         }
         /// `self + a * b`, rounded twice: baseline wasm SIMD has no fused multiply-add.
+        #[cfg(not(feature = "relaxed-simd"))]
         #[inline(always)]
         pub fn mul_add(self, a: Self, b: Self) -> Self {
             Self(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
+        }
+        /// `self + a * b` in one relaxed-SIMD instruction: a fused multiply-add where the CPU
+        /// has one (every x86 with FMA3, every ARM64), two roundings elsewhere.
+        #[cfg(feature = "relaxed-simd")]
+        #[target_feature(enable = "relaxed-simd")]
+        #[inline]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(f32x4_relaxed_madd(a.0, b.0, self.0))
         }
         #[inline(always)]
         pub fn add(self, o: Self) -> Self {
