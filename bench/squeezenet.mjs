@@ -25,7 +25,7 @@ const configs = [
   { name: 'ONNX Runtime Web, wasm EP, 1 thread', query: 'system=ort&ep=wasm&threads=1', webgpu: false, runs, ship: ortFiles.wasm.map((f) => `pkg/vendor/ort/${f}`) },
   { name: `ONNX Runtime Web, wasm EP, ${cores} threads`, query: `system=ort&ep=wasm&threads=${cores}`, webgpu: false, runs, ship: ortFiles.wasm.map((f) => `pkg/vendor/ort/${f}`) },
   { name: 'ONNX Runtime Web, WebGPU EP', query: 'system=ort&ep=webgpu', webgpu: true, runs: gpuRuns, ship: ortFiles.webgpu.map((f) => `pkg/vendor/ort/${f}`) },
-  { name: "burn-edge, CPU build (1 thread), burn-edge's kernels, relaxed SIMD", query: 'system=burn-edge&backend=cpu', webgpu: false, runs, ship: ['pkg/cpu/burn_edge.js', 'pkg/cpu/burn_edge_relaxed_bg.wasm'] },
+  { name: "burn-edge, CPU build (1 thread), burn-edge's kernels, relaxed SIMD", query: 'system=burn-edge&backend=cpu', webgpu: false, runs, ship: ['pkg/cpu/burn_edge_relaxed.js', 'pkg/cpu/burn_edge_relaxed_bg.wasm'] },
   { name: "burn-edge, CPU build (1 thread), burn-edge's kernels, baseline SIMD", query: 'system=burn-edge&backend=cpu&simd=baseline', webgpu: false, runs, ship: ['pkg/cpu/burn_edge.js', 'pkg/cpu/burn_edge_bg.wasm'] },
   { name: "burn-edge, CPU build (1 thread), Burn's flex kernels", query: 'system=burn-edge&backend=cpu&kernels=burn&simd=baseline', webgpu: false, runs, ship: ['pkg/cpu/burn_edge.js', 'pkg/cpu/burn_edge_bg.wasm'] },
   { name: 'burn-edge, WebGPU build', query: 'system=burn-edge&backend=webgpu', webgpu: true, runs: gpuRuns, ship: ['pkg/webgpu/burn_edge.js', 'pkg/webgpu/burn_edge_bg.wasm'] },

@@ -5,7 +5,7 @@
  */
 
 import { chooseBuild } from './lib/choose-build.js';
-import { wasmFileName } from './lib/wasm-module.js';
+import { moduleFiles } from './lib/wasm-module.js';
 
 export { chooseBuild };
 
@@ -24,8 +24,9 @@ const modules = new Map();
 export function loadBuild(build, base = '/pkg', simd = 'auto') {
   let loaded = modules.get(build);
   if (!loaded) {
-    loaded = import(`${base}/${build}/burn_edge.js`).then(async (mod) => {
-      await mod.default({ module_or_path: `${base}/${build}/${wasmFileName(build, simd)}` });
+    const files = moduleFiles(build, simd);
+    loaded = import(`${base}/${build}/${files.glue}`).then(async (mod) => {
+      await mod.default({ module_or_path: `${base}/${build}/${files.wasm}` });
       return mod;
     });
     modules.set(build, loaded);

@@ -3,10 +3,10 @@
  * Fetches the wasm runtime (wasm-bindgen glue + module) network-first with a cache fallback,
  * so an updated runtime is picked up online and the last one still starts offline. Glue and
  * module come from the same place: a fresh glue with a stale module would not link. Of the CPU
- * build's two modules the browser gets the relaxed-SIMD one where it validates.
+ * build's two runtimes the browser gets the relaxed-SIMD one where it validates.
  */
 import { fetchFromMirrors } from './fetch.js';
-import { wasmFileName } from './wasm-module.js';
+import { moduleFiles } from './wasm-module.js';
 
 const CACHE_NAME = 'burn-edge-runtime-v1';
 
@@ -23,8 +23,9 @@ const CACHE_NAME = 'burn-edge-runtime-v1';
  */
 export async function loadRuntimeFiles(runtimeBase, build, { retries, retryDelay }) {
   const base = new URL(`${build}/`, runtimeBase.endsWith('/') ? runtimeBase : `${runtimeBase}/`);
-  const glueUrl = new URL('burn_edge.js', base).href;
-  const wasmUrl = new URL(wasmFileName(build), base).href;
+  const files = moduleFiles(build);
+  const glueUrl = new URL(files.glue, base).href;
+  const wasmUrl = new URL(files.wasm, base).href;
   /** @type {Cache | null} */
   const cache = await caches.open(CACHE_NAME).catch(() => null);
   /** @type {RequestInit} */

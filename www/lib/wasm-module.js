@@ -1,10 +1,10 @@
 /**
  * @module wasm-module
- * Which wasm file of a runtime build this browser loads. The CPU build ships two modules with
- * one JS glue: `burn_edge_relaxed_bg.wasm` (fused multiply-add through relaxed SIMD, faster)
- * and `burn_edge_bg.wasm` (baseline SIMD, every browser). A module that uses relaxed SIMD does
- * not validate at all where it is missing, so the choice is made before loading, by validating
- * a 82-byte probe module.
+ * Which files of a runtime build this browser loads. The CPU build ships two runtimes, each a
+ * wasm module with its wasm-bindgen glue: `burn_edge_relaxed` (fused multiply-add through
+ * relaxed SIMD, faster) and `burn_edge` (baseline SIMD, every browser). A module that uses
+ * relaxed SIMD does not validate at all where it is missing, so the choice is made before
+ * loading, by validating an 82-byte probe module.
  */
 
 /** `(func (result v128) (f32x4.relaxed_madd (v128.const ..) (v128.const ..) (v128.const ..)))` */
@@ -29,10 +29,12 @@ export function hasRelaxedSimd() {
 }
 
 /**
- * The wasm file name to load from a build's folder.
+ * The glue and wasm file names to load from a build's folder.
  * @param {'cpu' | 'webgpu'} build
  * @param {'auto' | 'baseline'} [simd] `'baseline'` forces the baseline module (comparisons)
+ * @returns {{ glue: string, wasm: string }}
  */
-export function wasmFileName(build, simd = 'auto') {
-  return build === 'cpu' && simd === 'auto' && hasRelaxedSimd() ? 'burn_edge_relaxed_bg.wasm' : 'burn_edge_bg.wasm';
+export function moduleFiles(build, simd = 'auto') {
+  const name = build === 'cpu' && simd === 'auto' && hasRelaxedSimd() ? 'burn_edge_relaxed' : 'burn_edge';
+  return { glue: `${name}.js`, wasm: `${name}_bg.wasm` };
 }
