@@ -5,21 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { cliPath, launchBrowser, startServer } from './harness.mjs';
+import { cliPath, startServer } from './harness.mjs';
 import { vendorOrt } from '../../bench/ort.mjs';
-
-/** Runs one benchmark page (3 runs) and returns its result. */
-async function benchPage(/** @type {string} */ url) {
-  const browser = await launchBrowser({ webgpu: false });
-  try {
-    const page = await browser.newPage();
-    await page.goto(url);
-    await page.waitForFunction(() => /** @type {any} */ (window).benchResult, null, { timeout: 120_000 });
-    return await page.evaluate(() => /** @type {any} */ (window).benchResult);
-  } finally {
-    await browser.close();
-  }
-}
+import { runBenchPage } from '../../bench/page.mjs';
 
 test('exported MNIST ONNX runs in ONNX Runtime Web with our probabilities', async () => {
   mkdirSync('pkg/vendor', { recursive: true });
@@ -28,10 +16,9 @@ test('exported MNIST ONNX runs in ONNX Runtime Web with our probabilities', asyn
   assert.match(out, /exported models\/mnist\/model\.bpk \(mnist-cnn\) -> pkg\/vendor\/mnist\.onnx \(\d+ bytes\)/);
   const server = await startServer();
   try {
-    const ours = await benchPage(`${server.url}bench.html?build=cpu&backend=cpu&runs=3`);
-    const ort = await benchPage(`${server.url}bench.html?system=ort&threads=1&runs=3`);
-    assert.equal(ours.error, undefined, ours.error);
-    assert.equal(ort.error, undefined, ort.error);
+    // The benchmark pages, 3 runs each: ours on the CPU, then the exported file in ORT.
+    const ours = await runBenchPage(`${server.url}bench.html?build=cpu&backend=cpu&runs=3`, { webgpu: false, label: 'burn-edge', timeout: 120_000 });
+    const ort = await runBenchPage(`${server.url}bench.html?system=ort&threads=1&runs=3`, { webgpu: false, label: 'ORT', timeout: 120_000 });
     assert.equal(ort.output.length, 10);
     const diff = Math.max(...ort.output.map((/** @type {number} */ v, /** @type {number} */ i) => Math.abs(v - ours.output[i])));
     assert.ok(diff < 1e-5, `max |diff| ${diff}`);
