@@ -7,6 +7,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
 use crate::classifier::{check_input, Architecture};
+use crate::cpu::{Conv2d, Dense};
 use crate::mnist::InputError;
 use crate::mnist_cpu::MnistCpu;
 use crate::squeezenet_cpu::SqueezeNetCpu;
@@ -18,6 +19,8 @@ pub enum PlanError {
     Missing(String),
     #[error("parameter {name} has shape {found:?}, expected {expected:?}")]
     Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
+    #[error("parameter {name} has shape {found:?}, expected {rank} dimensions")]
+    Rank { name: String, found: Vec<usize>, rank: usize },
     #[error("parameter {0} is not f32")]
     NotF32(String),
 }
@@ -63,9 +66,25 @@ impl Params {
         params
     }
 
-    /// The shape of parameter `name`.
-    pub(crate) fn shape(&self, name: &str) -> Result<&[usize], PlanError> {
-        self.found.get(name).map(|(shape, _)| shape.as_slice()).ok_or_else(|| PlanError::Missing(name.into()))
+    /// The shape of parameter `name`, which must have `N` dimensions.
+    pub(crate) fn dims<const N: usize>(&self, name: &str) -> Result<[usize; N], PlanError> {
+        let (shape, _) = self.found.get(name).ok_or_else(|| PlanError::Missing(name.into()))?;
+        shape.as_slice().try_into().map_err(|_| PlanError::Rank { name: name.into(), found: shape.clone(), rank: N })
+    }
+
+    /// Convolution module `name` (weight `[out, in, kh, kw]` = `shape`, and its bias), ReLU fused.
+    pub(crate) fn conv2d(&self, name: &str, shape: [usize; 4], stride: [usize; 2], padding: [usize; 2]) -> Result<Conv2d, PlanError> {
+        let weight = self.values(&format!("{name}.weight"), &shape)?;
+        let bias = self.values(&format!("{name}.bias"), &shape[..1])?;
+        Ok(Conv2d::new(&weight, shape, Some(&bias), stride, padding, true))
+    }
+
+    /// Linear module `name` (weight `[in, out]` and its bias, any widths).
+    pub(crate) fn dense(&self, name: &str, relu: bool) -> Result<Dense, PlanError> {
+        let shape = self.dims::<2>(&format!("{name}.weight"))?;
+        let weight = self.values(&format!("{name}.weight"), &shape)?;
+        let bias = self.values(&format!("{name}.bias"), &shape[1..])?;
+        Ok(Dense::new(&weight, shape, Some(&bias), relu))
     }
 
     /// A copy of parameter `name`'s values, checked against `shape`.

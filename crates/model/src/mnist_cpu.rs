@@ -23,21 +23,8 @@ impl MnistCpu {
     /// Copies and packs the weights of a loaded module (any channel and hidden widths).
     pub fn from_model(model: &MnistCnn) -> Result<Self, PlanError> {
         let params = Params::of(model);
-        let conv = |name: &str| {
-            let shape: [usize; 4] =
-                params.shape(&format!("{name}.weight"))?.try_into().map_err(|_| PlanError::Missing(format!("{name}.weight (4-D)")))?;
-            let weight = params.values(&format!("{name}.weight"), &shape)?;
-            let bias = params.values(&format!("{name}.bias"), &shape[..1])?;
-            Ok::<_, PlanError>(Conv2d::new(&weight, shape, Some(&bias), [1, 1], [0, 0], true))
-        };
-        let dense = |name: &str, relu: bool| {
-            let shape: [usize; 2] =
-                params.shape(&format!("{name}.weight"))?.try_into().map_err(|_| PlanError::Missing(format!("{name}.weight (2-D)")))?;
-            let weight = params.values(&format!("{name}.weight"), &shape)?;
-            let bias = params.values(&format!("{name}.bias"), &shape[1..])?;
-            Ok::<_, PlanError>(Dense::new(&weight, shape, Some(&bias), relu))
-        };
-        let plan = Self { conv1: conv("conv1")?, conv2: conv("conv2")?, fc1: dense("fc1", true)?, fc2: dense("fc2", false)? };
+        let conv = |name: &str| params.conv2d(name, params.dims(&format!("{name}.weight"))?, [1, 1], [0, 0]);
+        let plan = Self { conv1: conv("conv1")?, conv2: conv("conv2")?, fc1: params.dense("fc1", true)?, fc2: params.dense("fc2", false)? };
         if plan.fc2.outputs() != MNIST_CLASSES {
             return Err(PlanError::Shape { name: "fc2.weight".into(), found: vec![plan.fc2.outputs()], expected: vec![MNIST_CLASSES] });
         }

@@ -64,9 +64,7 @@ impl SqueezeNetCpu {
     pub fn from_model(model: &SqueezeNet) -> Result<Self, PlanError> {
         let params = Params::of(model);
         let conv = |name: &str, [cout, cin]: [usize; 2], k: usize, stride: usize, padding: usize| {
-            let weight = params.values(&format!("{name}.weight"), &[cout, cin, k, k])?;
-            let bias = params.values(&format!("{name}.bias"), &[cout])?;
-            Ok::<_, PlanError>(Conv2d::new(&weight, [cout, cin, k, k], Some(&bias), [stride; 2], [padding; 2], true))
+            params.conv2d(name, [cout, cin, k, k], [stride; 2], [padding; 2])
         };
         let conv1 = conv("conv2d1", [64, 3], 3, 2, 0)?;
         let mut fires = Vec::new();
