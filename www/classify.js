@@ -55,6 +55,10 @@ $('st-backend').textContent = info.backend === 'cpu' ? `cpu (${info.cpuKernels} 
 async function classify(blob) {
   $('error').hidden = true;
   const url = URL.createObjectURL(blob);
+  // Decode off-screen first: a file that is not an image leaves the shown photo and result.
+  const next = new Image();
+  next.src = url;
+  await next.decode();
   photo.src = url;
   photo.hidden = false;
   $('drop-hint').hidden = true;
