@@ -18,7 +18,7 @@ step cargo test --workspace
 step node_modules/.bin/tsc -p jsconfig.json
 step bash scripts/test-browser.sh
 step env BURN_EDGE_QUICK_WASM=1 bash scripts/build-wasm.sh all
-step node --test --test-reporter=spec tests/node/ tests/e2e/
+step node --test --test-reporter=spec tests/node/ tests/e2e/ tests/reliability/
 
 # One summary over all runners: cargo/wasm-bindgen "test result:" lines and node's ℹ totals.
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
