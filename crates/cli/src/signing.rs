@@ -62,11 +62,15 @@ pub fn key_id(key: &VerifyingKey) -> String {
 /// Writes `signing.key` (0600) and `signing.pub` into `dir`; returns their paths.
 pub fn write_keypair(dir: &Path, key: &SigningKey) -> Result<(PathBuf, PathBuf), SigningError> {
     let io = |path: &Path| move |source| SigningError::Io { path: path.into(), source };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let canonical = dir.canonicalize().map_err(io(dir))?;
-    if canonical.ancestors().any(|a| a.file_name().is_some_and(|n| n == "models") || a.join(CHANNEL_FILE).exists()) {
+    // Checked before anything is created: the path as given and, through symlinks, as it lands.
+    let absolute = std::path::absolute(dir).map_err(io(dir))?;
+    let existing = absolute.ancestors().find(|a| a.exists()).unwrap_or(&absolute);
+    let canonical = existing.canonicalize().map_err(io(existing))?;
+    let in_cdn = |p: &Path| p.ancestors().any(|a| a.file_name().is_some_and(|n| n == "models") || a.join(CHANNEL_FILE).exists());
+    if in_cdn(&absolute) || in_cdn(&canonical) {
         return Err(SigningError::KeyInCdnFolder { path: dir.into() });
     }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let private = dir.join(PRIVATE_KEY_FILE);
     let public = dir.join(PUBLIC_KEY_FILE);
     for path in [&private, &public] {
@@ -263,6 +267,7 @@ mod tests {
         }
         assert!(matches!(write_keypair(&dir.path().join("keys"), &k), Err(SigningError::KeyExists { .. })));
         assert!(matches!(write_keypair(&dir.path().join("models/keys"), &k), Err(SigningError::KeyInCdnFolder { .. })));
+        assert!(!dir.path().join("models").exists(), "refused before creating anything");
         std::fs::create_dir_all(dir.path().join("cdn")).unwrap();
         std::fs::write(dir.path().join("cdn/channel.json"), "{}").unwrap();
         assert!(matches!(write_keypair(&dir.path().join("cdn/keys"), &k), Err(SigningError::KeyInCdnFolder { .. })));
