@@ -100,11 +100,6 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, SigningError> {
     Ok(SigningKey::from_bytes(&read_key_bytes(path)?))
 }
 
-/// Reads a public key file (or the base64 string itself).
-pub fn read_public_key(path: &Path) -> Result<VerifyingKey, SigningError> {
-    VerifyingKey::from_bytes(&read_key_bytes(path)?).map_err(|_| SigningError::BadKey { path: path.into() })
-}
-
 /// The detached signature of `file` (its exact bytes) as `kind`.
 pub fn sign(key: &SigningKey, kind: SignedKind, file: &[u8]) -> Signature {
     let signature = key.sign(&signed_message(kind, file));
@@ -189,6 +184,10 @@ mod tests {
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn read_public_key(path: &Path) -> Result<VerifyingKey, SigningError> {
+        VerifyingKey::from_bytes(&read_key_bytes(path)?).map_err(|_| SigningError::BadKey { path: path.into() })
     }
 
     #[test]
