@@ -124,6 +124,15 @@ enum Command {
         #[arg(long, env = "BURN_EDGE_SIGNING_KEY", value_name = "PATH")]
         key: PathBuf,
     },
+    /// Check a model folder as a loader pinning this public key would: every manifest's files,
+    /// and the channel's and every manifest's signature.
+    Verify {
+        /// The model folder holding channel.json.
+        folder: PathBuf,
+        /// The public key: signing.pub, or its base64.
+        #[arg(long, value_name = "PATH_OR_BASE64")]
+        public_key: String,
+    },
     /// Import an ONNX model: its architecture as Burn code (to commit into crates/model) and
     /// its weights as a Burnpack file (to publish).
     ImportOnnx {
@@ -291,6 +300,10 @@ fn main() -> Result<()> {
                 signed.versions.join(", "),
                 signed.key_id
             );
+        }
+        Command::Verify { folder, public_key } => {
+            let verified = signing::verify_folder(&folder, &signing::read_public_key(&public_key)?)?;
+            println!("{}: channel and manifests {} verify, signed by key {}", folder.display(), verified.versions.join(", "), verified.key_id);
         }
         Command::ImportOnnx { onnx, code, weights } => {
             let imported = import_onnx::import(&onnx, &code, &weights)?;

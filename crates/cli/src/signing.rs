@@ -42,6 +42,14 @@ pub enum SigningError {
     Unverified { path: PathBuf, problem: String },
 }
 
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> SigningError + '_ {
+    move |source| SigningError::Io { path: path.into(), source }
+}
+
+fn format_at(path: &Path) -> impl FnOnce(FormatError) -> SigningError + '_ {
+    move |source| SigningError::Format { path: path.into(), source }
+}
+
 /// A fresh key from the operating system's random source.
 pub fn generate() -> Result<SigningKey, std::io::Error> {
     let mut seed = [0u8; 32];
@@ -61,7 +69,7 @@ pub fn key_id(key: &VerifyingKey) -> String {
 
 /// Writes `signing.key` (0600) and `signing.pub` into `dir`; returns their paths.
 pub fn write_keypair(dir: &Path, key: &SigningKey) -> Result<(PathBuf, PathBuf), SigningError> {
-    let io = |path: &Path| move |source| SigningError::Io { path: path.into(), source };
+    let io = io_at;
     // Checked before anything is created: the path as given and, through symlinks, as it lands.
     let absolute = std::path::absolute(dir).map_err(io(dir))?;
     let existing = absolute.ancestors().find(|a| a.exists()).unwrap_or(&absolute);
@@ -88,11 +96,14 @@ pub fn write_keypair(dir: &Path, key: &SigningKey) -> Result<(PathBuf, PathBuf),
     Ok((private, public))
 }
 
+fn decode_key(text: &str) -> Option<[u8; 32]> {
+    BASE64.decode(text.trim()).ok()?.try_into().ok()
+}
+
 /// Reads 32 bytes of base64 from a key file.
 fn read_key_bytes(path: &Path) -> Result<[u8; 32], SigningError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SigningError::Io { path: path.into(), source })?;
-    let bytes = BASE64.decode(text.trim()).map_err(|_| SigningError::BadKey { path: path.into() })?;
-    bytes.try_into().map_err(|_| SigningError::BadKey { path: path.into() })
+    let text = std::fs::read_to_string(path).map_err(io_at(path))?;
+    decode_key(&text).ok_or_else(|| SigningError::BadKey { path: path.into() })
 }
 
 /// Reads a private key written by [`write_keypair`].
@@ -133,49 +144,82 @@ pub fn write_signature(path: &Path, key: &SigningKey, kind: SignedKind, file: &[
     Ok(sig_path)
 }
 
-/// What `sign_folder` signed.
+/// What `sign_folder` signed or `verify_folder` verified.
 #[derive(Debug, PartialEq)]
 pub struct Signed {
     pub versions: Vec<String>,
     pub key_id: String,
 }
 
-/// (Re)signs a published model folder: every manifest the channel lists, after checking that
-/// it parses, names this model and version, and that each of its files has its size and hash;
-/// then the channel. Nothing is signed unless everything verifies.
-pub fn sign_folder(model_dir: &Path, key: &SigningKey) -> Result<Signed, SigningError> {
-    let read = |path: &Path| std::fs::read(path).map_err(|source| SigningError::Io { path: path.into(), source });
-    let format = |path: &Path| move |source| SigningError::Format { path: path.into(), source };
+/// A model folder's channel and manifests (path, exact bytes), once everything checks: each
+/// manifest the channel lists parses, names this model and version, and every one of its files
+/// has its size and hash.
+struct Release {
+    channel: Channel,
+    channel_file: (PathBuf, Vec<u8>),
+    manifests: Vec<(PathBuf, Vec<u8>)>,
+}
+
+fn read_release(model_dir: &Path) -> Result<Release, SigningError> {
+    let read = |path: &Path| std::fs::read(path).map_err(io_at(path));
     let unverified = |path: &Path, problem: String| SigningError::Unverified { path: path.into(), problem };
     let channel_file = model_dir.join(CHANNEL_FILE);
     let channel_bytes = read(&channel_file)?;
-    let channel = Channel::from_json(&String::from_utf8_lossy(&channel_bytes)).map_err(format(&channel_file))?;
+    let channel = Channel::from_json(&String::from_utf8_lossy(&channel_bytes)).map_err(format_at(&channel_file))?;
     let mut manifests = Vec::new();
     for version in &channel.versions {
         let path = model_dir.join(burn_edge_formats::manifest_path(version));
         let bytes = read(&path)?;
-        let manifest = Manifest::from_json(&String::from_utf8_lossy(&bytes)).map_err(format(&path))?;
+        let manifest = Manifest::from_json(&String::from_utf8_lossy(&bytes)).map_err(format_at(&path))?;
         if manifest.name != channel.name || &manifest.version != version {
             let found = format!("{}@{}", manifest.name, manifest.version);
             return Err(unverified(&path, format!("it describes {found}, the channel lists it as {}@{version}", channel.name)));
         }
         let folder = path.parent().unwrap_or(model_dir);
         for file in &manifest.files {
-            let on_disk = folder.join(&file.path);
-            let content = read(&on_disk)?;
+            let content = read(&folder.join(&file.path))?;
             let actual = sha256_hex(&content);
             if actual != file.sha256 || content.len() as u64 != file.size {
-                let problem = format!("{} is {} bytes with sha256 {actual}, the manifest says {} bytes, {}", file.path, content.len(), file.size, file.sha256);
+                let problem =
+                    format!("{} is {} bytes with sha256 {actual}, the manifest says {} bytes, {}", file.path, content.len(), file.size, file.sha256);
                 return Err(unverified(&path, problem));
             }
         }
         manifests.push((path, bytes));
     }
-    for (path, bytes) in &manifests {
+    Ok(Release { channel, channel_file: (channel_file, channel_bytes), manifests })
+}
+
+/// (Re)signs a published model folder: every manifest the channel lists, then the channel.
+/// Nothing is signed unless the whole release verifies (see [`Release`]).
+pub fn sign_folder(model_dir: &Path, key: &SigningKey) -> Result<Signed, SigningError> {
+    let release = read_release(model_dir)?;
+    for (path, bytes) in &release.manifests {
         write_signature(path, key, SignedKind::Manifest, bytes)?;
     }
-    write_signature(&channel_file, key, SignedKind::Channel, &channel_bytes)?;
-    Ok(Signed { versions: channel.versions.clone(), key_id: key_id(&key.verifying_key()) })
+    write_signature(&release.channel_file.0, key, SignedKind::Channel, &release.channel_file.1)?;
+    Ok(Signed { versions: release.channel.versions, key_id: key_id(&key.verifying_key()) })
+}
+
+/// Checks a model folder as a loader pinning `key` would: the release verifies and the channel
+/// and every manifest carry `key`'s signature.
+pub fn verify_folder(model_dir: &Path, key: &VerifyingKey) -> Result<Signed, SigningError> {
+    let release = read_release(model_dir)?;
+    let files = std::iter::once((&release.channel_file, SignedKind::Channel)).chain(release.manifests.iter().map(|m| (m, SignedKind::Manifest)));
+    for ((path, bytes), kind) in files {
+        let sig_path = PathBuf::from(signature_path(&path.to_string_lossy()));
+        let json = std::fs::read_to_string(&sig_path).map_err(io_at(&sig_path))?;
+        let signature = Signature::from_json(&json).map_err(format_at(&sig_path))?;
+        verify(key, kind, bytes, &signature, &path.display().to_string())?;
+    }
+    Ok(Signed { versions: release.channel.versions, key_id: key_id(key) })
+}
+
+/// Reads a public key: a file holding its base64 (`signing.pub`), or the base64 itself.
+pub fn read_public_key(path_or_base64: &str) -> Result<VerifyingKey, SigningError> {
+    let path = Path::new(path_or_base64);
+    let bytes = if path.exists() { read_key_bytes(path)? } else { decode_key(path_or_base64).ok_or(SigningError::BadKey { path: path.into() })? };
+    VerifyingKey::from_bytes(&bytes).map_err(|_| SigningError::BadKey { path: path.into() })
 }
 
 #[cfg(test)]
@@ -186,9 +230,6 @@ mod tests {
         SigningKey::from_bytes(&[seed; 32])
     }
 
-    fn read_public_key(path: &Path) -> Result<VerifyingKey, SigningError> {
-        VerifyingKey::from_bytes(&read_key_bytes(path)?).map_err(|_| SigningError::BadKey { path: path.into() })
-    }
 
     #[test]
     fn a_signature_verifies_only_for_its_bytes_its_kind_and_its_key() {
@@ -258,7 +299,8 @@ mod tests {
         let k = generate().unwrap();
         let (private, public) = write_keypair(&dir.path().join("keys"), &k).unwrap();
         assert_eq!(read_signing_key(&private).unwrap().to_bytes(), k.to_bytes());
-        assert_eq!(read_public_key(&public).unwrap(), k.verifying_key());
+        assert_eq!(read_public_key(public.to_str().unwrap()).unwrap(), k.verifying_key());
+        assert_eq!(read_public_key(&public_key_base64(&k.verifying_key())).unwrap(), k.verifying_key());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -186,10 +186,20 @@ fn keygen_then_a_signed_publish_then_an_unsigned_one() {
     assert!(out.contains("unsigned release"), "{out}");
     assert!(!models.join("mnist/channel.json.sig").exists(), "a stale signature would read as tampering");
 
-    // `sign` signs the existing folder again.
-    let out = ok(cli(&["sign", models.join("mnist").to_str().unwrap(), "--key", key.to_str().unwrap()]));
+    let folder = models.join("mnist");
+    let verify = |key: &str| cli(&["verify", folder.to_str().unwrap(), "--public-key", key]);
+    let o = verify(public.trim());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("channel.json.sig"), "the unsigned channel fails verify");
+
+    // `sign` signs the existing folder again; `verify` accepts it, and only with this key.
+    let out = ok(cli(&["sign", folder.to_str().unwrap(), "--key", key.to_str().unwrap()]));
     assert!(out.contains("1.0.0"), "{out}");
     assert_signed(&models.join("mnist/channel.json"), "channel", &public);
+    assert!(ok(verify(keys.join("signing.pub").to_str().unwrap())).contains("verify, signed by key"));
+    let other = dir.path().join("other-keys");
+    let other_public = ok(cli(&["keygen", "--out", other.to_str().unwrap()]));
+    let o = verify(other_public.trim());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not by the expected key"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
