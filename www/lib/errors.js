@@ -49,6 +49,8 @@ export class IntegrityError extends BurnEdgeError {
     this.actual = 'reason' in details ? undefined : details.actual;
     /** @type {string | undefined} why, when it was not a hash mismatch */
     this.reason = 'reason' in details ? details.reason : undefined;
+    /** @type {string | undefined} the model version that was wanted, when known (a refused manifest) */
+    this.wanted = undefined;
   }
 }
 

@@ -206,6 +206,8 @@ export class IntegrityError extends BurnEdgeError {
   actual?: string;
   /** Why, when it was not a hash mismatch (e.g. "the channel is unsigned ..."). */
   reason?: string;
+  /** The model version that was wanted, when known (a refused manifest). */
+  wanted?: string;
 }
 
 export class NetworkError extends BurnEdgeError {

@@ -136,7 +136,7 @@ async function load(options, telemetry) {
       const previous = await lastGood(store, folder, { alias: o.alias, trust }, located?.manifestUrl);
       if (!previous) throw err;
       fallback = { reason: err.code, message: err.message,
-        wanted: located?.version ?? located?.manifestUrl ?? (o.channelUrl ? o.alias : o.manifestUrl ?? '') };
+        wanted: located?.version ?? located?.manifestUrl ?? refused?.wanted ?? (o.channelUrl ? o.alias : o.manifestUrl ?? '') };
       chosen = await prepare({ manifestUrl: previous.manifestUrl, manifest: previous.manifest, signature: previous.signature,
         version: previous.version, served: { ...located?.served, manifest: 'cache' }, offline: located?.offline ?? null });
     }

@@ -229,6 +229,7 @@ export async function locate(o, store) {
     return { manifestUrl, manifest: text, signature, version, served: { channel: channelServed, manifest: url }, offline: null };
   } catch (err) {
     if (err instanceof NetworkError) return offline(err);
+    if (err instanceof IntegrityError) err.wanted = version ?? expectedVersion ?? manifestUrl;
     throw err;
   }
 }
