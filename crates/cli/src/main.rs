@@ -294,16 +294,16 @@ fn main() -> Result<()> {
         Command::Sign { folder, key } => {
             let key = signing::read_signing_key(&key)?;
             let signed = signing::sign_folder(&folder, &key)?;
-            println!(
-                "signed {} (channel and manifests {}) with key {}",
-                folder.display(),
-                signed.versions.join(", "),
-                signed.key_id
-            );
+            println!("signed {} (channel and manifests {}) with key {}", folder.display(), signed.versions.join(", "), signed.key_id);
         }
         Command::Verify { folder, public_key } => {
             let verified = signing::verify_folder(&folder, &signing::read_public_key(&public_key)?)?;
-            println!("{}: channel and manifests {} verify, signed by key {}", folder.display(), verified.versions.join(", "), verified.key_id);
+            println!(
+                "{}: channel and manifests {} verify, signed by key {}",
+                folder.display(),
+                verified.versions.join(", "),
+                verified.key_id
+            );
         }
         Command::ImportOnnx { onnx, code, weights } => {
             let imported = import_onnx::import(&onnx, &code, &weights)?;

@@ -15,7 +15,9 @@
 
 use std::path::{Path, PathBuf};
 
-use burn_edge_formats::{content_path, manifest_path, signature_path, Channel, FileEntry, FileRole, FormatError, Manifest, SignedKind, CHANNEL_FILE};
+use burn_edge_formats::{
+    content_path, manifest_path, signature_path, Channel, FileEntry, FileRole, FormatError, Manifest, SignedKind, CHANNEL_FILE,
+};
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 
@@ -85,7 +87,8 @@ pub fn publish(
     let manifest_file = model_dir.join(manifest_path(&manifest.version));
     let outcome = match read_if_exists(&manifest_file)? {
         Some(existing_json) => {
-            let existing = Manifest::from_json(&existing_json).map_err(|source| PublishError::Format { path: manifest_file.clone(), source })?;
+            let existing =
+                Manifest::from_json(&existing_json).map_err(|source| PublishError::Format { path: manifest_file.clone(), source })?;
             let existing_sha = existing.weights().map(|f| f.sha256.clone()).unwrap_or_default();
             if existing_sha != entry.sha256 {
                 return Err(PublishError::VersionExists {

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use burn_edge_formats::signature::{ALGORITHM, KEY_ID_HEX_LEN};
-use burn_edge_formats::{signature_path, signed_message, Channel, FormatError, Manifest, Signature, SignedKind, CHANNEL_FILE, SCHEMA_VERSION};
+use burn_edge_formats::{
+    signature_path, signed_message, Channel, FormatError, Manifest, Signature, SignedKind, CHANNEL_FILE, SCHEMA_VERSION,
+};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use rand::TryRngCore;
 
@@ -28,7 +30,9 @@ pub enum SigningError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} exists; refusing to overwrite a key (move it away first)")]
     KeyExists { path: PathBuf },
-    #[error("{path} is inside a CDN folder (a models/ folder or one with a channel.json): private keys never go where the CDN serves from")]
+    #[error(
+        "{path} is inside a CDN folder (a models/ folder or one with a channel.json): private keys never go where the CDN serves from"
+    )]
     KeyInCdnFolder { path: PathBuf },
     #[error("{path} is not a burn-edge key (base64 of 32 bytes on one line)")]
     BadKey { path: PathBuf },
@@ -180,8 +184,13 @@ fn read_release(model_dir: &Path) -> Result<Release, SigningError> {
             let content = read(&folder.join(&file.path))?;
             let actual = sha256_hex(&content);
             if actual != file.sha256 || content.len() as u64 != file.size {
-                let problem =
-                    format!("{} is {} bytes with sha256 {actual}, the manifest says {} bytes, {}", file.path, content.len(), file.size, file.sha256);
+                let problem = format!(
+                    "{} is {} bytes with sha256 {actual}, the manifest says {} bytes, {}",
+                    file.path,
+                    content.len(),
+                    file.size,
+                    file.sha256
+                );
                 return Err(unverified(&path, problem));
             }
         }
@@ -205,7 +214,8 @@ pub fn sign_folder(model_dir: &Path, key: &SigningKey) -> Result<Signed, Signing
 /// and every manifest carry `key`'s signature.
 pub fn verify_folder(model_dir: &Path, key: &VerifyingKey) -> Result<Signed, SigningError> {
     let release = read_release(model_dir)?;
-    let files = std::iter::once((&release.channel_file, SignedKind::Channel)).chain(release.manifests.iter().map(|m| (m, SignedKind::Manifest)));
+    let files =
+        std::iter::once((&release.channel_file, SignedKind::Channel)).chain(release.manifests.iter().map(|m| (m, SignedKind::Manifest)));
     for ((path, bytes), kind) in files {
         let sig_path = PathBuf::from(signature_path(&path.to_string_lossy()));
         let json = std::fs::read_to_string(&sig_path).map_err(io_at(&sig_path))?;
@@ -218,7 +228,8 @@ pub fn verify_folder(model_dir: &Path, key: &VerifyingKey) -> Result<Signed, Sig
 /// Reads a public key: a file holding its base64 (`signing.pub`), or the base64 itself.
 pub fn read_public_key(path_or_base64: &str) -> Result<VerifyingKey, SigningError> {
     let path = Path::new(path_or_base64);
-    let bytes = if path.exists() { read_key_bytes(path)? } else { decode_key(path_or_base64).ok_or(SigningError::BadKey { path: path.into() })? };
+    let bytes =
+        if path.exists() { read_key_bytes(path)? } else { decode_key(path_or_base64).ok_or(SigningError::BadKey { path: path.into() })? };
     VerifyingKey::from_bytes(&bytes).map_err(|_| SigningError::BadKey { path: path.into() })
 }
 
@@ -229,7 +240,6 @@ mod tests {
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
     }
-
 
     #[test]
     fn a_signature_verifies_only_for_its_bytes_its_kind_and_its_key() {
@@ -243,7 +253,10 @@ mod tests {
         for i in 0..file.len() {
             let mut tampered = file.to_vec();
             tampered[i] ^= 1;
-            assert!(matches!(verify(&public, SignedKind::Channel, &tampered, &sig, "c"), Err(SigningError::BadSignature { .. })), "byte {i}");
+            assert!(
+                matches!(verify(&public, SignedKind::Channel, &tampered, &sig, "c"), Err(SigningError::BadSignature { .. })),
+                "byte {i}"
+            );
         }
         // A manifest's signature is not a channel's, nor the reverse.
         assert!(matches!(verify(&public, SignedKind::Manifest, file, &sig, "m"), Err(SigningError::BadSignature { .. })));
@@ -269,12 +282,28 @@ mod tests {
         let channel = "{\n  \"schemaVersion\": 1,\n  \"name\": \"mnist\",\n  \"aliases\": {\n    \"stable\": \"1.0.0\"\n  },\n  \"versions\": [\n    \"1.0.0\"\n  ],\n  \"updatedAt\": \"2026-12-01T00:00:00Z\"\n}\n";
         let manifest = "{\"schemaVersion\":1,\"name\":\"mnist\",\"version\":\"1.0.0\",\"note\":\"non-ASCII bytes are signed as UTF-8: \u{e9}\u{1f600}\"}\n";
         let paths = [
-            "../files/929179988ae37513eebebca7c4d7035924ec8848baac98b7c64a4b7fa2b02a53.bpk", "files/x.bpk", "w.bpk",
-            "../%2e%2e/files/x.bpk", "%2e%2e/x.bpk", "../../x.bpk", "http:evil.example/x.bpk", "https://evil.example/x.bpk",
-            "//evil.example/x.bpk", "/files/x.bpk", "..\\x.bpk", "files/../../x.bpk", "./x.bpk", "files//x.bpk", "x.bpk?q",
-            "x.bpk#f", "", "..", "files/\u{e9}.bpk",
+            "../files/929179988ae37513eebebca7c4d7035924ec8848baac98b7c64a4b7fa2b02a53.bpk",
+            "files/x.bpk",
+            "w.bpk",
+            "../%2e%2e/files/x.bpk",
+            "%2e%2e/x.bpk",
+            "../../x.bpk",
+            "http:evil.example/x.bpk",
+            "https://evil.example/x.bpk",
+            "//evil.example/x.bpk",
+            "/files/x.bpk",
+            "..\\x.bpk",
+            "files/../../x.bpk",
+            "./x.bpk",
+            "files//x.bpk",
+            "x.bpk?q",
+            "x.bpk#f",
+            "",
+            "..",
+            "files/\u{e9}.bpk",
         ];
-        let versions = ["1.0.0", "0.1.0-rc.1+build.5", "10.20.30", "https://evil.example/m", "../1.0.0", "1.0", "v1.0.0", "01.0.0", "1.0.0/x"];
+        let versions =
+            ["1.0.0", "0.1.0-rc.1+build.5", "10.20.30", "https://evil.example/m", "../1.0.0", "1.0", "v1.0.0", "01.0.0", "1.0.0/x"];
         let vector = serde_json::json!({
             "publicKey": public_key_base64(&k.verifying_key()),
             "keyId": key_id(&k.verifying_key()),

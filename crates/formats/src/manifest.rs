@@ -310,10 +310,27 @@ pub(crate) mod tests {
             assert!(is_plain_relative_path(&good), "{good}");
         }
         let escaping = [
-            "", "..", "../", "../..", "../../files/x.bpk", "../%2e%2e/files/x.bpk", "%2e%2e/x.bpk", "../files/%2fx.bpk",
-            "http:evil.example/x.bpk", "http://evil.example/x.bpk", "//evil.example/x.bpk", "/files/x.bpk",
-            "..\\files\\x.bpk", "files/../../x.bpk", "./files/x.bpk", "files//x.bpk", "files/x.bpk?y", "files/x.bpk#y",
-            "C:x.bpk", "files/x.bpk/", "files/é.bpk",
+            "",
+            "..",
+            "../",
+            "../..",
+            "../../files/x.bpk",
+            "../%2e%2e/files/x.bpk",
+            "%2e%2e/x.bpk",
+            "../files/%2fx.bpk",
+            "http:evil.example/x.bpk",
+            "http://evil.example/x.bpk",
+            "//evil.example/x.bpk",
+            "/files/x.bpk",
+            "..\\files\\x.bpk",
+            "files/../../x.bpk",
+            "./files/x.bpk",
+            "files//x.bpk",
+            "files/x.bpk?y",
+            "files/x.bpk#y",
+            "C:x.bpk",
+            "files/x.bpk/",
+            "files/é.bpk",
         ];
         for bad in escaping {
             assert!(!is_plain_relative_path(bad), "{bad:?} was accepted");

@@ -27,11 +27,9 @@ mod tests {
     /// The committed schemas equal the generated ones (`BLESS=1` rewrites them).
     #[test]
     fn committed_schemas_are_current() {
-        for (file, generated) in [
-            ("manifest", super::manifest_schema()),
-            ("channel", super::channel_schema()),
-            ("signature", super::signature_schema()),
-        ] {
+        for (file, generated) in
+            [("manifest", super::manifest_schema()), ("channel", super::channel_schema()), ("signature", super::signature_schema())]
+        {
             let path = format!("{}/schemas/{file}.schema.json", env!("CARGO_MANIFEST_DIR"));
             if std::env::var_os("BLESS").is_some() {
                 std::fs::write(&path, &generated).unwrap();
