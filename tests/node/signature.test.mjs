@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Ajv2020 from 'ajv/dist/2020.js';
 import { importPublicKey, verifySignature } from '../../www/lib/signature.js';
 import { insideFolder, isPlainRelativePath, isSemver } from '../../www/lib/urls.js';
 import { cliPath } from '../e2e/harness.mjs';
@@ -61,6 +62,18 @@ test('a model folder the CLI signs verifies in JS (keygen, sign)', async (t) => 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('signature files match signature.schema.json (the vector and every .sig under models/)', () => {
+  const schema = JSON.parse(readFileSync(join(root, 'crates/formats/schemas/signature.schema.json'), 'utf8'));
+  const validate = new Ajv2020({ allErrors: true, strict: true, formats: { uint32: true } }).compile(schema);
+  const files = [vector.channel.signature, vector.manifest.signature];
+  for (const model of ['mnist', 'squeezenet']) {
+    const sig = join(root, 'models', model, 'channel.json.sig');
+    if (existsSync(sig)) files.push(readFileSync(sig, 'utf8'));
+  }
+  for (const text of files) assert.ok(validate(JSON.parse(text)), new Ajv2020().errorsText(validate.errors));
+  assert.ok(!validate({ ...JSON.parse(files[0]), algorithm: 7 }), 'the schema is not vacuous');
 });
 
 test('the loader accepts exactly the file paths and versions the Rust validation accepts', () => {
