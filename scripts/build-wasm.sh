@@ -53,3 +53,6 @@ case "$which" in
   *) echo "usage: $0 [all|cpu|webgpu|ndarray]" >&2; exit 2 ;;
 esac
 node scripts/wasm-sizes.mjs
+
+# Pin the runtime files' hashes into the package (the loader verifies glue and wasm against them).
+node scripts/runtime-integrity.mjs

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Imports the pretrained models that come as ONNX files in ../shared and publishes them into
 # models/ (gitignored: the weights are derived from ../shared data and never committed).
-# Also proves the committed generated architecture is what burn-onnx generates today.
+# Also proves the committed generated architecture is what burn-onnx generates today, and
+# signs models/mnist and models/squeezenet with a dev key (.burn-edge/keys/, created if missing;
+# gitignored like the .sig files), whose public half the demo pages pin (www/dev-key.json).
 #   scripts/import-models.sh [path/to/burn-edge]   (default: the dev build, built if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +26,10 @@ if ! cmp -s "$work/squeezenet1_1.rs" "$committed"; then
   echo "re-run: $cli import-onnx $onnx --code $committed --weights /tmp/squeezenet.bpk, and commit it" >&2
   exit 1
 fi
-# Publishing the same weights again only re-applies the alias.
-"$cli" publish --spec models/squeezenet.model.json --weights "$work/squeezenet1_1.bpk" --version 1.0.0 --alias stable
+keys=.burn-edge/keys
+[ -f "$keys/signing.key" ] || "$cli" keygen --out "$keys" > /dev/null
+# Publishing the same weights again only re-applies the alias (and signs).
+"$cli" publish --spec models/squeezenet.model.json --weights "$work/squeezenet1_1.bpk" --version 1.0.0 --alias stable \
+  --signing-key "$keys/signing.key"
+"$cli" sign models/mnist --key "$keys/signing.key"
+printf '{ "publicKey": "%s" }\n' "$(tr -d '\n' < "$keys/signing.pub")" > www/dev-key.json

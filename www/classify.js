@@ -6,6 +6,7 @@
  * `window.burnEdgeClassify` exposes the handle and `classify(url)` for tests.
  */
 import { loadModel } from './lib/index.js';
+import { pinnedKey } from './pinned-key.js';
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const params = new URLSearchParams(location.search);
@@ -39,6 +40,7 @@ function render(top) {
 }
 
 const handle = await loadModel({
+  publicKey: await pinnedKey(params),
   channelUrl: '/models/squeezenet/channel.json',
   backend: /** @type {any} */ (params.get('backend') ?? 'auto'),
   worker: params.get('worker') !== '0',

@@ -2,11 +2,13 @@
  * @module loader-demo
  * The package's own demo: loads MNIST from the CDN layout with `loadModel`, shows where it came
  * from, and classifies what is drawn. Query parameters (`channel`, `manifest`, `alias`,
- * `mirror` (repeatable), `backend`, `retries`, `retryDelay`, `keepVersions`, `worker=0`, `sw=0`; telemetry:
+ * `mirror` (repeatable), `backend`, `retries`, `retryDelay`, `keepVersions`, `worker=0`, `sw=0`, `publicKey`
+ * (see pinned-key.js); telemetry:
  * `collector` (endpoint URL), `key`, `sampleRate`, `optOut=1`, `flushMs`) let tests drive it; `window.burnEdgeDemo` exposes the handle and helpers for them.
  */
 import { attachDrawing, drawStrokes } from './draw-pad.js';
 import { createTelemetry, loadModel } from './lib/index.js';
+import { pinnedKey } from './pinned-key.js';
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const pad = /** @type {HTMLCanvasElement} */ ($('pad'));
@@ -85,6 +87,7 @@ async function load() {
   const manifestUrl = params.get('manifest') ?? undefined;
   try {
     handle = await loadModel({
+      publicKey: await pinnedKey(params),
       channelUrl: manifestUrl ? undefined : params.get('channel') ?? '/models/mnist/channel.json',
       manifestUrl,
       alias: params.get('alias') ?? undefined,

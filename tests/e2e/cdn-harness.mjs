@@ -1,10 +1,14 @@
 /**
  * @module cdn-harness
  * Helpers for the loader's end-to-end tests: the real server on a fixed port (so it can be
- * stopped and started again at the same origin), a stub mirror, byte counting, cache peeking.
+ * stopped and started again at the same origin), a stub mirror, byte counting, cache peeking,
+ * and signing forged channel and manifest files.
  */
 import { spawn } from 'node:child_process';
+import { createHash, createPrivateKey, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { cliPath } from './harness.mjs';
 
 /** A free loopback port (free when asked; the server binds it right after). */
@@ -112,4 +116,57 @@ export function loaderCache(page) {
     }
     return { keys, verified };
   });
+}
+
+/**
+ * Signs files the way `burn-edge publish` does (Ed25519 over `"burn-edge-signature-v1\n" + kind
+ * + "\n" + bytes`), so a test can serve a forged channel or manifest that is nonetheless
+ * validly signed: by the dev key the demo pages pin (.burn-edge/keys/, from
+ * scripts/import-models.sh), or by a fresh key (`signer(null)`) that no page pins.
+ * @param {string | null} [keys] folder with signing.key and signing.pub; null: a fresh key
+ */
+export function signer(keys = '.burn-edge/keys') {
+  /** @type {import('node:crypto').KeyObject} */
+  let privateKey;
+  /** @type {Buffer} */
+  let raw;
+  if (keys) {
+    const seed = Buffer.from(readFileSync(join(keys, 'signing.key'), 'utf8').trim(), 'base64');
+    raw = Buffer.from(readFileSync(join(keys, 'signing.pub'), 'utf8').trim(), 'base64');
+    privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: raw.toString('base64url') }, format: 'jwk' });
+  } else {
+    const pair = generateKeyPairSync('ed25519');
+    privateKey = pair.privateKey;
+    raw = Buffer.from(/** @type {string} */ (pair.publicKey.export({ format: 'jwk' }).x), 'base64url');
+  }
+  const keyId = createHash('sha256').update(raw).digest('hex').slice(0, 16);
+  return {
+    publicKey: raw.toString('base64'),
+    keyId,
+    /**
+     * The `.sig` file for `body` as `kind`.
+     * @param {'channel' | 'manifest'} kind
+     * @param {string | Buffer} body
+     */
+    sign(kind, body) {
+      const message = Buffer.concat([Buffer.from(`burn-edge-signature-v1\n${kind}\n`), Buffer.from(body)]);
+      const signature = cryptoSign(null, message, privateKey).toString('base64');
+      return JSON.stringify({ schemaVersion: 1, algorithm: 'Ed25519', keyId, signature });
+    },
+  };
+}
+
+/**
+ * Serves `body` at `pattern` and, unless `signature` is null, `signature` at `pattern.sig`
+ * (null: the `.sig` answers 404, an unsigned file).
+ * @param {import('playwright-core').Page | import('playwright-core').BrowserContext} page
+ * @param {string} pattern a glob for page.route
+ * @param {string | Buffer} body
+ * @param {string | null} signature
+ */
+export async function serveSigned(page, pattern, body, signature) {
+  await page.route(pattern, (route) => route.fulfill({ status: 200, body, contentType: 'application/json' }));
+  await page.route(`${pattern}.sig`, (route) => route.fulfill(signature === null
+    ? { status: 404, body: 'no signature' }
+    : { status: 200, body: signature, contentType: 'application/json' }));
 }

@@ -4,11 +4,24 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { startServer, launchBrowser } from './harness.mjs';
-import { countBytes, freePort, loaderCache, startServerAt, startStub } from './cdn-harness.mjs';
+import { countBytes, freePort, loaderCache, serveSigned, signer, startServerAt, startStub } from './cdn-harness.mjs';
 
 const manifest = JSON.parse(readFileSync('models/mnist/1.0.0/manifest.json', 'utf8'));
 const weights = manifest.files[0];
 const TIMEOUT = { timeout: 90_000 };
+/** The dev key the demo pins: forged channels and manifests below are signed with it. */
+const dev = signer();
+/**
+ * Serves `value` as JSON at `pattern`, signed by the dev key as `kind`.
+ * @param {import('playwright-core').Page} page
+ * @param {string} pattern
+ * @param {'channel' | 'manifest'} kind
+ * @param {unknown} value
+ */
+const serveJson = (page, pattern, kind, value) => {
+  const body = JSON.stringify(value);
+  return serveSigned(page, pattern, body, dev.sign(kind, body));
+};
 
 /** @type {{ url: string, stop: () => void }} */
 let server;
@@ -193,10 +206,9 @@ test('tampered weights are rejected with IntegrityError and not cached; a verifi
 
     // 3. The channel moves stable to a new version whose file arrives tampered: 1.0.0 keeps serving.
     const next = { ...manifest, version: '9.9.9', files: [{ ...weights, sha256: 'ab'.repeat(32), path: `../files/${'ab'.repeat(32)}.bpk` }] };
-    await page.route('**/models/mnist/channel.json', (route) => route.fulfill({
-      json: { schemaVersion: 1, name: 'mnist', aliases: { stable: '9.9.9' }, versions: ['1.0.0', '9.9.9'], updatedAt: '2030-01-01T00:00:00Z' },
-    }));
-    await page.route('**/models/mnist/9.9.9/manifest.json', (route) => route.fulfill({ json: next }));
+    await serveJson(page, '**/models/mnist/channel.json', 'channel',
+      { schemaVersion: 1, name: 'mnist', aliases: { stable: '9.9.9' }, versions: ['1.0.0', '9.9.9'], updatedAt: '2030-01-01T00:00:00Z' });
+    await serveJson(page, '**/models/mnist/9.9.9/manifest.json', 'manifest', next);
     await page.route(`**/models/mnist/files/${'ab'.repeat(32)}.bpk`, (route) => route.fulfill({ status: 200, body: tampered }));
     const kept = await openDemo(page, server.url);
     assert.equal(kept.error, null);
@@ -259,7 +271,7 @@ test('a manifest for an architecture this runtime lacks gives UnsupportedArchite
       [{ minRuntimeVersion: '99.0.0' }, 'needs runtime 99.0.0 or newer'],
     ]) {
       await page.unrouteAll();
-      await page.route('**/models/mnist/1.0.0/manifest.json', (route) => route.fulfill({ json: { ...manifest, ...change } }));
+      await serveJson(page, '**/models/mnist/1.0.0/manifest.json', 'manifest', { ...manifest, ...change });
       const { error } = await openDemo(page, server.url);
       assert.equal(error?.name, 'UnsupportedArchitectureError');
       assert.equal(error?.code, 'UNSUPPORTED_ARCHITECTURE');

@@ -56,7 +56,44 @@ export async function verify(bytes, entry, url) {
 }
 
 /**
- * Reads a response body into one buffer, reporting progress per chunk, then verifies it.
+ * Reads a response body, failing with IntegrityError once it passes `limit` bytes: a mirror
+ * that keeps sending cannot grow the buffer without bound. Stops reading (and cancels the
+ * stream) at the first byte too many.
+ * @param {Response} response
+ * @param {number} limit most bytes accepted
+ * @param {{ file: string, url: string }} what for the error
+ * @param {(loaded: number) => void} [report] progress, per chunk
+ * @param {number} [expected] bytes expected, to size the buffer up front
+ * @returns {Promise<Uint8Array>}
+ */
+export async function readAtMost(response, limit, what, report, expected) {
+  if (!response.body) throw new TypeError(`${what.url} has no body`);
+  // Sized from the manifest, not Content-Length: compressed transfers report the wire size.
+  let buffer = new Uint8Array(Math.min(expected ?? 16 * 1024, limit));
+  let loaded = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.length > limit) {
+      reader.cancel().catch(() => {});
+      throw new IntegrityError({ ...what, reason: `the body is longer than the ${limit} bytes expected (stopped reading at ${loaded + value.length})` });
+    }
+    if (loaded + value.length > buffer.length) {
+      const grown = new Uint8Array(Math.min(limit, Math.max(buffer.length * 2, loaded + value.length)));
+      grown.set(buffer.subarray(0, loaded));
+      buffer = grown;
+    }
+    buffer.set(value, loaded);
+    loaded += value.length;
+    report?.(loaded);
+  }
+  return loaded === buffer.length ? buffer : buffer.slice(0, loaded);
+}
+
+/**
+ * Reads a model file's body into one buffer, reporting progress per chunk, then verifies it.
+ * More bytes than the manifest's size fail at once (IntegrityError: that mirror is ruled out).
  * @param {Response} response
  * @param {FileEntry} entry
  * @param {string} url
@@ -64,25 +101,7 @@ export async function verify(bytes, entry, url) {
  * @returns {Promise<Uint8Array>}
  */
 export async function readVerified(response, entry, url, report) {
-  // Sized from the manifest, not Content-Length: compressed transfers report the wire size.
-  let buffer = new Uint8Array(entry.size);
-  let loaded = 0;
-  if (!response.body) throw new TypeError(`${url} has no body`);
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (loaded + value.length > buffer.length) {
-      // More bytes than the manifest promised: keep them so the error can name the real hash.
-      const grown = new Uint8Array(Math.max(buffer.length * 2, loaded + value.length));
-      grown.set(buffer.subarray(0, loaded));
-      buffer = grown;
-    }
-    buffer.set(value, loaded);
-    loaded += value.length;
-    if (loaded <= entry.size) report(loaded);
-  }
-  const bytes = loaded === buffer.length ? buffer : buffer.slice(0, loaded);
+  const bytes = await readAtMost(response, entry.size, { file: entry.path, url }, report, entry.size);
   await verify(bytes, entry, url);
   return bytes;
 }

@@ -18,21 +18,39 @@ export class BurnEdgeError extends Error {
   }
 }
 
-/** A downloaded file's SHA-256 differs from the manifest's: the bytes were not used or cached. */
+/**
+ * Something the CDN sent is not what the publisher released: a file's SHA-256 or size differs
+ * from the manifest's, or a channel, manifest or runtime file fails its signature or pinned
+ * hash, or names a URL outside the model folder. The bytes were not used or cached.
+ */
 export class IntegrityError extends BurnEdgeError {
-  /** @param {{ file: string, url: string, expected: string, actual: string, size: number, expectedSize: number }} details */
-  constructor({ file, url, expected, actual, size, expectedSize }) {
+  /**
+   * @param {{ file: string, url: string, expected: string, actual: string, size: number, expectedSize: number }
+   *   | { file: string, url: string, reason: string }} details a hash mismatch, or another reason
+   */
+  constructor(details) {
+    const { file, url } = details;
     super(
-      `${file} from ${url} failed verification: expected sha256 ${expected} (${expectedSize} bytes), ` +
-        `got ${actual} (${size} bytes). The bytes were discarded, not cached; the mirror or a proxy ` +
-        'serves a corrupt or tampered file: fix or remove that mirror and publish again if needed.',
+      'reason' in details
+        ? `${file} from ${url} failed verification: ${details.reason}. It was discarded, not used or cached; ` +
+          'the mirror or a proxy serves a tampered or unsigned file, or the page pins the wrong key: fix or ' +
+          'remove that mirror, or sign the release with the key the page pins (burn-edge sign).'
+        : `${file} from ${url} failed verification: expected sha256 ${details.expected} (${details.expectedSize} bytes), ` +
+          `got ${details.actual} (${details.size} bytes). The bytes were discarded, not cached; the mirror or a proxy ` +
+          'serves a corrupt or tampered file: fix or remove that mirror and publish again if needed.',
       { code: 'INTEGRITY' },
     );
     this.name = 'IntegrityError';
     this.file = file;
     this.url = url;
-    this.expected = expected;
-    this.actual = actual;
+    /** @type {string | undefined} what verification expected (a hash), when it was a hash */
+    this.expected = 'reason' in details ? undefined : details.expected;
+    /** @type {string | undefined} */
+    this.actual = 'reason' in details ? undefined : details.actual;
+    /** @type {string | undefined} why, when it was not a hash mismatch */
+    this.reason = 'reason' in details ? details.reason : undefined;
+    /** @type {string | undefined} the model version that was wanted, when known (a refused manifest) */
+    this.wanted = undefined;
   }
 }
 

@@ -1,11 +1,14 @@
 /**
  * @module files
  * A model version's files as verified bytes: from the cache when there, else downloaded from
- * the mirrors with progress, verified, then cached. Nothing unverified leaves this module.
+ * the mirrors with progress, verified, then cached. Nothing unverified leaves this module, and
+ * nothing is requested from outside the model folder.
  */
 import { progressReporter, readVerified } from './download.js';
+import { IntegrityError } from './errors.js';
 import { candidates, fetchFromMirrors } from './fetch.js';
 import { ensureRoom } from './storage.js';
+import { insideFolder, isPlainRelativePath } from './urls.js';
 
 /**
  * @typedef {import('./download.js').FileEntry} FileEntry
@@ -17,12 +20,31 @@ import { ensureRoom } from './storage.js';
  */
 
 /**
+ * Throws IntegrityError unless every file path is a plain relative path (like
+ * `../files/<sha256>.bpk`) that resolves inside the model folder.
+ * @param {FileEntry[]} entries
+ * @param {string} manifestUrl
+ * @param {string} folder
+ */
+export function checkFilePaths(entries, manifestUrl, folder) {
+  for (const entry of entries) {
+    const url = isPlainRelativePath(entry.path) ? new URL(entry.path, manifestUrl).href : null;
+    if (!url || !insideFolder(url, folder)) {
+      throw new IntegrityError({ file: String(entry.path).slice(0, 200), url: manifestUrl,
+        reason: `the manifest names a file outside the model folder ${folder} (only plain relative paths like ` +
+          '../files/<sha256>.bpk are accepted); nothing was fetched' });
+    }
+  }
+}
+
+/**
  * @param {FileEntry[]} entries
  * @param {string} manifestUrl file paths are relative to it
  * @param {FilesContext} ctx
  * @returns {Promise<VerifiedFile[]>}
  */
 export async function getFiles(entries, manifestUrl, ctx) {
+  checkFilePaths(entries, manifestUrl, ctx.folder);
   const cached = await Promise.all(entries.map((entry) => ctx.store.getFile(entry)));
   ensureRoom(entries.reduce((sum, entry, i) => sum + (cached[i] ? 0 : entry.size), 0), ctx.storage);
   return Promise.all(entries.map(async (entry, i) => {

@@ -49,6 +49,14 @@ export interface LoadOptions {
    * `createTelemetry`, or a client it returned (to share one across models).
    */
   telemetry?: TelemetryOptions | Telemetry;
+  /**
+   * The publisher's Ed25519 public key: the base64 string `burn-edge keygen` printed (raw 32
+   * bytes), or a CryptoKey. With it the channel and the manifest must carry a valid signature by
+   * this key (`.sig` beside each) or the load fails with `IntegrityError` before any weight is
+   * fetched (a previously verified version keeps serving, `info().fallback`). Without it only the
+   * weights' hashes are checked, `info().signed` is false and `info().warnings` says so.
+   */
+  publicKey?: string | CryptoKey;
 }
 
 /** Options of `createTelemetry`. */
@@ -136,6 +144,10 @@ export interface ModelInfo {
   offlineReason?: string;
   /** Set when the wanted version failed (integrity, network) and a previously verified one serves. */
   fallback: { reason: string; message: string; wanted: string } | null;
+  /** True when a `publicKey` was pinned and the channel and manifest verified against it. */
+  signed: boolean;
+  /** First 16 hex digits of SHA-256 of the pinned key; null without a key (or a non-extractable CryptoKey). */
+  keyId: string | null;
   channelUrl?: string;
   manifestUrl: string;
   served: { channel?: string; manifest: string };
@@ -177,13 +189,25 @@ export class BurnEdgeError extends Error {
   code: string;
 }
 
+/**
+ * Something the CDN sent is not what the publisher released (a file's hash or size, a channel's
+ * or manifest's signature, a runtime file's pinned hash, a URL outside the model folder, a body
+ * longer than expected). The bytes were not used or cached.
+ */
 export class IntegrityError extends BurnEdgeError {
-  constructor(details: { file: string; url: string; expected: string; actual: string; size: number; expectedSize: number });
+  constructor(details:
+    | { file: string; url: string; expected: string; actual: string; size: number; expectedSize: number }
+    | { file: string; url: string; reason: string });
   code: 'INTEGRITY';
   file: string;
   url: string;
-  expected: string;
-  actual: string;
+  /** The expected SHA-256, when it was a hash mismatch. */
+  expected?: string;
+  actual?: string;
+  /** Why, when it was not a hash mismatch (e.g. "the channel is unsigned ..."). */
+  reason?: string;
+  /** The model version that was wanted, when known (a refused manifest). */
+  wanted?: string;
 }
 
 export class NetworkError extends BurnEdgeError {

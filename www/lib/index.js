@@ -1,16 +1,19 @@
 /**
  * @module burn-edge
  * The package's entry: `loadModel` resolves a model on a CDN (channel → version → manifest),
- * checks that this runtime can run it, downloads its files with progress, verifies their
- * SHA-256 before use, caches them for offline use, and runs inference in a Web Worker.
+ * verifies the channel's and the manifest's Ed25519 signatures against the page's pinned
+ * `publicKey`, checks that this runtime (itself verified against hashes pinned in the package)
+ * can run it, downloads its files with progress, verifies their SHA-256 before use, caches them
+ * for offline use, and runs inference in a Web Worker.
  */
 import { chooseBuild } from './choose-build.js';
-import { getFiles } from './files.js';
+import { checkFilePaths, getFiles } from './files.js';
 import { startInline, startWorker } from './engine.js';
 import { imagePixels } from './image.js';
 import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
-import { locate, modelFolder } from './locate.js';
+import { lastGood, locate, modelFolder } from './locate.js';
 import { loadRuntimeFiles } from './runtime-files.js';
+import { importPublicKey } from './signature.js';
 import { prepareStorage } from './storage.js';
 import { Store } from './store.js';
 import { createTelemetry, errorAttributes, fallbackAttributes, inferenceAttributes, isTelemetry, loadAttributes,
@@ -25,7 +28,7 @@ export { createTelemetry } from './telemetry.js';
  * @typedef {{ channelUrl?: string, manifestUrl?: string, alias?: string, mirrors?: string[],
  *             backend?: 'auto' | 'webgpu' | 'cpu', runtimeBase?: string | URL, keepVersions?: number,
  *             retries?: number, retryDelay?: number, onProgress?: (p: Progress) => void,
- *             worker?: boolean, telemetry?: TelemetryOptions | Telemetry }} LoadOptions
+ *             worker?: boolean, telemetry?: TelemetryOptions | Telemetry, publicKey?: string | CryptoKey }} LoadOptions
  * @typedef {import('./telemetry.js').Telemetry} Telemetry
  * @typedef {import('./telemetry.js').TelemetryOptions} TelemetryOptions
  */
@@ -72,6 +75,8 @@ async function load(options, telemetry) {
     runtimeBase: new URL(options.runtimeBase ?? '../../pkg/', options.runtimeBase ? base : import.meta.url).href,
   };
   const folder = modelFolder(o);
+  // The publisher's key, pinned by the page: without it nothing but the weights is verified.
+  const trust = o.publicKey ? await importPublicKey(o.publicKey) : null;
   const [store, storage, build] = await Promise.all([Store.open(), prepareStorage(), chooseBuild(o.backend)]);
   const engine = o.worker ? startWorker() : startInline();
   try {
@@ -84,19 +89,34 @@ async function load(options, telemetry) {
     });
     runtimeReady.catch(() => {}); // awaited below; this only silences the interim rejection
     const locating = performance.now();
-    const located = await locate(o, store);
+    /** @type {Located | null} */
+    let located = null;
+    /** @type {IntegrityError | null} */
+    let refused = null;
+    try {
+      located = await locate({ ...o, trust }, store);
+    } catch (err) {
+      // A channel or manifest that fails verification: the last good version may still serve.
+      if (!(err instanceof IntegrityError)) throw err;
+      refused = err;
+    }
     phases.manifestMs = since(locating);
     const runtime = await runtimeReady;
     /** @type {string[]} */
     const warnings = [];
+    if (!trust) {
+      warnings.push('loaded without publicKey: the channel and manifest were not verified (only the weights\' hashes); ' +
+        'pass the publisher\'s key (burn-edge keygen) to refuse a tampered or unsigned release');
+    }
     const ctx = { folder, mirrors: o.mirrors, retries: o.retries, retryDelay: o.retryDelay, store, storage,
       onProgress: o.onProgress, warnings };
 
     /** @param {Located} target */
     const prepare = async (target) => {
       // The runtime is the authority on what it can run (architecture, minRuntimeVersion, schema).
-      await engine.call({ type: 'check', manifest: target.manifest });
       const manifest = JSON.parse(target.manifest);
+      checkFilePaths(Array.isArray(manifest.files) ? manifest.files : [], target.manifestUrl, folder);
+      await engine.call({ type: 'check', manifest: target.manifest });
       const t = performance.now();
       const files = await getFiles(manifest.files, target.manifestUrl, ctx);
       phases.downloadMs = since(t);
@@ -107,16 +127,18 @@ async function load(options, telemetry) {
     /** @type {{ reason: string, message: string, wanted: string } | null} */
     let fallback = null;
     try {
+      if (refused || !located) throw refused;
       chosen = await prepare(located);
     } catch (err) {
-      // A bad or unreachable new version must not take down an app that ran the last good one.
+      // A bad or unreachable new version must not take down an app that ran the last good one
+      // (with a key: one whose stored signature still verifies).
       if (!(err instanceof IntegrityError || err instanceof NetworkError)) throw err;
-      const known = (await store.versions(folder)).filter((v) => v.manifestUrl !== located.manifestUrl);
-      const previous = known.find((v) => v.alias === o.alias) ?? known[0];
+      const previous = await lastGood(store, folder, { alias: o.alias, trust }, located?.manifestUrl);
       if (!previous) throw err;
-      fallback = { reason: err.code, message: err.message, wanted: located.version ?? located.manifestUrl };
-      chosen = await prepare({ manifestUrl: previous.manifestUrl, manifest: previous.manifest,
-        version: previous.version, served: { ...located.served, manifest: 'cache' }, offline: located.offline });
+      fallback = { reason: err.code, message: err.message,
+        wanted: located?.version ?? located?.manifestUrl ?? refused?.wanted ?? (o.channelUrl ? o.alias : o.manifestUrl ?? '') };
+      chosen = await prepare({ manifestUrl: previous.manifestUrl, manifest: previous.manifest, signature: previous.signature,
+        version: previous.version, served: { ...located?.served, manifest: 'cache' }, offline: located?.offline ?? null });
     }
     const { target, manifest, files } = chosen;
 
@@ -125,7 +147,8 @@ async function load(options, telemetry) {
     try {
       evicted = await store.remember(folder, {
         version: manifest.version, alias: o.channelUrl ? o.alias : undefined, manifestUrl: target.manifestUrl,
-        manifest: target.manifest, files: files.map((f) => f.entry.sha256), verifiedAt: new Date().toISOString(),
+        manifest: target.manifest, signature: target.signature, files: files.map((f) => f.entry.sha256),
+        verifiedAt: new Date().toISOString(),
       }, o.keepVersions);
     } catch (err) {
       warnings.push(`could not update the model cache index: ${err instanceof Error ? err.message : err}`);
@@ -147,6 +170,8 @@ async function load(options, telemetry) {
       offline: Boolean(target.offline),
       offlineReason: target.offline?.message,
       fallback,
+      signed: Boolean(trust),
+      keyId: trust?.keyId ?? null,
       channelUrl: o.channelUrl, manifestUrl: target.manifestUrl, served: target.served,
       files: files.map((f) => ({ path: f.entry.path, role: f.entry.role, sha256: f.entry.sha256, size: f.entry.size,
         source: f.source, url: f.url })),

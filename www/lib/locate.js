@@ -1,31 +1,138 @@
 /**
  * @module locate
  * Which manifest to load: the channel maps an alias to a version, whose manifest sits next to
- * it. Manifests are immutable, so a verified one in the cache is used without asking the
+ * it. With a pinned public key, the channel and the manifest are each verified against their
+ * detached signatures (`.sig`) before anything in them is used or cached, and what is signed is
+ * bound to what was asked (the manifest's name and version are the channel's name and the
+ * alias's version; a channel older than the last verified one is a replay). Versions must be
+ * semver and every URL built stays inside the model folder, key or not. Manifests are immutable,
+ * so a verified one in the cache (its signature checked again) is used without asking the
  * network; when the network fails everywhere, the last verified version of the model is the
  * answer, flagged as offline.
  */
-import { BurnEdgeError, NetworkError } from './errors.js';
+import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
+import { readAtMost } from './download.js';
 import { candidates, fetchFromMirrors } from './fetch.js';
+import { verifySignature } from './signature.js';
+import { insideFolder, isSemver } from './urls.js';
 
 /**
  * @typedef {import('./store.js').Store} Store
  * @typedef {import('./store.js').VersionRecord} VersionRecord
+ * @typedef {import('./signature.js').TrustKey} TrustKey
+ * @typedef {import('./signature.js').SignedKind} SignedKind
  * @typedef {{ channelUrl?: string, manifestUrl?: string, alias: string, mirrors: string[],
- *             retries: number, retryDelay: number }} LocateOptions
- * @typedef {{ manifestUrl: string, manifest: string, version?: string,
+ *             retries: number, retryDelay: number, trust: TrustKey | null }} LocateOptions
+ * @typedef {{ manifestUrl: string, manifest: string, signature?: string, version?: string,
  *             served: { channel?: string, manifest: string }, offline: NetworkError | null }} Located
  *   `served` says where each came from: the URL of the mirror that answered, or `'cache'`.
+ *   `signature` is the manifest's `.sig` text, kept with it in the cache (when a key was pinned).
  */
+
+/** Channel and manifest files are small; a mirror sending more is refused, not buffered. */
+const FILE_LIMIT = 1 << 20;
+const SIGNATURE_LIMIT = 4096;
 
 /**
  * The model's folder on the primary CDN: the channel's folder, or the manifest's parent.
- * @param {LocateOptions} o
+ * @param {{ channelUrl?: string, manifestUrl?: string }} o
  */
 export function modelFolder(o) {
   if (o.channelUrl) return new URL('./', o.channelUrl).href;
   if (o.manifestUrl) return new URL('../', o.manifestUrl).href;
   throw new BurnEdgeError('loadModel needs channelUrl or manifestUrl', { code: 'OPTIONS' });
+}
+
+/**
+ * Whether a cached version may be used under `trust`: always without a key; with one, only if
+ * its stored signature still verifies (a record cached without a key has none).
+ * @param {TrustKey | null} trust
+ * @param {VersionRecord} record
+ */
+export async function trustedRecord(trust, record) {
+  if (!trust) return true;
+  try {
+    await verifySignature(trust, 'manifest', new TextEncoder().encode(record.manifest), record.signature ?? null,
+      { file: 'manifest', url: 'the cache' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A cached version to serve instead of the one asked for: the last used under the same alias
+ * (stable vs canary), else the newest; with a key, only one whose signature verifies.
+ * @param {Store} store
+ * @param {string} folder
+ * @param {{ alias: string, trust: TrustKey | null }} o
+ * @param {string} [except] a manifest URL not to pick (the one that failed)
+ * @returns {Promise<VersionRecord | null>}
+ */
+export async function lastGood(store, folder, o, except) {
+  const known = (await store.versions(folder)).filter((v) => v.manifestUrl !== except);
+  const ordered = [...known.filter((v) => v.alias === o.alias), ...known.filter((v) => v.alias !== o.alias)];
+  for (const record of ordered) if (await trustedRecord(o.trust, record)) return record;
+  return null;
+}
+
+/** @param {string} url */
+const signatureUrl = (url) => `${url}.sig`;
+
+/**
+ * A file's signature from the mirror that served the file; null when it has none (404/410).
+ * Other failures count as that mirror failing.
+ * @param {string} url the signed file's URL
+ * @param {RequestInit} [init]
+ */
+async function fetchSignature(url, init) {
+  const response = await fetch(signatureUrl(url), init);
+  if (response.status === 404 || response.status === 410) return null;
+  if (!response.ok) throw new TypeError(`${signatureUrl(url)}: HTTP ${response.status}`);
+  return new TextDecoder().decode(await readAtMost(response, SIGNATURE_LIMIT, { file: 'signature', url: signatureUrl(url) }));
+}
+
+/**
+ * Fetches a channel or manifest from the mirrors and, with a key, its signature from the same
+ * mirror, and verifies it before `check` (parsing, binding) sees it. A mirror whose copy fails
+ * is ruled out and the next one tried.
+ * @template T
+ * @param {string} url on the primary CDN
+ * @param {string} folder
+ * @param {LocateOptions} o
+ * @param {SignedKind} kind
+ * @param {string} what for messages
+ * @param {(text: string, from: string) => T | Promise<T>} check parses; throws to refuse
+ * @returns {Promise<{ value: T, text: string, signature: string | undefined, url: string }>}
+ */
+async function fetchSigned(url, folder, o, kind, what, check) {
+  const file = url.slice(folder.length);
+  const { value, url: servedBy } = await fetchFromMirrors(candidates(url, folder, o.mirrors), {
+    retries: o.retries, retryDelay: o.retryDelay, what,
+    consume: async (response, from) => {
+      let bytes = await readAtMost(response, FILE_LIMIT, { file, url: from });
+      /** @type {string | null} */
+      let signature = null;
+      if (o.trust) {
+        signature = await fetchSignature(from);
+        try {
+          await verifySignature(o.trust, kind, bytes, signature, { file, url: from });
+        } catch (err) {
+          if (!(err instanceof IntegrityError)) throw err;
+          // An HTTP-cached file beside a fresh signature (a release moments ago): ask once more
+          // past the cache, both from this mirror, before calling it tampered.
+          const again = await fetch(from, { cache: 'no-cache' });
+          if (!again.ok) throw err;
+          bytes = await readAtMost(again, FILE_LIMIT, { file, url: from });
+          signature = await fetchSignature(from, { cache: 'no-cache' });
+          await verifySignature(o.trust, kind, bytes, signature, { file, url: from });
+        }
+      }
+      const text = new TextDecoder().decode(bytes);
+      return { value: await check(text, from), text, signature: signature ?? undefined };
+    },
+  });
+  return { ...value, url: servedBy };
 }
 
 /**
@@ -36,13 +143,11 @@ export function modelFolder(o) {
 export async function locate(o, store) {
   const folder = modelFolder(o);
   const known = await store.versions(folder);
-  const fetchOptions = { retries: o.retries, retryDelay: o.retryDelay };
   /** @param {NetworkError} err */
-  const offline = (err) => {
-    // Prefer what was last loaded under the same alias (stable vs canary), else the newest.
-    const pick = known.find((v) => v.alias === o.alias) ?? known[0];
+  const offline = async (err) => {
+    const pick = await lastGood(store, folder, o);
     if (!pick) throw err;
-    return { manifestUrl: pick.manifestUrl, manifest: pick.manifest, version: pick.version,
+    return { manifestUrl: pick.manifestUrl, manifest: pick.manifest, signature: pick.signature, version: pick.version,
       served: { channel: o.channelUrl && 'cache', manifest: 'cache' }, offline: err };
   };
 
@@ -50,15 +155,25 @@ export async function locate(o, store) {
   /** @type {string | undefined} */
   let version;
   /** @type {string | undefined} */
+  let modelName;
+  /** @type {string | undefined} */
   let channelServed;
   if (o.channelUrl) {
-    const channelUrl = o.channelUrl;
+    const channelUrl = new URL(o.channelUrl).href;
+    const lastUpdate = o.trust ? await store.channelUpdatedAt(folder) : null;
     /** @type {any} */
     let channel;
     try {
-      ({ value: channel, url: channelServed } = await fetchFromMirrors(candidates(new URL(channelUrl).href, folder, o.mirrors), {
-        ...fetchOptions, what: `the channel ${channelUrl}`, consume: (r) => r.json(),
-      }));
+      ({ value: channel, url: channelServed } = await fetchSigned(channelUrl, folder, o, 'channel', `the channel ${channelUrl}`,
+        (text, from) => {
+          const parsed = JSON.parse(text); // a captive portal's HTML page counts as a failed mirror
+          const updated = Date.parse(parsed?.updatedAt);
+          if (lastUpdate && !(updated >= Date.parse(lastUpdate))) {
+            throw new IntegrityError({ file: 'channel.json', url: from, reason: `the channel's updatedAt ` +
+              `${parsed?.updatedAt} is older than the last verified one (${lastUpdate}): a replayed or rolled-back channel` });
+          }
+          return parsed;
+        }));
     } catch (err) {
       if (err instanceof NetworkError) return offline(err);
       throw err;
@@ -67,32 +182,54 @@ export async function locate(o, store) {
       throw new BurnEdgeError(`${channelUrl} has schemaVersion ${channel?.schemaVersion}, which this loader does not ` +
         'read: update the burn-edge package', { code: 'INVALID_CHANNEL' });
     }
-    version = channel.aliases?.[o.alias];
+    if (o.trust && typeof channel.updatedAt === 'string') {
+      await store.rememberChannel(folder, channel.updatedAt).catch(() => {});
+    }
+    version = Object.hasOwn(channel.aliases ?? {}, o.alias) ? channel.aliases[o.alias] : undefined;
     if (typeof version !== 'string') {
       throw new BurnEdgeError(`${channelUrl} has no alias "${o.alias}" (it has: ${Object.keys(channel.aliases ?? {}).join(', ')}); ` +
         'pass one of those as alias', { code: 'UNKNOWN_ALIAS' });
     }
+    if (!isSemver(version)) {
+      throw new IntegrityError({ file: 'channel.json', url: channelServed, reason: `alias "${o.alias}" points to ` +
+        `${JSON.stringify(String(version).slice(0, 100))}, which is not a semantic version; no URL is built from it` });
+    }
+    modelName = typeof channel.name === 'string' ? channel.name : undefined;
     manifestUrl = new URL(`${version}/manifest.json`, channelUrl).href;
   }
   manifestUrl = new URL(manifestUrl).href;
+  if (!insideFolder(manifestUrl, folder)) {
+    throw new IntegrityError({ file: 'manifest', url: manifestUrl, reason: `it lies outside the model folder ${folder}` });
+  }
+  // The version the manifest must declare: the alias's, or the one its URL names.
+  const expectedVersion = version ?? (() => {
+    const segment = decodeURIComponent(manifestUrl.slice(folder.length).split('/')[0]);
+    return isSemver(segment) ? segment : undefined;
+  })();
 
   const cached = known.find((v) => v.manifestUrl === manifestUrl);
-  if (cached) {
-    return { manifestUrl, manifest: cached.manifest, version: cached.version,
+  if (cached && await trustedRecord(o.trust, cached)) {
+    return { manifestUrl, manifest: cached.manifest, signature: cached.signature, version: cached.version,
       served: { channel: channelServed, manifest: 'cache' }, offline: null };
   }
   try {
-    const { value, url } = await fetchFromMirrors(candidates(manifestUrl, folder, o.mirrors), {
-      ...fetchOptions, what: `the manifest ${manifestUrl}`,
-      consume: async (r) => {
-        const text = await r.text();
-        JSON.parse(text); // a captive portal's HTML page counts as a failed mirror
-        return text;
-      },
-    });
-    return { manifestUrl, manifest: value, version, served: { channel: channelServed, manifest: url }, offline: null };
+    const { text, signature, url } = await fetchSigned(manifestUrl, folder, o, 'manifest', `the manifest ${manifestUrl}`,
+      (text, from) => {
+        const manifest = JSON.parse(text);
+        const file = manifestUrl.slice(folder.length);
+        if (modelName !== undefined && manifest?.name !== modelName) {
+          throw new IntegrityError({ file, url: from, reason: `it describes model "${manifest?.name}", the channel is for "${modelName}"` });
+        }
+        if (expectedVersion !== undefined && manifest?.version !== expectedVersion) {
+          throw new IntegrityError({ file, url: from, reason: `it describes version ${manifest?.version}, ` +
+            `${version ? `the channel's alias "${o.alias}" points to` : 'its URL names'} ${expectedVersion}` });
+        }
+        return manifest;
+      });
+    return { manifestUrl, manifest: text, signature, version, served: { channel: channelServed, manifest: url }, offline: null };
   } catch (err) {
     if (err instanceof NetworkError) return offline(err);
+    if (err instanceof IntegrityError) err.wanted = version ?? expectedVersion ?? manifestUrl;
     throw err;
   }
 }

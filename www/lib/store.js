@@ -3,7 +3,9 @@
  * The loader's persistent cache (Cache API). Verified model files are stored under their
  * content hash, so a file is trusted by name and shared between versions; one index entry per
  * model remembers the verified manifests, newest use first, which is what serves a model
- * offline and what eviction trims to `keepVersions`.
+ * offline and what eviction trims to `keepVersions`. A manifest is kept with its signature, so a
+ * page that pins a key verifies it again when it reads it; the index also remembers the
+ * `updatedAt` of the last verified channel, which a replayed older channel cannot pass.
  */
 import { verify } from './download.js';
 
@@ -13,8 +15,9 @@ export const KEY_PREFIX = '/__burn-edge/';
 
 /**
  * @typedef {import('./download.js').FileEntry} FileEntry
- * @typedef {{ version: string, alias?: string, manifestUrl: string, manifest: string,
+ * @typedef {{ version: string, alias?: string, manifestUrl: string, manifest: string, signature?: string,
  *             files: string[], verifiedAt: string }} VersionRecord
+ * @typedef {{ model: string, versions: VersionRecord[], channelUpdatedAt?: string }} ModelIndex
  */
 
 /** @param {string} path */
@@ -75,13 +78,43 @@ export class Store {
    * @returns {Promise<VersionRecord[]>}
    */
   async versions(model) {
+    return (await this.index(model)).versions;
+  }
+
+  /**
+   * @param {string} model
+   * @returns {Promise<ModelIndex>}
+   */
+  async index(model) {
     const hit = await this.cache?.match(indexKey(model));
-    if (!hit) return [];
     try {
-      return (await hit.json()).versions ?? [];
+      const index = hit ? await hit.json() : null;
+      return { model, versions: Array.isArray(index?.versions) ? index.versions : [],
+        channelUpdatedAt: typeof index?.channelUpdatedAt === 'string' ? index.channelUpdatedAt : undefined };
     } catch {
-      return [];
+      return { model, versions: [] };
     }
+  }
+
+  /**
+   * `updatedAt` of the newest channel verified with a key for this model, if any.
+   * @param {string} model
+   */
+  async channelUpdatedAt(model) {
+    return (await this.index(model)).channelUpdatedAt ?? null;
+  }
+
+  /**
+   * Remembers a verified channel's `updatedAt` (only ever moving forward).
+   * @param {string} model
+   * @param {string} updatedAt
+   */
+  async rememberChannel(model, updatedAt) {
+    if (!this.cache) return;
+    const index = await this.index(model);
+    const known = index.channelUpdatedAt ? Date.parse(index.channelUpdatedAt) : NaN;
+    if (Date.parse(updatedAt) <= known) return;
+    await this.cache.put(indexKey(model), Response.json({ ...index, channelUpdatedAt: updatedAt }));
   }
 
   /**
@@ -94,11 +127,12 @@ export class Store {
    */
   async remember(model, record, keep) {
     if (!this.cache) return [];
-    const previous = (await this.versions(model)).filter((v) => v.version !== record.version);
+    const index = await this.index(model);
+    const previous = index.versions.filter((v) => v.version !== record.version);
     const all = [record, ...previous];
     const kept = all.slice(0, Math.max(1, keep));
     const evicted = all.slice(kept.length);
-    await this.cache.put(indexKey(model), Response.json({ model, versions: kept }));
+    await this.cache.put(indexKey(model), Response.json({ ...index, versions: kept }));
     if (evicted.length === 0) return [];
     const inUse = new Set(kept.flatMap((v) => v.files));
     for (const request of await this.cache.keys()) {

@@ -12,6 +12,7 @@ mod mnist_release;
 mod predict;
 mod publish;
 mod serve;
+mod signing;
 mod train;
 
 use std::path::PathBuf;
@@ -103,6 +104,34 @@ enum Command {
         /// architecture, input schema, labels, evaluation images) instead of MNIST.
         #[arg(long)]
         spec: Option<PathBuf>,
+        /// Private key (from `keygen`) to sign the manifest and the channel with. Without
+        /// one the release is unsigned, which loaders pinning a public key refuse.
+        #[arg(long, env = "BURN_EDGE_SIGNING_KEY", value_name = "PATH")]
+        signing_key: Option<PathBuf>,
+    },
+    /// Create an Ed25519 release-signing key: writes DIR/signing.key (mode 0600; never put it
+    /// under models/) and DIR/signing.pub, and prints the public key for `loadModel({ publicKey })`.
+    Keygen {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// (Re)sign a published model folder (e.g. models/mnist): every manifest its channel lists,
+    /// once each manifest's files verify, then the channel.
+    Sign {
+        /// The model folder holding channel.json.
+        folder: PathBuf,
+        /// Private key from `keygen`.
+        #[arg(long, env = "BURN_EDGE_SIGNING_KEY", value_name = "PATH")]
+        key: PathBuf,
+    },
+    /// Check a model folder as a loader pinning this public key would: every manifest's files,
+    /// and the channel's and every manifest's signature.
+    Verify {
+        /// The model folder holding channel.json.
+        folder: PathBuf,
+        /// The public key: signing.pub, or its base64.
+        #[arg(long, value_name = "PATH_OR_BASE64")]
+        public_key: String,
     },
     /// Import an ONNX model: its architecture as Burn code (to commit into crates/model) and
     /// its weights as a Burnpack file (to publish).
@@ -229,8 +258,9 @@ fn main() -> Result<()> {
                 println!("{}: {}", path.display(), shown.join(", "));
             }
         }
-        Command::Publish { version, weights, aliases, models, spec: Some(spec), .. } => {
+        Command::Publish { version, weights, aliases, models, spec: Some(spec), signing_key, .. } => {
             burn_edge_formats::parse_version("--version", &version)?;
+            let key = signing_key.as_deref().map(signing::read_signing_key).transpose()?;
             let device = Device::flex();
             let spec = image_release::ModelSpec::read(&spec)?;
             let raw = std::fs::read(&weights).with_context(|| format!("reading weights {}", weights.display()))?;
@@ -240,19 +270,40 @@ fn main() -> Result<()> {
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let manifest = image_release::image_manifest(&spec, &version, &model, &bytes, &now, &device)?;
             manifest.validate().context("building the manifest")?;
-            let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now)?;
-            report_publish(&outcome, &manifest, bytes.len(), &aliases);
+            let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now, key.as_ref())?;
+            report_publish(&outcome, &manifest, bytes.len(), &aliases, key.as_ref());
         }
-        Command::Publish { version, weights, name, aliases, models, data, spec: None } => {
+        Command::Publish { version, weights, name, aliases, models, data, spec: None, signing_key } => {
             burn_edge_formats::parse_version("--version", &version)?;
+            let key = signing_key.as_deref().map(signing::read_signing_key).transpose()?;
             let device = Device::flex();
             let (bytes, net) = read_weights(&weights, &device)?;
             let accuracy = evaluate::evaluate(&net, &dataset::load_split(&data, "t10k")?, &device)?;
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let manifest = mnist_release::mnist_manifest(&name, &version, &bytes, &accuracy, &now);
             manifest.validate().context("building the manifest")?;
-            let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now)?;
-            report_publish(&outcome, &manifest, bytes.len(), &aliases);
+            let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now, key.as_ref())?;
+            report_publish(&outcome, &manifest, bytes.len(), &aliases, key.as_ref());
+        }
+        Command::Keygen { out } => {
+            let key = signing::generate().context("reading the system's random source")?;
+            let (private, public) = signing::write_keypair(&out, &key)?;
+            eprintln!("wrote {} (keep it secret, never on the CDN) and {}", private.display(), public.display());
+            println!("{}", signing::public_key_base64(&key.verifying_key()));
+        }
+        Command::Sign { folder, key } => {
+            let key = signing::read_signing_key(&key)?;
+            let signed = signing::sign_folder(&folder, &key)?;
+            println!("signed {} (channel and manifests {}) with key {}", folder.display(), signed.versions.join(", "), signed.key_id);
+        }
+        Command::Verify { folder, public_key } => {
+            let verified = signing::verify_folder(&folder, &signing::read_public_key(&public_key)?)?;
+            println!(
+                "{}: channel and manifests {} verify, signed by key {}",
+                folder.display(),
+                verified.versions.join(", "),
+                verified.key_id
+            );
         }
         Command::ImportOnnx { onnx, code, weights } => {
             let imported = import_onnx::import(&onnx, &code, &weights)?;
@@ -301,8 +352,14 @@ fn load_weights(path: &std::path::Path, device: &Device) -> Result<burn_edge_mod
     read_weights(path, device).map(|(_, net)| net)
 }
 
-/// The weight file's bytes and the model they decode to.
-fn report_publish(outcome: &publish::Outcome, manifest: &burn_edge_formats::Manifest, size: usize, aliases: &[String]) {
+/// Says what a publish did, and whether the release is signed.
+fn report_publish(
+    outcome: &publish::Outcome,
+    manifest: &burn_edge_formats::Manifest,
+    size: usize,
+    aliases: &[String],
+    key: Option<&ed25519_dalek::SigningKey>,
+) {
     let what = match outcome {
         publish::Outcome::Published => "published",
         publish::Outcome::AlreadyPublished => "already published with these weights; aliases applied to",
@@ -317,8 +374,13 @@ fn report_publish(outcome: &publish::Outcome, manifest: &burn_edge_formats::Mani
         manifest.metrics.samples,
         if aliases.is_empty() { String::new() } else { format!("; {} -> {version}", aliases.join(", ")) }
     );
+    match key {
+        Some(key) => println!("signed the manifest and the channel with key {}", signing::key_id(&key.verifying_key())),
+        None => println!("unsigned release (no --signing-key): loaders that pin a public key will refuse it"),
+    }
 }
 
+/// The weight file's bytes and the model they decode to.
 fn read_weights(path: &std::path::Path, device: &Device) -> Result<(Vec<u8>, burn_edge_model::MnistCnn)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading weights {}", path.display()))?;
     let net = load_mnist(&bytes, device).with_context(|| format!("loading weights {}", path.display()))?;

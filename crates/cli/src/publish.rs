@@ -8,12 +8,20 @@
 //! ```
 //!
 //! Published files are never rewritten: publishing a version again with the same weights only
-//! moves aliases; with other weights it is refused.
+//! moves aliases; with other weights it is refused. With a signing key the manifest and the
+//! channel get their detached signatures (`<file>.sig`, see `signing`); without one the channel
+//! is written unsigned and any signature left from before is removed, so a loader pinning a key
+//! says "unsigned" rather than "tampered".
 
 use std::path::{Path, PathBuf};
 
-use burn_edge_formats::{content_path, manifest_path, Channel, FileEntry, FileRole, FormatError, Manifest, CHANNEL_FILE};
+use burn_edge_formats::{
+    content_path, manifest_path, signature_path, Channel, FileEntry, FileRole, FormatError, Manifest, SignedKind, CHANNEL_FILE,
+};
+use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
+
+use crate::signing::{self, SigningError};
 
 /// Why a publish was refused.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +34,8 @@ pub enum PublishError {
     Format { path: PathBuf, source: FormatError },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Signing(#[from] SigningError),
 }
 
 /// What a publish did.
@@ -61,16 +71,24 @@ pub fn weights_entry(weights: &[u8]) -> FileEntry {
 }
 
 /// Publishes `manifest` (whose weights entry must describe `weights`) under `models_root`, then
-/// points `aliases` at it in the channel file.
-pub fn publish(models_root: &Path, manifest: &Manifest, weights: &[u8], aliases: &[String], now: &str) -> Result<Outcome, PublishError> {
+/// points `aliases` at it in the channel file; signs both with `key` when given.
+pub fn publish(
+    models_root: &Path,
+    manifest: &Manifest,
+    weights: &[u8],
+    aliases: &[String],
+    now: &str,
+    key: Option<&SigningKey>,
+) -> Result<Outcome, PublishError> {
     let model_dir = models_root.join(&manifest.name);
     let entry = manifest.weights().map_err(|source| PublishError::Format { path: model_dir.clone(), source })?;
     assert_eq!(entry.sha256, sha256_hex(weights), "manifest must describe the weights it is published with");
 
     let manifest_file = model_dir.join(manifest_path(&manifest.version));
     let outcome = match read_if_exists(&manifest_file)? {
-        Some(existing) => {
-            let existing = Manifest::from_json(&existing).map_err(|source| PublishError::Format { path: manifest_file.clone(), source })?;
+        Some(existing_json) => {
+            let existing =
+                Manifest::from_json(&existing_json).map_err(|source| PublishError::Format { path: manifest_file.clone(), source })?;
             let existing_sha = existing.weights().map(|f| f.sha256.clone()).unwrap_or_default();
             if existing_sha != entry.sha256 {
                 return Err(PublishError::VersionExists {
@@ -80,11 +98,20 @@ pub fn publish(models_root: &Path, manifest: &Manifest, weights: &[u8], aliases:
                     new: entry.sha256.clone(),
                 });
             }
+            if let Some(key) = key {
+                // The published bytes are what is signed; they are never rewritten.
+                signing::write_signature(&manifest_file, key, SignedKind::Manifest, existing_json.as_bytes())?;
+            }
             Outcome::AlreadyPublished
         }
         None => {
             write_content_file(&model_dir.join(content_path(&entry.sha256, "bpk")), weights, &entry.sha256)?;
-            write_atomically(&manifest_file, manifest.to_json().as_bytes())?;
+            let json = manifest.to_json();
+            // Signature first: a reader that finds the manifest finds it signed.
+            if let Some(key) = key {
+                signing::write_signature(&manifest_file, key, SignedKind::Manifest, json.as_bytes())?;
+            }
+            write_atomically(&manifest_file, json.as_bytes())?;
             Outcome::Published
         }
     };
@@ -95,7 +122,12 @@ pub fn publish(models_root: &Path, manifest: &Manifest, weights: &[u8], aliases:
         None => Channel::new(&manifest.name, now),
     };
     channel.publish(&manifest.version, aliases, now);
-    write_atomically(&channel_file, channel.to_json().as_bytes())?;
+    let json = channel.to_json();
+    write_atomically(&channel_file, json.as_bytes())?;
+    match key {
+        Some(key) => drop(signing::write_signature(&channel_file, key, SignedKind::Channel, json.as_bytes())?),
+        None => remove_if_exists(Path::new(&signature_path(&channel_file.to_string_lossy())))?,
+    }
     Ok(outcome)
 }
 
@@ -117,13 +149,22 @@ fn read_if_exists(path: &Path) -> Result<Option<String>, PublishError> {
     }
 }
 
+fn remove_if_exists(path: &Path) -> Result<(), PublishError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PublishError::Io { path: path.into(), source: e }),
+        _ => Ok(()),
+    }
+}
+
 /// Write to a temporary sibling, then rename: a reader (or the server) never sees half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
     let io = |source| PublishError::Io { path: path.into(), source };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = path.with_extension("tmp-publish");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp-publish");
+    let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

@@ -1,5 +1,5 @@
 //! `burn-edge publish` as a user runs it: the CDN layout, content hashes, schema-valid
-//! manifests, and immutability of what was published.
+//! manifests, and immutability of what was published; `keygen`, signed releases and `sign`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,6 +12,10 @@ fn repo_root() -> PathBuf {
 }
 
 fn publish(models: &Path, weights: &Path, version: &str, aliases: &[&str]) -> Output {
+    publish_with(models, weights, version, aliases, &[])
+}
+
+fn publish_with(models: &Path, weights: &Path, version: &str, aliases: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut args = vec!["publish", "--version", version, "--weights", weights.to_str().unwrap()];
     args.extend(["--models", models.to_str().unwrap()]);
     for alias in aliases {
@@ -19,7 +23,16 @@ fn publish(models: &Path, weights: &Path, version: &str, aliases: &[&str]) -> Ou
     }
     let data = repo_root().join("../shared/datasets/mnist");
     args.extend(["--data", data.to_str().unwrap()]);
-    Command::new(env!("CARGO_BIN_EXE_burn-edge")).args(&args).output().expect("burn-edge runs")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_burn-edge"));
+    command.args(&args).env_remove("BURN_EDGE_SIGNING_KEY");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("burn-edge runs")
+}
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_burn-edge")).args(args).env_remove("BURN_EDGE_SIGNING_KEY").output().expect("burn-edge runs")
 }
 
 fn ok(o: Output) -> String {
@@ -123,5 +136,97 @@ fn the_committed_cdn_layout_is_consistent() {
         // The bar for stable is 99%; a canary may trade a little accuracy (1.1.0 is smaller).
         let bar = if channel.resolve("stable").unwrap() == version { 0.99 } else { 0.98 };
         assert!(manifest.metrics.accuracy >= bar, "{version}: {}", manifest.metrics.accuracy);
+    }
+}
+
+/// Checks `<file>.sig` is `public`'s Ed25519 signature of the file's bytes as `kind`, with the
+/// domain separator, by the key id the format defines.
+fn assert_signed(file: &Path, kind: &str, public: &str) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key_bytes: [u8; 32] = b64.decode(public.trim()).unwrap().try_into().unwrap();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&key_bytes).unwrap();
+    let sig = burn_edge_formats::Signature::from_json(&read(PathBuf::from(format!("{}.sig", file.display())))).unwrap();
+    assert_eq!(sig.key_id, format!("{:x}", Sha256::digest(key_bytes))[..16]);
+    let raw: [u8; 64] = b64.decode(&sig.signature).unwrap().try_into().unwrap();
+    let mut message = format!("burn-edge-signature-v1\n{kind}\n").into_bytes();
+    message.extend(std::fs::read(file).unwrap());
+    key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&raw)).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+}
+
+#[test]
+fn keygen_then_a_signed_publish_then_an_unsigned_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let o = cli(&["keygen", "--out", keys.to_str().unwrap()]);
+    let public = ok(o);
+    assert_eq!(public.trim(), read(keys.join("signing.pub")).trim(), "prints the public key it wrote");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(keys.join("signing.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // Never twice into the same place, never into a CDN folder.
+    assert!(!cli(&["keygen", "--out", keys.to_str().unwrap()]).status.success());
+    let o = cli(&["keygen", "--out", dir.path().join("models/keys").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("private keys never go where the CDN serves from"));
+
+    // Signed through the environment variable, as CI would pass a secret.
+    let models = dir.path().join("models");
+    let key = keys.join("signing.key");
+    let out = ok(publish_with(&models, &committed_weights(), "1.0.0", &["stable"], &[("BURN_EDGE_SIGNING_KEY", &key)]));
+    assert!(out.contains("signed the manifest and the channel with key"), "{out}");
+    assert_signed(&models.join("mnist/channel.json"), "channel", &public);
+    assert_signed(&models.join("mnist/1.0.0/manifest.json"), "manifest", &public);
+    assert!(!models.join("mnist/files").read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("key")));
+    assert!(std::fs::read_dir(&models).unwrap().all(|e| !e.unwrap().path().join("signing.key").exists()));
+
+    // Without a key: still published, said to be unsigned, and no stale channel signature left.
+    let out = ok(publish(&models, &committed_weights(), "1.0.0", &["canary"]));
+    assert!(out.contains("unsigned release"), "{out}");
+    assert!(!models.join("mnist/channel.json.sig").exists(), "a stale signature would read as tampering");
+
+    let folder = models.join("mnist");
+    let verify = |key: &str| cli(&["verify", folder.to_str().unwrap(), "--public-key", key]);
+    let o = verify(public.trim());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("channel.json.sig"), "the unsigned channel fails verify");
+
+    // `sign` signs the existing folder again; `verify` accepts it, and only with this key.
+    let out = ok(cli(&["sign", folder.to_str().unwrap(), "--key", key.to_str().unwrap()]));
+    assert!(out.contains("1.0.0"), "{out}");
+    assert_signed(&models.join("mnist/channel.json"), "channel", &public);
+    assert!(ok(verify(keys.join("signing.pub").to_str().unwrap())).contains("verify, signed by key"));
+    let other = dir.path().join("other-keys");
+    let other_public = ok(cli(&["keygen", "--out", other.to_str().unwrap()]));
+    let o = verify(other_public.trim());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not by the expected key"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn sign_refuses_a_folder_whose_files_do_not_verify_and_signs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("mnist");
+    for entry in ["channel.json", "1.0.0/manifest.json", "1.1.0/manifest.json"] {
+        std::fs::create_dir_all(folder.join(entry).parent().unwrap()).unwrap();
+        std::fs::copy(repo_root().join("models/mnist").join(entry), folder.join(entry)).unwrap();
+    }
+    std::fs::create_dir_all(folder.join("files")).unwrap();
+    for version in ["1.0.0", "1.1.0"] {
+        let manifest = Manifest::from_json(&read(folder.join(format!("{version}/manifest.json")))).unwrap();
+        let name = format!("files/{}.bpk", manifest.weights().unwrap().sha256);
+        let mut bytes = std::fs::read(repo_root().join("models/mnist").join(&name)).unwrap();
+        if version == "1.1.0" {
+            bytes[100] ^= 1;
+        }
+        std::fs::write(folder.join(&name), bytes).unwrap();
+    }
+    let keys = dir.path().join("keys");
+    ok(cli(&["keygen", "--out", keys.to_str().unwrap()]));
+    let o = cli(&["sign", folder.to_str().unwrap(), "--key", keys.join("signing.key").to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("1.1.0/manifest.json") && err.contains("refusing to sign a release whose files do not verify"), "{err}");
+    for entry in ["channel.json", "1.0.0/manifest.json", "1.1.0/manifest.json"] {
+        assert!(!folder.join(format!("{entry}.sig")).exists(), "{entry} was signed");
     }
 }

@@ -70,6 +70,8 @@ impl Channel {
             parse_version("version", version)?;
         }
         for (alias, version) in &self.aliases {
+            // The loader builds `<version>/manifest.json` from this string: semver only, never a URL.
+            parse_version("alias target", version)?;
             if !self.versions.contains(version) {
                 return Err(FormatError::Inconsistent(format!(
                     "alias {alias:?} points to {version}, which is not among the published versions"
@@ -130,6 +132,23 @@ mod tests {
         c.aliases.insert("stable".into(), "9.9.9".into());
         let err = Channel::from_json(&c.to_json()).unwrap_err().to_string();
         assert!(err.contains("not among the published versions"), "{err}");
+    }
+
+    #[test]
+    fn versions_that_are_not_semver_are_refused_wherever_they_appear() {
+        let evil = "https://evil.example/m";
+        let mut c = Channel::new("mnist", "t0");
+        c.aliases.insert("stable".into(), evil.into());
+        let err = Channel::from_json(&c.to_json()).unwrap_err();
+        assert_eq!(err, FormatError::Version { field: "alias target", value: evil.into() });
+        c.versions.push(evil.into());
+        let err = Channel::from_json(&c.to_json()).unwrap_err();
+        assert_eq!(err, FormatError::Version { field: "version", value: evil.into() });
+        for bad in ["../1.0.0", "1.0.0/../../x", "1.0", "v1.0.0", "1.0.0?x"] {
+            let mut c = Channel::new("mnist", "t0");
+            c.publish(bad, &["stable".into()], "t1");
+            assert!(matches!(Channel::from_json(&c.to_json()), Err(FormatError::Version { .. })), "{bad}");
+        }
     }
 
     #[test]

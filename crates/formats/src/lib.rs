@@ -3,16 +3,19 @@
 //! shell is tested against the JSON Schemas generated from these types (`schemas/`).
 //!
 //! A *manifest* describes one immutable model version; a *channel* file maps mutable aliases
-//! (`stable`, `canary`, ...) to versions. Both are camelCase JSON.
+//! (`stable`, `canary`, ...) to versions. Both are camelCase JSON, and each may carry a detached
+//! Ed25519 *signature* file (`signature`).
 
 pub mod channel;
 pub mod manifest;
 mod schema;
+pub mod signature;
 pub mod telemetry;
 
 pub use channel::{content_path, manifest_path, Channel, CHANNEL_FILE};
 pub use manifest::{ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats};
-pub use schema::{channel_schema, manifest_schema};
+pub use schema::{channel_schema, manifest_schema, signature_schema};
+pub use signature::{signature_path, signed_message, Signature, SignedKind};
 
 /// The only schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -28,7 +31,7 @@ pub enum FormatError {
     Version { field: &'static str, value: String },
     #[error("file {path:?}: sha256 must be 64 lowercase hex digits, got {sha256:?}")]
     Sha256 { path: String, sha256: String },
-    #[error("file path {0:?} must be relative, without '..' beyond the model folder, and use '/'")]
+    #[error("file path {0:?} must be a plain relative path inside the model folder (like ../files/<sha256>.bpk): segments of letters, digits, '.', '_' and '-', at most one leading '..', no '%', '\\', ':' or leading '/'")]
     Path(String),
     #[error("manifest lists no weights file")]
     NoWeights,

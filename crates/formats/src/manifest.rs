@@ -206,20 +206,25 @@ impl FileEntry {
         if !hex {
             return Err(FormatError::Sha256 { path: self.path.clone(), sha256: self.sha256.clone() });
         }
-        // Relative to the manifest, which sits one folder below the model root: at most one "..".
-        let segments: Vec<&str> = self.path.split('/').collect();
-        let ups = segments.iter().take_while(|s| **s == "..").count();
-        let bad = self.path.is_empty()
-            || self.path.contains('\\')
-            || self.path.contains("://")
-            || self.path.starts_with('/')
-            || ups > 1
-            || segments[ups..].iter().any(|s| s.is_empty() || *s == "." || *s == "..");
-        if bad {
+        if !is_plain_relative_path(&self.path) {
             return Err(FormatError::Path(self.path.clone()));
         }
         Ok(())
     }
+}
+
+/// Whether a file path, relative to `<version>/manifest.json`, stays inside the model folder
+/// whatever a URL resolver does with it: at most one leading `..` (to the model folder), then
+/// plain segments. Percent-escapes (`%2e%2e`), schemes (`http:`), backslashes, queries and
+/// absolute paths are all refused rather than interpreted. The JS loader applies the same rule.
+pub fn is_plain_relative_path(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').collect();
+    let ups = usize::from(segments.first() == Some(&".."));
+    let rest = &segments[ups..];
+    let plain = |s: &&str| {
+        !s.is_empty() && *s != "." && *s != ".." && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    };
+    !rest.is_empty() && rest.iter().all(plain)
 }
 
 #[cfg(test)]
@@ -283,8 +288,8 @@ pub(crate) mod tests {
             (|m| m.schema_version = 2, "schema version 2 is not supported"),
             (|m| m.version = "one".into(), "version \"one\" is not a semantic version"),
             (|m| m.files[0].sha256 = "AB".repeat(32), "sha256 must be 64 lowercase hex digits"),
-            (|m| m.files[0].path = "../../etc/passwd".into(), "must be relative"),
-            (|m| m.files[0].path = "https://evil.example/w.bpk".into(), "must be relative"),
+            (|m| m.files[0].path = "../../etc/passwd".into(), "must be a plain relative path"),
+            (|m| m.files[0].path = "https://evil.example/w.bpk".into(), "must be a plain relative path"),
             (|m| m.files.clear(), "lists no weights file"),
             (|m| m.reference.class_distribution.pop().map(drop).unwrap_or(()), "2 entries for 3 labels"),
             (|m| m.reference.confidence_histogram.edges.push(2.0), "one more edge than bins"),
@@ -295,6 +300,43 @@ pub(crate) mod tests {
             break_it(&mut m);
             let err = Manifest::from_json(&m.to_json()).unwrap_err().to_string();
             assert!(err.contains(expected), "{err:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn file_paths_that_could_leave_the_model_folder_are_refused() {
+        let sha = "ab".repeat(32);
+        for good in [format!("../files/{sha}.bpk"), format!("files/{sha}.bpk"), "weights.bpk".into(), "../a_b-c.d".into()] {
+            assert!(is_plain_relative_path(&good), "{good}");
+        }
+        let escaping = [
+            "",
+            "..",
+            "../",
+            "../..",
+            "../../files/x.bpk",
+            "../%2e%2e/files/x.bpk",
+            "%2e%2e/x.bpk",
+            "../files/%2fx.bpk",
+            "http:evil.example/x.bpk",
+            "http://evil.example/x.bpk",
+            "//evil.example/x.bpk",
+            "/files/x.bpk",
+            "..\\files\\x.bpk",
+            "files/../../x.bpk",
+            "./files/x.bpk",
+            "files//x.bpk",
+            "files/x.bpk?y",
+            "files/x.bpk#y",
+            "C:x.bpk",
+            "files/x.bpk/",
+            "files/é.bpk",
+        ];
+        for bad in escaping {
+            assert!(!is_plain_relative_path(bad), "{bad:?} was accepted");
+            let mut m = sample();
+            m.files[0].path = bad.into();
+            assert!(matches!(m.validate(), Err(FormatError::Path(_))), "{bad:?}");
         }
     }
 
