@@ -240,12 +240,15 @@ fn i64_of(attrs: &BTreeMap<&str, Value>, key: &str) -> Option<i64> {
     }
 }
 
+/// A finite double; subnormals and -0 as 0, since ClickHouse flushes subnormals to zero and
+/// both sinks must give the same summary.
 fn f64_of(attrs: &BTreeMap<&str, Value>, key: &str) -> Option<f64> {
-    match attrs.get(key) {
+    let x = match attrs.get(key) {
         Some(Value::Double(x)) => Some(*x).filter(|x| x.is_finite()),
         Some(Value::Int(n)) => Some(*n as f64),
         _ => None,
-    }
+    }?;
+    Some(if x.is_normal() { x } else { 0.0 })
 }
 
 #[cfg(test)]
@@ -278,6 +281,12 @@ mod tests {
         assert_eq!((e.event_id.as_str(), e.app.as_str(), e.time_unix_nano), ("e1", "demo", 5));
         assert_eq!((e.predicted_class, e.batch_size, e.latency_ms), (Some(7), Some(1), Some(1.5)));
         assert_eq!(e.install_id.as_deref(), Some("i1"));
+        // What ClickHouse cannot hold the same way is 0 in both sinks.
+        for tiny in ["5e-324", "-0.0"] {
+            let record = INFERENCE.replace(r#"{"doubleValue":1.5}"#, &format!(r#"{{"doubleValue":{tiny}}}"#));
+            let latency = parse(&request(&record), "demo").events[0].latency_ms.unwrap();
+            assert!(latency == 0.0 && latency.is_sign_positive(), "{tiny}");
+        }
     }
 
     #[test]
