@@ -60,9 +60,12 @@ fn store_batch(store: &SqliteStore, first: usize, n: usize) {
 fn bench_summary_over_many_events() {
     let total: usize = std::env::var("BURN_EDGE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("bench.sqlite")).unwrap());
+    // BURN_EDGE_BENCH_DB keeps the database (and reuses it when it exists).
+    let path = std::env::var_os("BURN_EDGE_BENCH_DB").map_or(dir.path().join("bench.sqlite"), std::path::PathBuf::from);
+    let existed = path.exists();
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
     let started = Instant::now();
-    for first in (0..total).step_by(20_000) {
+    for first in (0..total).step_by(20_000).filter(|_| !existed) {
         store_batch(&store, first, 20_000.min(total - first));
     }
     println!("stored {total} inferences (+{} feedback) in {:.1?}", total / 10, started.elapsed());

@@ -15,6 +15,7 @@ mod fuzz;
 mod limits;
 mod otlp;
 mod report;
+mod rollup;
 mod sqlite;
 mod store;
 mod writer;

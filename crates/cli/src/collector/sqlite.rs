@@ -1,5 +1,6 @@
 //! The embedded event store: one SQLite file in WAL mode, one transaction per ingested batch,
-//! duplicate event ids ignored (a retried batch never double counts).
+//! duplicate event ids ignored (a retried batch never double counts), the summary's aggregates
+//! kept as running rollups (`rollup.rs`) in the same transactions.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -7,10 +8,8 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection};
 
 use super::events::Event;
-use super::store::{
-    bucket_sql, class_sql, decile_sql, Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, StoreError, COARSE, FINE,
-    MINUTE_NANOS, TIMELINE_EVENTS,
-};
+use super::rollup;
+use super::store::{Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -40,14 +39,12 @@ CREATE INDEX IF NOT EXISTS events_by_prediction ON events (prediction_id) WHERE 
 ";
 
 /// The SQLite sink: one connection for the writer, another for summaries (in WAL mode a
-/// reader never blocks the writer, so ingest does not wait for a summary).
+/// reader never blocks the writer, so ingest does not wait for a summary). Summaries read the
+/// rollup (`rollup.rs`), kept in step by every insert in the same transaction.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     reader: Mutex<Connection>,
 }
-
-/// The group columns, as the aggregates name them.
-const GROUP: &str = "COALESCE(model_name,'') AS m, COALESCE(model_version,'') AS v, COALESCE(backend,'') AS b, COALESCE(variant,'') AS x";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
@@ -55,13 +52,20 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         // WAL: readers never block the writer. NORMAL: a committed batch survives a process
         // crash or restart (only an OS crash may lose the last commits).
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        let has_rollup: bool = tx.query_row("SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'rollup'", [], |r| r.get(0))?;
+        tx.execute_batch(rollup::SCHEMA)?;
+        if !has_rollup {
+            rollup::rebuild(&tx)?;
+        }
+        tx.commit()?;
         let reader = Connection::open(path)?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
         reader.pragma_update(None, "query_only", true)?;
@@ -103,24 +107,11 @@ fn top_cte(groups: &[(GroupKey, i64)]) -> (String, Vec<&dyn rusqlite::ToSql>) {
     (format!("WITH top(m, v, b, x) AS (VALUES {values})"), params)
 }
 
-/// A histogram of `column` over `event` rows since `?` (after the top groups' parameters), per
-/// top group, and per minute when `per_minute`.
-fn histogram_sql(top: &str, event: &str, column: &str, sub: i64, per_minute: bool) -> String {
-    let minute = if per_minute { "time_unix_nano / 60000000000" } else { "0" };
-    format!(
-        "{top} SELECT m, v, b, x, minute, bucket, COUNT(*), MIN(val), MAX(val) FROM
-           (SELECT {GROUP}, {column} AS val, {minute} AS minute, {bucket} AS bucket
-            FROM events WHERE name = '{event}' AND {column} IS NOT NULL AND time_unix_nano >= ?)
-         WHERE (m, v, b, x) IN (SELECT m, v, b, x FROM top)
-         GROUP BY m, v, b, x, minute, bucket",
-        bucket = bucket_sql(column, sub),
-    )
-}
-
 impl EventStore for SqliteStore {
     fn insert(&self, events: &[Event], received_unix_ms: i64) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let mut increments = rollup::Increments::default();
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (app, event_id, install_id, time_unix_nano, received_unix_ms, name,
@@ -129,7 +120,7 @@ impl EventStore for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?;
             for e in events {
-                stmt.execute(params![
+                let stored = stmt.execute(params![
                     e.app,
                     e.event_id,
                     e.install_id,
@@ -150,8 +141,23 @@ impl EventStore for SqliteStore {
                     e.ttfp_ms,
                     e.attributes_json,
                 ])?;
+                // A duplicate (a retried batch) adds nothing.
+                if stored == 1 {
+                    let s = |v: &Option<String>| v.as_deref().unwrap_or("").to_string();
+                    let group = [s(&e.model_name), s(&e.model_version), s(&e.backend), s(&e.variant)];
+                    increments.event(&rollup::Fields {
+                        name: &e.name,
+                        group: [&group[0], &group[1], &group[2], &group[3]],
+                        time_unix_nano: e.time_unix_nano,
+                        latency_ms: e.latency_ms,
+                        predicted_class: e.predicted_class,
+                        confidence: e.confidence,
+                        ttfp_ms: e.ttfp_ms,
+                    });
+                }
             }
         }
+        increments.write(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -162,35 +168,26 @@ impl EventStore for SqliteStore {
         let tx = guard.transaction()?;
         let conn: &Connection = &tx;
         let mut out = Aggregates {
-            counts: rows(conn, "SELECT name, COUNT(*) FROM events GROUP BY name ORDER BY name", &[], |r| Ok((r.get(0)?, r.get(1)?)))?,
+            counts: rows(conn, "SELECT m, SUM(n) FROM rollup WHERE kind = 'events' GROUP BY m ORDER BY m", &[], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?,
             ..Aggregates::default()
         };
-        let events_in = TIMELINE_EVENTS.map(|e| format!("'{e}'")).join(", ");
-        out.latest_minute = conn.query_row(
-            &format!("SELECT MAX(time_unix_nano) / {MINUTE_NANOS} FROM events WHERE name IN ({events_in})"),
-            [],
-            |r| r.get(0),
-        )?;
-        let since_ns = out.latest_minute.map_or(0, |m| (m - (limits.timeline_minutes - 1)).max(0).saturating_mul(MINUTE_NANOS));
+        out.latest_minute = conn.query_row("SELECT MAX(minute) FROM rollup WHERE kind = 'version_minute'", [], |r| r.get(0))?;
+        let since = out.latest_minute.map_or(0, |m| (m - (limits.timeline_minutes - 1)).max(0));
         out.version_timeline = rows(
             conn,
-            &format!(
-                "WITH versions AS (SELECT COALESCE(model_name,'') AS m, COALESCE(model_version,'') AS v FROM events WHERE name IN ({events_in}) AND time_unix_nano >= ?1
-                   GROUP BY m, v ORDER BY COUNT(*) DESC, m, v LIMIT ?2)
-                 SELECT name, m, v, minute, COUNT(*) FROM
-                   (SELECT name, {GROUP}, time_unix_nano / {MINUTE_NANOS} AS minute FROM events
-                    WHERE name IN ({events_in}) AND time_unix_nano >= ?1)
-                 WHERE (m, v) IN (SELECT m, v FROM versions) GROUP BY name, m, v, minute"
-            ),
-            &[&since_ns, &(limits.versions as i64)],
+            "WITH versions AS (SELECT m, v FROM rollup WHERE kind = 'version_minute' AND minute >= ?1
+                GROUP BY m, v ORDER BY SUM(n) DESC, m, v LIMIT ?2)
+             SELECT b, m, v, minute, n FROM rollup
+             WHERE kind = 'version_minute' AND minute >= ?1 AND (m, v) IN (SELECT m, v FROM versions)",
+            &[&since, &(limits.versions as i64)],
             |r| Ok(MinuteCount { event: r.get(0)?, model: r.get(1)?, version: r.get(2)?, minute: r.get(3)?, count: r.get(4)? }),
         )?;
         out.groups = rows(
             conn,
-            &format!(
-                "SELECT {GROUP}, COUNT(*) AS n FROM events WHERE name = 'burn_edge.inference'
-                 GROUP BY m, v, b, x ORDER BY n DESC, m, v, b, x LIMIT ?1"
-            ),
+            "SELECT m, v, b, x, SUM(n) AS total FROM rollup WHERE kind = 'latency'
+             GROUP BY m, v, b, x ORDER BY total DESC, m, v, b, x LIMIT ?1",
             &[&(limits.groups as i64)],
             |r| Ok((key(r)?, r.get(4)?)),
         )?;
@@ -198,58 +195,56 @@ impl EventStore for SqliteStore {
             return Ok(out);
         }
         let (top, top_params) = top_cte(&out.groups);
+        let per_group = |kind: &str, extra: &str| {
+            format!("{top} SELECT m, v, b, x, minute, key, n, lo, hi FROM rollup WHERE kind = '{kind}'{extra} AND (m, v, b, x) IN top")
+        };
+        let histogram = |sql: String, params: &[&dyn rusqlite::ToSql]| {
+            rows(conn, &sql, params, |r| Ok((key(r)?, r.get::<_, i64>(4)?, bucket(r, 5)?)))
+        };
         let mut with_since = top_params.clone();
-        with_since.push(&since_ns);
-        let mut all_time = top_params.clone();
-        all_time.push(&i64::MIN);
-        let histogram = |event: &str, column: &str, sub: i64, per_minute: bool, params: &[&dyn rusqlite::ToSql]| {
-            rows(conn, &histogram_sql(&top, event, column, sub, per_minute), params, |r| Ok((key(r)?, r.get::<_, i64>(4)?, bucket(r, 5)?)))
-        };
-        out.latency = histogram("burn_edge.inference", "latency_ms", FINE, false, &all_time)?.into_iter().map(|(k, _, b)| (k, b)).collect();
-        out.latency_timeline = histogram("burn_edge.inference", "latency_ms", COARSE, true, &with_since)?;
-        out.load_times =
-            histogram("burn_edge.model.load", "ttfp_ms", FINE, false, &all_time)?.into_iter().map(|(k, _, b)| (k, b)).collect();
-        let per_value = |value: String| {
-            rows(
-                conn,
-                &format!(
-                    "{top} SELECT m, v, b, x, value, COUNT(*) FROM
-                       (SELECT {GROUP}, {value} AS value FROM events WHERE name = 'burn_edge.inference')
-                     WHERE value IS NOT NULL AND (m, v, b, x) IN (SELECT m, v, b, x FROM top) GROUP BY m, v, b, x, value"
-                ),
-                &top_params,
-                |r| Ok((key(r)?, r.get(4)?, r.get(5)?)),
-            )
-        };
-        out.classes = per_value(format!("CASE WHEN predicted_class IS NULL THEN NULL ELSE {} END", class_sql("predicted_class", limits.classes)))?;
-        out.confidence = per_value(format!("CASE WHEN confidence IS NULL THEN NULL ELSE {} END", decile_sql("confidence")))?;
+        with_since.push(&since);
+        out.latency = histogram(per_group("latency", ""), &top_params)?.into_iter().map(|(k, _, b)| (k, b)).collect();
+        out.latency_timeline = histogram(per_group("latency_minute", " AND minute >= ?"), &with_since)?;
+        out.load_times = histogram(per_group("load", ""), &top_params)?.into_iter().map(|(k, _, b)| (k, b)).collect();
+        let mut with_cap = top_params.clone();
+        with_cap.push(&limits.classes);
+        out.classes = rows(
+            conn,
+            &format!(
+                "{top} SELECT m, v, b, x, CASE WHEN key >= 0 AND key < ? THEN key ELSE -1 END AS class, SUM(n) FROM rollup
+                 WHERE kind = 'class' AND (m, v, b, x) IN top GROUP BY m, v, b, x, class"
+            ),
+            // The cap's parameter comes after the top groups' in the text too.
+            &with_cap,
+            |r| Ok((key(r)?, r.get(4)?, r.get(5)?)),
+        )?;
+        out.confidence = rows(conn, &per_group("confidence", ""), &top_params, |r| Ok((key(r)?, r.get(5)?, r.get(6)?)))?;
         out.version_counts = rows(
             conn,
             &format!(
-                "{top} SELECT name, m, v, COUNT(*) FROM
-                   (SELECT name, {GROUP} FROM events WHERE name IN ('burn_edge.error', 'burn_edge.backend.fallback'))
-                 WHERE (m, v) IN (SELECT m, v FROM top) GROUP BY name, m, v"
+                "{top} SELECT b, m, v, SUM(n) FROM rollup WHERE kind = 'version_minute'
+                   AND b IN ('burn_edge.error', 'burn_edge.backend.fallback') AND (m, v) IN (SELECT m, v FROM top)
+                 GROUP BY b, m, v"
             ),
             &top_params,
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
-        // One inference and one feedback per (app, prediction id): the latest of each.
-        let latest = |event: &str, columns: &str, not_null: &str| {
-            format!(
-                "SELECT * FROM (SELECT app, prediction_id AS pid, {columns},
-                   row_number() OVER (PARTITION BY app, prediction_id ORDER BY time_unix_nano DESC, event_id DESC) AS rn
-                 FROM events WHERE name = '{event}' AND prediction_id IS NOT NULL AND {not_null} IS NOT NULL) WHERE rn = 1"
-            )
-        };
+        // The latest feedback per (app, prediction id), joined to the latest inference of the
+        // same app and prediction id: work per feedback event, not per inference.
         out.feedback = rows(
             conn,
             &format!(
-                "{top}, i AS ({}), f AS ({})
-                 SELECT i.m, i.v, i.b, i.x, COUNT(*), SUM(i.predicted_class = f.true_label)
-                 FROM i JOIN f ON f.app = i.app AND f.pid = i.pid
-                 WHERE (i.m, i.v, i.b, i.x) IN (SELECT m, v, b, x FROM top) GROUP BY i.m, i.v, i.b, i.x",
-                latest("burn_edge.inference", &format!("{GROUP}, predicted_class"), "predicted_class"),
-                latest("burn_edge.feedback", "true_label", "true_label"),
+                "{top}, f AS (SELECT app, pid, true_label FROM
+                   (SELECT app, prediction_id AS pid, true_label,
+                      row_number() OVER (PARTITION BY app, prediction_id ORDER BY time_unix_nano DESC, event_id DESC) AS rn
+                    FROM events WHERE name = 'burn_edge.feedback' AND prediction_id IS NOT NULL AND true_label IS NOT NULL)
+                   WHERE rn = 1),
+                 j AS (SELECT COALESCE(i.model_name,'') AS m, COALESCE(i.model_version,'') AS v, COALESCE(i.backend,'') AS b,
+                        COALESCE(i.variant,'') AS x, i.predicted_class = f.true_label AS correct
+                   FROM f JOIN events i ON i.rowid = (SELECT rowid FROM events
+                     WHERE prediction_id = f.pid AND app = f.app AND name = 'burn_edge.inference' AND predicted_class IS NOT NULL
+                     ORDER BY time_unix_nano DESC, event_id DESC LIMIT 1))
+                 SELECT m, v, b, x, COUNT(*), SUM(correct) FROM j WHERE (m, v, b, x) IN top GROUP BY m, v, b, x"
             ),
             &top_params,
             |r| Ok((key(r)?, r.get(4)?, r.get(5)?)),
@@ -382,5 +377,26 @@ pub(crate) mod tests {
         let bytes = size(&path) + size(&dir.path().join("t.sqlite-wal"));
         // Was 100 copies of the id and of the junk: over 60 MB.
         assert!(bytes < 1 << 20, "{bytes} bytes for 100 small events");
+    }
+
+    #[test]
+    fn a_database_without_rollups_gets_them_rebuilt_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let events: Vec<Event> = (0..50).map(|i| inference("a", &i.to_string(), "mnist", i % 3, 1.0 + i as f64, i * 1_000_000_000, None)).collect();
+        let before = {
+            let store = SqliteStore::open(&path).unwrap();
+            store.insert(&events, 0).unwrap();
+            // A retried batch changes nothing.
+            store.insert(&events, 0).unwrap();
+            store.conn().execute_batch("DROP TABLE rollup").unwrap();
+            store.aggregates(&Limits::default()).unwrap_or_default()
+        };
+        let store = SqliteStore::open(&path).unwrap();
+        let after = store.aggregates(&Limits::default()).unwrap();
+        assert_eq!(after.groups[0].1, 50);
+        assert_eq!(after.latency.iter().map(|(_, b)| b.count).sum::<i64>(), 50);
+        assert_eq!(after.classes.len(), 3);
+        assert_ne!(before, after, "the summary read the rollup, which was gone");
     }
 }

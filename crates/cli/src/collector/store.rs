@@ -35,13 +35,17 @@ pub struct Limits {
     pub versions: usize,
     /// Minutes of timeline, ending at the latest stored minute.
     pub timeline_minutes: i64,
-    /// Predicted classes counted one by one (0 to this - 1); others count as out of range.
+    /// Predicted classes counted one by one (0 to this - 1, at most `MAX_CLASSES`); others
+    /// count as out of range.
     pub classes: i64,
 }
 
+/// The most predicted classes a summary counts one by one (SQLite's rollup keeps no more).
+pub const MAX_CLASSES: i64 = 1000;
+
 impl Default for Limits {
     fn default() -> Self {
-        Limits { groups: 20, versions: 20, timeline_minutes: 60, classes: 1000 }
+        Limits { groups: 20, versions: 20, timeline_minutes: 60, classes: MAX_CLASSES }
     }
 }
 
@@ -136,8 +140,8 @@ pub fn bucket_sql(x: &str, sub: i64) -> String {
     sql
 }
 
-/// The bucket index `bucket_sql` gives `x`, in Rust (for tests and the error bound).
-#[cfg(test)]
+/// The bucket index `bucket_sql` gives `x`, in Rust (the SQLite rollups use it): the same
+/// exact steps, so the same bucket.
 pub fn bucket_of(x: f64, sub: i64) -> i64 {
     if x < 2f64.powi(MIN_EXP) {
         return 0;
@@ -153,6 +157,26 @@ pub fn bucket_of(x: f64, sub: i64) -> i64 {
 /// SQL giving the confidence decile (0 to 9) of the non-null `c`, clamped like the histogram.
 pub fn decile_sql(c: &str) -> String {
     format!("CASE WHEN {c} * 10 >= 9 THEN 9 WHEN {c} * 10 <= 0 THEN 0 ELSE CAST({c} * 10 AS Int64) END")
+}
+
+/// `decile_sql` in Rust.
+pub fn decile_of(c: f64) -> i64 {
+    if c * 10.0 >= 9.0 {
+        9
+    } else if c * 10.0 <= 0.0 {
+        0
+    } else {
+        (c * 10.0) as i64
+    }
+}
+
+/// `class_sql` in Rust.
+pub fn class_of(c: i64, classes: i64) -> i64 {
+    if (0..classes).contains(&c) {
+        c
+    } else {
+        -1
+    }
 }
 
 /// SQL giving the predicted class `c`, or -1 when outside 0..`classes`.
