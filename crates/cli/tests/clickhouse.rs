@@ -194,12 +194,17 @@ fn hostile_events_give_the_same_bounded_summary_in_both_sinks() {
         .flat_map(|i| {
             let class = if i == 199 { 3 } else { 1 };
             let label = if i == 199 { 3 } else { 2 };
-            [inference_in(&format!("i{i}"), "shared", class, 1.0 + i as f64, T0 + i, "p"), feedback_in(&format!("f{i}"), "p", label, T0 + i)]
+            [
+                inference_in(&format!("i{i}"), "shared", class, 1.0 + i as f64, T0 + i, "p"),
+                feedback_in(&format!("f{i}"), "p", label, T0 + i),
+            ]
         })
         .collect();
     // App b: the same id for its own prediction, wrong; and hostile values.
     let mut b = vec![inference_in("i", "other", 4, 2.0, T0, "p"), feedback_in("f", "p", 5, T0 + 1)];
-    for (i, (class, latency)) in [(1i64 << 47, 0.0), (-5, -3.0), (i64::MAX, 1e300), (2, 5e-324), (999, 1048576.0), (1000, 0.0009765625)].iter().enumerate() {
+    for (i, (class, latency)) in
+        [(1i64 << 47, 0.0), (-5, -3.0), (i64::MAX, 1e300), (2, 5e-324), (999, 1048576.0), (1000, 0.0009765625)].iter().enumerate()
+    {
         b.push(inference_in(&format!("h{i}"), "other", *class, *latency, T0 + MINUTE * i as u64, &format!("q{i}")));
     }
     for addr in [&lite.addr, &house.addr] {

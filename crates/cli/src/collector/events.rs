@@ -365,8 +365,8 @@ mod tests {
     fn timestamps_past_i64_or_in_the_future_become_the_time_received() {
         let now = 1_764_000_000_000_000_000i64;
         let at = |t: &str, observed: &str| {
-            let record = INFERENCE
-                .replace(r#""timeUnixNano":"5""#, &format!(r#""timeUnixNano":"{t}","observedTimeUnixNano":"{observed}""#));
+            let record =
+                INFERENCE.replace(r#""timeUnixNano":"5""#, &format!(r#""timeUnixNano":"{t}","observedTimeUnixNano":"{observed}""#));
             let parsed = parse_at(&request(&record), "demo", now);
             (parsed.events[0].time_unix_nano, parsed.clamped_times)
         };

@@ -332,7 +332,9 @@ mod tests {
         let minute = super::super::store::MINUTE_NANOS;
         let events: Vec<_> = (0..30)
             .flat_map(|m| (0..=m).map(move |i| (m, i)))
-            .flat_map(|(m, i)| (0..200).map(move |t| inference("a", &format!("{m}-{i}-{t}"), &format!("m{m:02}"), 1, 2.0, t * minute, None)))
+            .flat_map(|(m, i)| {
+                (0..200).map(move |t| inference("a", &format!("{m}-{i}-{t}"), &format!("m{m:02}"), 1, 2.0, t * minute, None))
+            })
             .collect();
         store.insert(&events, 0).unwrap();
         let limits = Limits { groups: 5, versions: 4, timeline_minutes: 60, classes: 10 };

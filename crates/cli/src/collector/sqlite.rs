@@ -100,10 +100,7 @@ fn rows<T>(
 /// `WITH top(m, v, b, x) AS (VALUES ...)` for `groups` (never empty), and its parameters.
 fn top_cte(groups: &[(GroupKey, i64)]) -> (String, Vec<&dyn rusqlite::ToSql>) {
     let values = vec!["(?, ?, ?, ?)"; groups.len()].join(", ");
-    let params = groups
-        .iter()
-        .flat_map(|(k, _)| [&k.model as &dyn rusqlite::ToSql, &k.version, &k.backend, &k.variant])
-        .collect();
+    let params = groups.iter().flat_map(|(k, _)| [&k.model as &dyn rusqlite::ToSql, &k.version, &k.backend, &k.variant]).collect();
     (format!("WITH top(m, v, b, x) AS (VALUES {values})"), params)
 }
 
@@ -198,9 +195,8 @@ impl EventStore for SqliteStore {
         let per_group = |kind: &str, extra: &str| {
             format!("{top} SELECT m, v, b, x, minute, key, n, lo, hi FROM rollup WHERE kind = '{kind}'{extra} AND (m, v, b, x) IN top")
         };
-        let histogram = |sql: String, params: &[&dyn rusqlite::ToSql]| {
-            rows(conn, &sql, params, |r| Ok((key(r)?, r.get::<_, i64>(4)?, bucket(r, 5)?)))
-        };
+        let histogram =
+            |sql: String, params: &[&dyn rusqlite::ToSql]| rows(conn, &sql, params, |r| Ok((key(r)?, r.get::<_, i64>(4)?, bucket(r, 5)?)));
         let mut with_since = top_params.clone();
         with_since.push(&since);
         out.latency = histogram(per_group("latency", ""), &top_params)?.into_iter().map(|(k, _, b)| (k, b)).collect();
@@ -383,7 +379,8 @@ pub(crate) mod tests {
     fn a_database_without_rollups_gets_them_rebuilt_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.sqlite");
-        let events: Vec<Event> = (0..50).map(|i| inference("a", &i.to_string(), "mnist", i % 3, 1.0 + i as f64, i * 1_000_000_000, None)).collect();
+        let events: Vec<Event> =
+            (0..50).map(|i| inference("a", &i.to_string(), "mnist", i % 3, 1.0 + i as f64, i * 1_000_000_000, None)).collect();
         let before = {
             let store = SqliteStore::open(&path).unwrap();
             store.insert(&events, 0).unwrap();

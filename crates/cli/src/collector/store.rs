@@ -1,9 +1,10 @@
 //! What the collector needs from an event store. SQLite (`sqlite.rs`) is the embedded default;
 //! ClickHouse (`clickhouse.rs`) is for deployments that outgrow one machine. Both keep one row
-//! per (app, event id), so a retried batch never double counts, and both compute the summary's
-//! aggregates in their own SQL (GROUP BY), bounded by `Limits`: no call reads every row back,
-//! and what one returns is bounded whatever was stored. The SQL that buckets values is
-//! generated here once for both, so the two sinks give identical summaries.
+//! per (app, event id), so a retried batch never double counts, and both hand the summary
+//! aggregates, bounded by `Limits`, never rows: SQLite from running rollups, ClickHouse from
+//! GROUP BY queries. The bucketing is defined here once, as SQL (`bucket_sql`, for ClickHouse)
+//! and as Rust taking the same exact steps (`bucket_of`, for SQLite's rollups), so the two
+//! sinks give identical summaries.
 
 use super::events::Event;
 
@@ -124,10 +125,10 @@ pub const FINE: i64 = 16;
 /// Sub-buckets per power of two of the per-minute timeline (fewer rows per minute).
 pub const COARSE: i64 = 4;
 
-/// SQL (the same text for SQLite and ClickHouse) giving the bucket index of the non-null
+/// SQL (plain enough for SQLite and ClickHouse 18.16) giving the bucket index of the non-null
 /// number `x`. Only comparisons with powers of two, division by them, subtraction of 1 and
 /// multiplication by `sub` are used: every step is exact in IEEE doubles, so both databases put
-/// every value in the same bucket.
+/// every value in the same bucket as `bucket_of`.
 pub fn bucket_sql(x: &str, sub: i64) -> String {
     let mut sql = format!("CASE WHEN {x} < {:?} THEN 0", 2f64.powi(MIN_EXP));
     for (i, e) in (MIN_EXP..MAX_EXP).enumerate() {
@@ -203,7 +204,8 @@ mod tests {
             x = next;
         }
         let sql = bucket_sql("ms", FINE);
-        assert!(sql.starts_with("CASE WHEN ms < 0.0009765625 THEN 0 WHEN ms < 0.001953125 THEN 1 + CAST((ms / 0.0009765625 - 1) * 16 AS Int64)"));
+        assert!(sql
+            .starts_with("CASE WHEN ms < 0.0009765625 THEN 0 WHEN ms < 0.001953125 THEN 1 + CAST((ms / 0.0009765625 - 1) * 16 AS Int64)"));
         assert!(sql.ends_with("ELSE 481 END"), "{sql}");
     }
 }
