@@ -214,10 +214,15 @@ impl EventStore for ClickHouseStore {
         ))?;
         // One inference and one feedback per (app, prediction id): the latest of each. Nullable
         // join keys are not supported by older servers: join on non-null copies.
+        // Only inferences that got feedback are sorted.
+        let with_feedback = format!(
+            "(app, assumeNotNull(prediction_id)) IN (SELECT app, assumeNotNull(prediction_id) FROM {TABLE}
+               WHERE name = 'burn_edge.feedback' AND isNotNull(prediction_id))"
+        );
         let latest = |event: &str, columns: &str, not_null: &str| {
             format!(
                 "SELECT app, assumeNotNull(prediction_id) AS pid, {columns} FROM {TABLE} FINAL
-                 WHERE name = '{event}' AND isNotNull(prediction_id) AND isNotNull({not_null})
+                 WHERE name = '{event}' AND isNotNull(prediction_id) AND isNotNull({not_null}) AND {with_feedback}
                  ORDER BY app, pid, time_unix_nano DESC, event_id DESC LIMIT 1 BY app, pid"
             )
         };
