@@ -149,3 +149,80 @@ fn clickhouse_keeps_events_across_restarts_and_an_outage_is_503() {
     let (status, _, msg) = request(&house.addr, "GET", "/api/telemetry/summary", &[], b"");
     assert_eq!(status, 503, "{msg}");
 }
+
+fn inference_in(id: &str, model: &str, class: i64, latency: f64, time: u64, pid: &str) -> String {
+    record(
+        "burn_edge.inference",
+        time,
+        &[
+            ("event.id", s(id)),
+            ("burn_edge.model.name", s(model)),
+            ("burn_edge.model.version", s("1.0.0")),
+            ("burn_edge.backend", s("cpu")),
+            ("burn_edge.latency_ms", Attr::D(latency)),
+            ("burn_edge.batch_size", Attr::I(1)),
+            ("burn_edge.predicted_class", Attr::I(class)),
+            ("burn_edge.confidence", Attr::D(0.7)),
+            ("burn_edge.prediction_id", s(pid)),
+        ],
+    )
+}
+
+fn feedback_in(id: &str, pid: &str, label: i64, time: u64) -> String {
+    record(
+        "burn_edge.feedback",
+        time,
+        &[("event.id", s(id)), ("burn_edge.prediction_id", s(pid)), ("burn_edge.true_label", Attr::I(label))],
+    )
+}
+
+/// Events that broke the summary or made the sinks disagree: a shared prediction id with many
+/// inferences and feedback events in two apps, classes far out of range, latencies at and
+/// beyond the histogram's edges.
+#[test]
+fn hostile_events_give_the_same_bounded_summary_in_both_sinks() {
+    let ch = ClickHouse::start();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = ["--ingest-key", "a=key-a", "--ingest-key", "b=key-b"];
+    let lite = start(&dir.path().join("t.sqlite"), &keys);
+    let mut args = vec!["--clickhouse", ch.url.as_str()];
+    args.extend_from_slice(&keys);
+    let house = start_with(&args);
+    // App a: 200 inferences and 200 feedback events for one prediction id; the latest of each
+    // (time 199: predicted 3, label 3) is the one that counts.
+    let a: Vec<String> = (0..200u64)
+        .flat_map(|i| {
+            let class = if i == 199 { 3 } else { 1 };
+            let label = if i == 199 { 3 } else { 2 };
+            [
+                inference_in(&format!("i{i}"), "shared", class, 1.0 + i as f64, T0 + i, "p"),
+                feedback_in(&format!("f{i}"), "p", label, T0 + i),
+            ]
+        })
+        .collect();
+    // App b: the same id for its own prediction, wrong; and hostile values.
+    let mut b = vec![inference_in("i", "other", 4, 2.0, T0, "p"), feedback_in("f", "p", 5, T0 + 1)];
+    for (i, (class, latency)) in
+        [(1i64 << 47, 0.0), (-5, -3.0), (i64::MAX, 1e300), (2, 5e-324), (999, 1048576.0), (1000, 0.0009765625)].iter().enumerate()
+    {
+        b.push(inference_in(&format!("h{i}"), "other", *class, *latency, T0 + MINUTE * i as u64, &format!("q{i}")));
+    }
+    for addr in [&lite.addr, &house.addr] {
+        for (key, records) in [("key-a", &a), ("key-b", &b)] {
+            let (status, _, msg) = request(addr, "POST", "/v1/logs", &[JSON, ("x-burn-edge-key", key)], batch(records).as_bytes());
+            assert_eq!((status, msg.as_str()), (200, "{}"));
+        }
+    }
+    let expected = summary(&lite.addr);
+    assert_eq!(summary(&house.addr), expected);
+    let groups = expected["groups"].as_array().unwrap();
+    let group = |model: &str| groups.iter().find(|g| g["model"] == model).unwrap();
+    // One feedback per (app, prediction id): was 200 x 201 in SQLite.
+    assert_eq!(group("shared")["feedback"], serde_json::json!({ "count": 1, "correct": 1, "accuracy": 1.0 }));
+    assert_eq!(group("other")["feedback"]["count"], 1);
+    let other = group("other");
+    assert_eq!(other["count"], 7);
+    assert_eq!(other["classesOutOfRange"], 4, "{other}");
+    assert_eq!(other["classDistribution"].as_array().unwrap().len(), 1000);
+    assert_eq!(group("shared")["latencyMs"]["p50"], 100.0);
+}

@@ -24,6 +24,27 @@ pub struct AttributeSpec {
     pub key: &'static str,
     pub kind: ValueKind,
     pub required: bool,
+    /// Longest string value the collector accepts (bytes): ids and names are short, messages
+    /// longer; the collector copies some of them into every row, so each is capped.
+    /// Not in the generated JSON (the browser never sends anything near it).
+    #[serde(skip)]
+    pub max_len: usize,
+}
+
+/// Longest string value of an attribute that does not say otherwise.
+pub const DEFAULT_MAX_LEN: usize = 256;
+/// Longest free-text value (error messages, fallback reasons, user agents).
+pub const TEXT_MAX_LEN: usize = 1024;
+/// Longest id (`event.id`, `burn_edge.prediction_id`).
+pub const ID_MAX_LEN: usize = 128;
+/// Longest install id: the browser sends a UUID (36 characters).
+pub const INSTALL_ID_MAX_LEN: usize = 64;
+
+impl AttributeSpec {
+    /// The same attribute with another string cap.
+    const fn capped(self, max_len: usize) -> Self {
+        AttributeSpec { max_len, ..self }
+    }
 }
 
 /// One event type.
@@ -35,23 +56,25 @@ pub struct EventSpec {
 }
 
 const fn req(key: &'static str, kind: ValueKind) -> AttributeSpec {
-    AttributeSpec { key, kind, required: true }
+    AttributeSpec { key, kind, required: true, max_len: DEFAULT_MAX_LEN }
 }
 const fn opt(key: &'static str, kind: ValueKind) -> AttributeSpec {
-    AttributeSpec { key, kind, required: false }
+    AttributeSpec { key, kind, required: false, max_len: DEFAULT_MAX_LEN }
 }
 use ValueKind::{Bool, Double, Int, String as Str};
 
 /// Every record carries a unique id so retried batches never double count.
 pub const EVENT_ID: &str = "event.id";
+/// The resource attribute naming one browser install (copied into every stored event).
+pub const INSTALL_ID: &str = "burn_edge.install_id";
 
 /// Resource attributes of every batch (who sent it).
 pub const RESOURCE_ATTRIBUTES: &[AttributeSpec] = &[
     req("service.name", Str),
     req("burn_edge.app", Str),
     req("burn_edge.runtime.version", Str),
-    req("burn_edge.install_id", Str),
-    opt("user_agent.original", Str),
+    req(INSTALL_ID, Str).capped(INSTALL_ID_MAX_LEN),
+    opt("user_agent.original", Str).capped(TEXT_MAX_LEN),
     opt("browser.platform", Str),
 ];
 
@@ -60,7 +83,7 @@ pub const EVENTS: &[EventSpec] = &[
     EventSpec {
         name: "burn_edge.model.load",
         attributes: &[
-            req(EVENT_ID, Str),
+            req(EVENT_ID, Str).capped(ID_MAX_LEN),
             req("burn_edge.model.name", Str),
             req("burn_edge.model.version", Str),
             req("burn_edge.backend", Str),
@@ -80,7 +103,7 @@ pub const EVENTS: &[EventSpec] = &[
     EventSpec {
         name: "burn_edge.inference",
         attributes: &[
-            req(EVENT_ID, Str),
+            req(EVENT_ID, Str).capped(ID_MAX_LEN),
             req("burn_edge.model.name", Str),
             req("burn_edge.model.version", Str),
             req("burn_edge.backend", Str),
@@ -90,51 +113,56 @@ pub const EVENTS: &[EventSpec] = &[
             req("burn_edge.batch_size", Int),
             req("burn_edge.predicted_class", Int),
             req("burn_edge.confidence", Double),
-            opt("burn_edge.prediction_id", Str),
+            opt("burn_edge.prediction_id", Str).capped(ID_MAX_LEN),
         ],
     },
     EventSpec {
         name: "burn_edge.backend.fallback",
         attributes: &[
-            req(EVENT_ID, Str),
+            req(EVENT_ID, Str).capped(ID_MAX_LEN),
             opt("burn_edge.model.name", Str),
             opt("burn_edge.model.version", Str),
             req("burn_edge.fallback.from", Str),
             req("burn_edge.fallback.to", Str),
-            req("burn_edge.fallback.reason", Str),
+            req("burn_edge.fallback.reason", Str).capped(TEXT_MAX_LEN),
         ],
     },
     EventSpec {
         name: "burn_edge.device.lost",
         attributes: &[
-            req(EVENT_ID, Str),
+            req(EVENT_ID, Str).capped(ID_MAX_LEN),
             opt("burn_edge.model.name", Str),
             opt("burn_edge.model.version", Str),
-            req("burn_edge.device_lost.reason", Str),
+            req("burn_edge.device_lost.reason", Str).capped(TEXT_MAX_LEN),
         ],
     },
     EventSpec {
         name: "burn_edge.error",
         attributes: &[
-            req(EVENT_ID, Str),
+            req(EVENT_ID, Str).capped(ID_MAX_LEN),
             opt("burn_edge.model.name", Str),
             opt("burn_edge.model.version", Str),
             req("error.type", Str),
-            req("error.message", Str),
+            req("error.message", Str).capped(TEXT_MAX_LEN),
             opt("burn_edge.offline", Bool),
         ],
     },
     EventSpec {
         name: "burn_edge.feedback",
         attributes: &[
-            req(EVENT_ID, Str),
-            req("burn_edge.prediction_id", Str),
+            req(EVENT_ID, Str).capped(ID_MAX_LEN),
+            req("burn_edge.prediction_id", Str).capped(ID_MAX_LEN),
             req("burn_edge.true_label", Int),
             opt("burn_edge.model.name", Str),
             opt("burn_edge.model.version", Str),
         ],
     },
 ];
+
+/// The spec of a resource attribute, if it is one of ours.
+pub fn resource_attribute(key: &str) -> Option<&'static AttributeSpec> {
+    RESOURCE_ATTRIBUTES.iter().find(|a| a.key == key)
+}
 
 /// The spec of an event name, if it is one of ours.
 pub fn event_spec(name: &str) -> Option<&'static EventSpec> {
@@ -167,6 +195,16 @@ mod tests {
         }
         assert!(event_spec("burn_edge.inference").is_some());
         assert!(event_spec("nope").is_none());
+    }
+
+    #[test]
+    fn every_string_attribute_is_capped_and_ids_are_short() {
+        for a in EVENTS.iter().flat_map(|e| e.attributes).chain(RESOURCE_ATTRIBUTES) {
+            assert!((1..=TEXT_MAX_LEN).contains(&a.max_len), "{}", a.key);
+        }
+        assert_eq!(resource_attribute(INSTALL_ID).map(|a| a.max_len), Some(INSTALL_ID_MAX_LEN));
+        let inference = event_spec("burn_edge.inference").unwrap();
+        assert!(inference.attributes.iter().filter(|a| a.key.ends_with("id")).all(|a| a.max_len == ID_MAX_LEN));
     }
 
     #[test]

@@ -10,7 +10,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::events::Event;
-use super::store::{EventStore, GroupKey, InferenceRow, MinuteCount, StoreError};
+use super::store::{
+    bucket_sql, class_sql, decile_sql, Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, StoreError, COARSE, FINE,
+    MINUTE_NANOS, TIMELINE_EVENTS,
+};
 
 /// The table events are stored in.
 pub const TABLE: &str = "burn_edge_events";
@@ -37,16 +40,19 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS burn_edge_events (
     attributes String
 ) ENGINE = ReplacingMergeTree() ORDER BY (app, event_id)";
 
-/// Largest query result read back (the report reads row-level inference data).
-const MAX_RESULT_BYTES: u64 = 1 << 30;
+/// Largest response read back: summaries are bounded (see `Limits`), so anything larger is a
+/// misconfigured or hostile server, refused before it fills the collector's memory.
+pub const MAX_RESULT_BYTES: u64 = 64 << 20;
 
-const GROUP: &str = "ifNull(model_name, ''), ifNull(model_version, ''), ifNull(backend, ''), ifNull(variant, '')";
+/// The group columns, as the aggregates name them.
+const GROUP: &str = "ifNull(model_name, '') AS m, ifNull(model_version, '') AS v, ifNull(backend, '') AS b, ifNull(variant, '') AS x";
 
 /// A ClickHouse server reached over HTTP.
 pub struct ClickHouseStore {
     /// As given, e.g. `http://127.0.0.1:8123/?database=telemetry&user=u&password=p`.
     url: String,
     agent: ureq::Agent,
+    max_result_bytes: u64,
 }
 
 #[derive(Deserialize)]
@@ -57,8 +63,13 @@ struct JsonCompact<T> {
 impl ClickHouseStore {
     /// Connects to the server at `url` and creates the table if it is missing.
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with_limit(url, MAX_RESULT_BYTES)
+    }
+
+    /// `open`, reading at most `max_result_bytes` of any response.
+    pub fn open_with_limit(url: &str, max_result_bytes: u64) -> Result<Self, StoreError> {
         let config = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(30))).http_status_as_error(false).build();
-        let store = ClickHouseStore { url: url.to_string(), agent: ureq::Agent::new_with_config(config) };
+        let store = ClickHouseStore { url: url.to_string(), agent: ureq::Agent::new_with_config(config), max_result_bytes };
         store.execute(SCHEMA, None)?;
         Ok(store)
     }
@@ -78,12 +89,12 @@ impl ClickHouseStore {
         };
         let mut response = result.map_err(|e| self.error(e.to_string()))?;
         let status = response.status();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESULT_BYTES)
-            .read_to_string()
-            .map_err(|e| self.error(format!("reading the response: {e}")))?;
+        let text = response.body_mut().with_config().limit(self.max_result_bytes).read_to_string().map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => {
+                self.error(format!("the response is over {} bytes, the most the collector reads", self.max_result_bytes))
+            }
+            e => self.error(format!("reading the response: {e}")),
+        })?;
         if !status.is_success() {
             return Err(self.error(format!("HTTP {status}: {}", text.trim())));
         }
@@ -97,13 +108,14 @@ impl ClickHouseStore {
     }
 }
 
-/// A string literal for ClickHouse SQL (only our own event names reach it).
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
 fn group((model, version, backend, variant): (String, String, String, String)) -> GroupKey {
     GroupKey { model, version, backend, variant }
+}
+
+type BucketRow = (String, String, String, String, i64, i64, i64, f64, f64);
+
+fn bucket_row((m, v, b, x, minute, index, count, min, max): BucketRow) -> (GroupKey, i64, Bucket) {
+    (group((m, v, b, x)), minute, Bucket { index, count, min, max })
 }
 
 impl EventStore for ClickHouseStore {
@@ -115,7 +127,7 @@ impl EventStore for ClickHouseStore {
         for e in events {
             let row = json!({
                 "app": e.app, "event_id": e.event_id, "install_id": e.install_id,
-                "time_unix_nano": e.time_unix_nano as i64, "received_unix_ms": received_unix_ms, "name": e.name,
+                "time_unix_nano": e.time_unix_nano, "received_unix_ms": received_unix_ms, "name": e.name,
                 "model_name": e.model_name, "model_version": e.model_version, "backend": e.backend,
                 "variant": e.variant, "role": e.role, "latency_ms": e.latency_ms, "batch_size": e.batch_size,
                 "predicted_class": e.predicted_class, "confidence": e.confidence, "prediction_id": e.prediction_id,
@@ -127,70 +139,141 @@ impl EventStore for ClickHouseStore {
         self.execute(&format!("INSERT INTO {TABLE} FORMAT JSONEachRow"), Some(body)).map(drop)
     }
 
-    fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        self.select(&format!("SELECT name, toInt64(count()) FROM {TABLE} FINAL GROUP BY name ORDER BY name"))
-    }
-
-    fn inferences(&self) -> Result<Vec<InferenceRow>, StoreError> {
-        type Row = (String, String, String, String, Option<f64>, Option<i64>, Option<f64>, i64);
-        let rows: Vec<Row> = self.select(&format!(
-            "SELECT {GROUP}, latency_ms, predicted_class, confidence, intDiv(time_unix_nano, 60000000000)
-             FROM {TABLE} FINAL WHERE name = 'burn_edge.inference'"
+    fn aggregates(&self, limits: &Limits) -> Result<Aggregates, StoreError> {
+        // Old servers have no table CTEs: the top groups' subquery is repeated where needed.
+        let mut out = Aggregates {
+            counts: self.select(&format!("SELECT name, toInt64(count()) FROM {TABLE} FINAL GROUP BY name ORDER BY name"))?,
+            ..Aggregates::default()
+        };
+        let events_in = TIMELINE_EVENTS.map(|e| format!("'{e}'")).join(", ");
+        let latest: Vec<(i64, i64)> = self.select(&format!(
+            "SELECT toInt64(count()), toInt64(intDiv(max(time_unix_nano), {MINUTE_NANOS})) FROM {TABLE} FINAL WHERE name IN ({events_in})"
         ))?;
-        Ok(rows
-            .into_iter()
-            .map(|(m, v, b, x, latency_ms, predicted_class, confidence, minute)| InferenceRow {
-                group: group((m, v, b, x)),
-                latency_ms,
-                predicted_class,
-                confidence,
-                minute,
-            })
-            .collect())
-    }
-
-    fn counts_by_version(&self, event: &str) -> Result<Vec<(GroupKey, i64)>, StoreError> {
-        let rows: Vec<(String, String, String, String, i64)> = self.select(&format!(
-            "SELECT ifNull(model_name, '') AS m, ifNull(model_version, '') AS v,
-                    ifNull(backend, visitParamExtractString(attributes, 'burn_edge.fallback.from')) AS b,
-                    ifNull(variant, '') AS x, toInt64(count())
-             FROM {TABLE} FINAL WHERE name = {} GROUP BY m, v, b, x",
-            literal(event)
+        out.latest_minute = latest.first().filter(|(n, _)| *n > 0).map(|&(_, m)| m);
+        let since_ns = out.latest_minute.map_or(0, |m| (m - (limits.timeline_minutes - 1)).max(0).saturating_mul(MINUTE_NANOS));
+        let versions = format!(
+            "SELECT m, v FROM (SELECT ifNull(model_name, '') AS m, ifNull(model_version, '') AS v, count() AS n FROM {TABLE} FINAL
+               WHERE name IN ({events_in}) AND time_unix_nano >= {since_ns} GROUP BY m, v ORDER BY n DESC, m, v LIMIT {})",
+            limits.versions
+        );
+        let rows: Vec<(String, String, String, i64, i64)> = self.select(&format!(
+            "SELECT name, m, v, minute, toInt64(count()) FROM
+               (SELECT name, {GROUP}, intDiv(time_unix_nano, {MINUTE_NANOS}) AS minute FROM {TABLE} FINAL
+                WHERE name IN ({events_in}) AND time_unix_nano >= {since_ns})
+             WHERE (m, v) IN ({versions}) GROUP BY name, m, v, minute"
         ))?;
-        Ok(rows.into_iter().map(|(m, v, b, x, n)| (group((m, v, b, x)), n)).collect())
-    }
-
-    fn per_minute(&self, event: &str) -> Result<Vec<MinuteCount>, StoreError> {
-        let rows: Vec<(String, String, i64, i64)> = self.select(&format!(
-            "SELECT ifNull(model_name, '') AS m, ifNull(model_version, '') AS v,
-                    intDiv(time_unix_nano, 60000000000) AS minute, toInt64(count())
-             FROM {TABLE} FINAL WHERE name = {} GROUP BY m, v, minute ORDER BY minute",
-            literal(event)
+        out.version_timeline =
+            rows.into_iter().map(|(event, model, version, minute, count)| MinuteCount { event, model, version, minute, count }).collect();
+        let top_rows: Vec<(String, String, String, String, i64)> = self.select(&format!(
+            "SELECT {GROUP}, toInt64(count()) AS n FROM {TABLE} FINAL WHERE name = 'burn_edge.inference'
+             GROUP BY m, v, b, x ORDER BY n DESC, m, v, b, x LIMIT {}",
+            limits.groups
         ))?;
-        Ok(rows.into_iter().map(|(model, version, minute, count)| MinuteCount { model, version, minute, count }).collect())
-    }
-
-    fn load_times(&self) -> Result<Vec<(GroupKey, f64)>, StoreError> {
-        let rows: Vec<(String, String, String, String, f64)> = self.select(&format!(
-            "SELECT {GROUP}, assumeNotNull(ttfp_ms) FROM {TABLE} FINAL
-             WHERE name = 'burn_edge.model.load' AND isNotNull(ttfp_ms)"
+        out.groups = top_rows.into_iter().map(|(m, v, b, x, n)| (group((m, v, b, x)), n)).collect();
+        if out.groups.is_empty() {
+            return Ok(out);
+        }
+        let top = format!(
+            "SELECT m, v, b, x FROM (SELECT {GROUP}, count() AS n FROM {TABLE} FINAL WHERE name = 'burn_edge.inference'
+               GROUP BY m, v, b, x ORDER BY n DESC, m, v, b, x LIMIT {})",
+            limits.groups
+        );
+        // Per minute: in the timeline window only.
+        let histogram = |event: &str, column: &str, sub: i64, per_minute: bool| -> Result<Vec<(GroupKey, i64, Bucket)>, StoreError> {
+            let (minute, window) = if per_minute {
+                (format!("intDiv(time_unix_nano, {MINUTE_NANOS})"), format!(" AND time_unix_nano >= {since_ns}"))
+            } else {
+                ("0".into(), String::new())
+            };
+            let rows: Vec<BucketRow> = self.select(&format!(
+                "SELECT m, v, b, x, toInt64(minute), toInt64(bucket), toInt64(count()), min(val), max(val) FROM
+                   (SELECT {GROUP}, assumeNotNull({column}) AS val, {minute} AS minute, {} AS bucket FROM {TABLE} FINAL
+                    WHERE name = '{event}' AND isNotNull({column}){window})
+                 WHERE (m, v, b, x) IN ({top}) GROUP BY m, v, b, x, minute, bucket",
+                bucket_sql(&format!("assumeNotNull({column})"), sub)
+            ))?;
+            Ok(rows.into_iter().map(bucket_row).collect())
+        };
+        out.latency = histogram("burn_edge.inference", "latency_ms", FINE, false)?.into_iter().map(|(k, _, b)| (k, b)).collect();
+        out.latency_timeline = histogram("burn_edge.inference", "latency_ms", COARSE, true)?;
+        out.load_times = histogram("burn_edge.model.load", "ttfp_ms", FINE, false)?.into_iter().map(|(k, _, b)| (k, b)).collect();
+        let per_value = |column: &str, value: String| -> Result<Vec<(GroupKey, i64, i64)>, StoreError> {
+            let rows: Vec<(String, String, String, String, i64, i64)> = self.select(&format!(
+                "SELECT m, v, b, x, toInt64(value), toInt64(count()) FROM
+                   (SELECT {GROUP}, {value} AS value FROM {TABLE} FINAL WHERE name = 'burn_edge.inference' AND isNotNull({column}))
+                 WHERE (m, v, b, x) IN ({top}) GROUP BY m, v, b, x, value"
+            ))?;
+            Ok(rows.into_iter().map(|(m, v, b, x, value, n)| (group((m, v, b, x)), value, n)).collect())
+        };
+        out.classes = per_value("predicted_class", class_sql("assumeNotNull(predicted_class)", limits.classes))?;
+        out.confidence = per_value("confidence", decile_sql("assumeNotNull(confidence)"))?;
+        out.version_counts = self.select(&format!(
+            "SELECT name, m, v, toInt64(count()) FROM
+               (SELECT name, {GROUP} FROM {TABLE} FINAL WHERE name IN ('burn_edge.error', 'burn_edge.backend.fallback'))
+             WHERE (m, v) IN (SELECT m, v FROM ({top})) GROUP BY name, m, v"
         ))?;
-        Ok(rows.into_iter().map(|(m, v, b, x, ms)| (group((m, v, b, x)), ms)).collect())
-    }
-
-    fn feedback(&self) -> Result<Vec<(GroupKey, i64, i64)>, StoreError> {
-        // Nullable join keys are not supported by older servers: join on non-null copies.
+        // One inference and one feedback per (app, prediction id): the latest of each. Nullable
+        // join keys are not supported by older servers: join on non-null copies.
+        // Only inferences that got feedback are sorted.
+        let with_feedback = format!(
+            "(app, assumeNotNull(prediction_id)) IN (SELECT app, assumeNotNull(prediction_id) FROM {TABLE}
+               WHERE name = 'burn_edge.feedback' AND isNotNull(prediction_id))"
+        );
+        let latest = |event: &str, columns: &str, not_null: &str| {
+            format!(
+                "SELECT app, assumeNotNull(prediction_id) AS pid, {columns} FROM {TABLE} FINAL
+                 WHERE name = '{event}' AND isNotNull(prediction_id) AND isNotNull({not_null}) AND {with_feedback}
+                 ORDER BY app, pid, time_unix_nano DESC, event_id DESC LIMIT 1 BY app, pid"
+            )
+        };
         let rows: Vec<(String, String, String, String, i64, i64)> = self.select(&format!(
-            "SELECT m, v, b, x, predicted, truth FROM
-               (SELECT assumeNotNull(prediction_id) AS pid, assumeNotNull(true_label) AS truth FROM {TABLE} FINAL
-                WHERE name = 'burn_edge.feedback' AND isNotNull(prediction_id) AND isNotNull(true_label))
-             ANY INNER JOIN
-               (SELECT assumeNotNull(prediction_id) AS pid, ifNull(model_name, '') AS m, ifNull(model_version, '') AS v,
-                       ifNull(backend, '') AS b, ifNull(variant, '') AS x, assumeNotNull(predicted_class) AS predicted
-                FROM {TABLE} FINAL
-                WHERE name = 'burn_edge.inference' AND isNotNull(prediction_id) AND isNotNull(predicted_class))
-             USING pid"
+            "SELECT m, v, b, x, toInt64(count()), toInt64(sum(predicted = truth)) FROM
+               ({}) ALL INNER JOIN ({}) USING (app, pid)
+             WHERE (m, v, b, x) IN ({top}) GROUP BY m, v, b, x",
+            latest("burn_edge.inference", &format!("{GROUP}, assumeNotNull(predicted_class) AS predicted"), "predicted_class"),
+            latest("burn_edge.feedback", "assumeNotNull(true_label) AS truth", "true_label"),
         ))?;
-        Ok(rows.into_iter().map(|(m, v, b, x, p, t)| (group((m, v, b, x)), p, t)).collect())
+        out.feedback = rows.into_iter().map(|(m, v, b, x, n, correct)| (group((m, v, b, x)), n, correct)).collect();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A server that answers every request with `body_len` bytes, on a port of its own.
+    fn serve(body_len: usize) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/?password=secret", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut buf = [0u8; 65536];
+                let _ = stream.read(&mut buf);
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n");
+                let _ = stream.write_all(head.as_bytes());
+                let chunk = vec![b' '; 1 << 16];
+                let mut left = body_len;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if stream.write_all(&chunk[..n]).is_err() {
+                        break;
+                    }
+                    left -= n;
+                }
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_response_over_the_limit_is_refused_with_a_clear_error() {
+        assert!(MAX_RESULT_BYTES <= 64 << 20, "a read could pull 1 GiB");
+        assert!(ClickHouseStore::open_with_limit(&serve(1000), 4096).is_ok());
+        let err = ClickHouseStore::open_with_limit(&serve(10 << 20), 1 << 20).err().unwrap().to_string();
+        assert!(err.contains("the response is over 1048576 bytes, the most the collector reads"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
     }
 }

@@ -7,10 +7,15 @@
 
 mod clickhouse;
 mod drift;
+#[cfg(test)]
+mod bench;
 mod events;
+#[cfg(test)]
+mod fuzz;
 mod limits;
 mod otlp;
 mod report;
+mod rollup;
 mod sqlite;
 mod store;
 mod writer;
@@ -150,15 +155,11 @@ async fn ingest(State(c): State<Arc<Collector>>, Query(q): Query<KeyQuery>, head
     };
     let parsed = events::parse(&request, &app.name);
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let partial_success = parsed.partial_success();
     if let Err(e) = c.writer.store(parsed.events, now_ms).await {
         // Not acknowledged: the client keeps the batch and retries.
         return error(StatusCode::SERVICE_UNAVAILABLE, format!("storage failed: {e}"));
     }
-    let rejected = parsed.rejected;
-    let partial_success = (!rejected.is_empty()).then(|| otlp::PartialSuccess {
-        rejected_log_records: rejected.len().to_string(),
-        error_message: rejected.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
-    });
     Json(otlp::ExportLogsResponse { partial_success }).into_response()
 }
 

@@ -1,5 +1,6 @@
 //! The embedded event store: one SQLite file in WAL mode, one transaction per ingested batch,
-//! duplicate event ids ignored (a retried batch never double counts).
+//! duplicate event ids ignored (a retried batch never double counts), the summary's aggregates
+//! kept as running rollups (`rollup.rs`) in the same transactions.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -7,7 +8,8 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection};
 
 use super::events::Event;
-use super::store::{EventStore, GroupKey, InferenceRow, MinuteCount, StoreError};
+use super::rollup;
+use super::store::{Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -36,9 +38,12 @@ CREATE INDEX IF NOT EXISTS events_by_version ON events (name, model_name, model_
 CREATE INDEX IF NOT EXISTS events_by_prediction ON events (prediction_id) WHERE prediction_id IS NOT NULL;
 ";
 
-/// The SQLite sink.
+/// The SQLite sink: one connection for the writer, another for summaries (in WAL mode a
+/// reader never blocks the writer, so ingest does not wait for a summary). Summaries read the
+/// rollup (`rollup.rs`), kept in step by every insert in the same transaction.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    reader: Mutex<Connection>,
 }
 
 impl SqliteStore {
@@ -47,14 +52,24 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         // WAL: readers never block the writer. NORMAL: a committed batch survives a process
         // crash or restart (only an OS crash may lose the last commits).
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        let has_rollup: bool = tx.query_row("SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'rollup'", [], |r| r.get(0))?;
+        tx.execute_batch(rollup::SCHEMA)?;
+        if !has_rollup {
+            rollup::rebuild(&tx)?;
+        }
+        tx.commit()?;
+        let reader = Connection::open(path)?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        reader.pragma_update(None, "query_only", true)?;
+        Ok(SqliteStore { conn: Mutex::new(conn), reader: Mutex::new(reader) })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -62,10 +77,38 @@ impl SqliteStore {
     }
 }
 
+fn key(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupKey> {
+    Ok(GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? })
+}
+
+fn bucket(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Bucket> {
+    Ok(Bucket { index: r.get(at)?, count: r.get(at + 1)?, min: r.get(at + 2)?, max: r.get(at + 3)? })
+}
+
+/// Runs `sql` with `params` and maps every row.
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let mapped = stmt.query_map(params, f)?;
+    Ok(mapped.collect::<rusqlite::Result<_>>()?)
+}
+
+/// `WITH top(m, v, b, x) AS (VALUES ...)` for `groups` (never empty), and its parameters.
+fn top_cte(groups: &[(GroupKey, i64)]) -> (String, Vec<&dyn rusqlite::ToSql>) {
+    let values = vec!["(?, ?, ?, ?)"; groups.len()].join(", ");
+    let params = groups.iter().flat_map(|(k, _)| [&k.model as &dyn rusqlite::ToSql, &k.version, &k.backend, &k.variant]).collect();
+    (format!("WITH top(m, v, b, x) AS (VALUES {values})"), params)
+}
+
 impl EventStore for SqliteStore {
     fn insert(&self, events: &[Event], received_unix_ms: i64) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let mut increments = rollup::Increments::default();
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (app, event_id, install_id, time_unix_nano, received_unix_ms, name,
@@ -74,11 +117,11 @@ impl EventStore for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?;
             for e in events {
-                stmt.execute(params![
+                let stored = stmt.execute(params![
                     e.app,
                     e.event_id,
                     e.install_id,
-                    e.time_unix_nano as i64,
+                    e.time_unix_nano,
                     received_unix_ms,
                     e.name,
                     e.model_name,
@@ -95,84 +138,262 @@ impl EventStore for SqliteStore {
                     e.ttfp_ms,
                     e.attributes_json,
                 ])?;
+                // A duplicate (a retried batch) adds nothing.
+                if stored == 1 {
+                    let s = |v: &Option<String>| v.as_deref().unwrap_or("").to_string();
+                    let group = [s(&e.model_name), s(&e.model_version), s(&e.backend), s(&e.variant)];
+                    increments.event(&rollup::Fields {
+                        name: &e.name,
+                        group: [&group[0], &group[1], &group[2], &group[3]],
+                        time_unix_nano: e.time_unix_nano,
+                        latency_ms: e.latency_ms,
+                        predicted_class: e.predicted_class,
+                        confidence: e.confidence,
+                        ttfp_ms: e.ttfp_ms,
+                    });
+                }
             }
         }
+        increments.write(&tx)?;
         tx.commit()?;
         Ok(())
     }
 
-    fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT name, COUNT(*) FROM events GROUP BY name ORDER BY name")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    fn aggregates(&self, limits: &Limits) -> Result<Aggregates, StoreError> {
+        let mut guard = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        // One read transaction: every number comes from the same snapshot.
+        let tx = guard.transaction()?;
+        let conn: &Connection = &tx;
+        let mut out = Aggregates {
+            counts: rows(conn, "SELECT m, SUM(n) FROM rollup WHERE kind = 'events' GROUP BY m ORDER BY m", &[], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?,
+            ..Aggregates::default()
+        };
+        out.latest_minute = conn.query_row("SELECT MAX(minute) FROM rollup WHERE kind = 'version_minute'", [], |r| r.get(0))?;
+        let since = out.latest_minute.map_or(0, |m| (m - (limits.timeline_minutes - 1)).max(0));
+        out.version_timeline = rows(
+            conn,
+            "WITH versions AS (SELECT m, v FROM rollup WHERE kind = 'version_minute' AND minute >= ?1
+                GROUP BY m, v ORDER BY SUM(n) DESC, m, v LIMIT ?2)
+             SELECT b, m, v, minute, n FROM rollup
+             WHERE kind = 'version_minute' AND minute >= ?1 AND (m, v) IN (SELECT m, v FROM versions)",
+            &[&since, &(limits.versions as i64)],
+            |r| Ok(MinuteCount { event: r.get(0)?, model: r.get(1)?, version: r.get(2)?, minute: r.get(3)?, count: r.get(4)? }),
+        )?;
+        out.groups = rows(
+            conn,
+            "SELECT m, v, b, x, SUM(n) AS total FROM rollup WHERE kind = 'latency'
+             GROUP BY m, v, b, x ORDER BY total DESC, m, v, b, x LIMIT ?1",
+            &[&(limits.groups as i64)],
+            |r| Ok((key(r)?, r.get(4)?)),
+        )?;
+        if out.groups.is_empty() {
+            return Ok(out);
+        }
+        let (top, top_params) = top_cte(&out.groups);
+        let per_group = |kind: &str, extra: &str| {
+            format!("{top} SELECT m, v, b, x, minute, key, n, lo, hi FROM rollup WHERE kind = '{kind}'{extra} AND (m, v, b, x) IN top")
+        };
+        let histogram =
+            |sql: String, params: &[&dyn rusqlite::ToSql]| rows(conn, &sql, params, |r| Ok((key(r)?, r.get::<_, i64>(4)?, bucket(r, 5)?)));
+        let mut with_since = top_params.clone();
+        with_since.push(&since);
+        out.latency = histogram(per_group("latency", ""), &top_params)?.into_iter().map(|(k, _, b)| (k, b)).collect();
+        out.latency_timeline = histogram(per_group("latency_minute", " AND minute >= ?"), &with_since)?;
+        out.load_times = histogram(per_group("load", ""), &top_params)?.into_iter().map(|(k, _, b)| (k, b)).collect();
+        let mut with_cap = top_params.clone();
+        with_cap.push(&limits.classes);
+        out.classes = rows(
+            conn,
+            &format!(
+                "{top} SELECT m, v, b, x, CASE WHEN key >= 0 AND key < ? THEN key ELSE -1 END AS class, SUM(n) FROM rollup
+                 WHERE kind = 'class' AND (m, v, b, x) IN top GROUP BY m, v, b, x, class"
+            ),
+            // The cap's parameter comes after the top groups' in the text too.
+            &with_cap,
+            |r| Ok((key(r)?, r.get(4)?, r.get(5)?)),
+        )?;
+        out.confidence = rows(conn, &per_group("confidence", ""), &top_params, |r| Ok((key(r)?, r.get(5)?, r.get(6)?)))?;
+        out.version_counts = rows(
+            conn,
+            &format!(
+                "{top} SELECT b, m, v, SUM(n) FROM rollup WHERE kind = 'version_minute'
+                   AND b IN ('burn_edge.error', 'burn_edge.backend.fallback') AND (m, v) IN (SELECT m, v FROM top)
+                 GROUP BY b, m, v"
+            ),
+            &top_params,
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        // The latest feedback per (app, prediction id), joined to the latest inference of the
+        // same app and prediction id: work per feedback event, not per inference.
+        out.feedback = rows(
+            conn,
+            &format!(
+                "{top}, f AS (SELECT app, pid, true_label FROM
+                   (SELECT app, prediction_id AS pid, true_label,
+                      row_number() OVER (PARTITION BY app, prediction_id ORDER BY time_unix_nano DESC, event_id DESC) AS rn
+                    FROM events WHERE name = 'burn_edge.feedback' AND prediction_id IS NOT NULL AND true_label IS NOT NULL)
+                   WHERE rn = 1),
+                 j AS (SELECT COALESCE(i.model_name,'') AS m, COALESCE(i.model_version,'') AS v, COALESCE(i.backend,'') AS b,
+                        COALESCE(i.variant,'') AS x, i.predicted_class = f.true_label AS correct
+                   FROM f JOIN events i ON i.rowid = (SELECT rowid FROM events
+                     WHERE prediction_id = f.pid AND app = f.app AND name = 'burn_edge.inference' AND predicted_class IS NOT NULL
+                     ORDER BY time_unix_nano DESC, event_id DESC LIMIT 1))
+                 SELECT m, v, b, x, COUNT(*), SUM(correct) FROM j WHERE (m, v, b, x) IN top GROUP BY m, v, b, x"
+            ),
+            &top_params,
+            |r| Ok((key(r)?, r.get(4)?, r.get(5)?)),
+        )?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// An inference of `model` 1.0.0 on cpu in `app`.
+    pub(crate) fn inference(app: &str, id: &str, model: &str, class: i64, latency_ms: f64, time: i64, pid: Option<&str>) -> Event {
+        Event {
+            event_id: id.into(),
+            app: app.into(),
+            install_id: None,
+            time_unix_nano: time,
+            name: "burn_edge.inference".into(),
+            model_name: Some(model.into()),
+            model_version: Some("1.0.0".into()),
+            backend: Some("cpu".into()),
+            variant: None,
+            role: None,
+            latency_ms: Some(latency_ms),
+            batch_size: Some(1),
+            predicted_class: Some(class),
+            confidence: Some(0.9),
+            prediction_id: pid.map(str::to_string),
+            true_label: None,
+            ttfp_ms: None,
+            attributes_json: "{}".into(),
+        }
     }
 
-    fn inferences(&self) -> Result<Vec<InferenceRow>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''),
-                    latency_ms, predicted_class, confidence, time_unix_nano / 60000000000
-             FROM events WHERE name = 'burn_edge.inference'",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(InferenceRow {
-                group: GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? },
-                latency_ms: r.get(4)?,
-                predicted_class: r.get(5)?,
-                confidence: r.get(6)?,
-                minute: r.get(7)?,
+    pub(crate) fn feedback(app: &str, id: &str, pid: &str, label: i64, time: i64) -> Event {
+        Event {
+            name: "burn_edge.feedback".into(),
+            model_name: None,
+            model_version: None,
+            backend: None,
+            latency_ms: None,
+            batch_size: None,
+            predicted_class: None,
+            confidence: None,
+            prediction_id: Some(pid.into()),
+            true_label: Some(label),
+            ..inference(app, id, "", 0, 0.0, time, None)
+        }
+    }
+
+    #[test]
+    fn feedback_joins_one_inference_and_one_feedback_per_app_and_prediction_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.sqlite")).unwrap();
+        // App a: 1,000 inferences and 1,000 feedback events share one prediction id (was
+        // 1,000,000 feedback). The latest of each counts: predicted 7 (time 999), label 7.
+        let mut events: Vec<Event> =
+            (0..1000).map(|i| inference("a", &format!("i{i}"), "mnist", if i == 999 { 7 } else { 1 }, 1.0, i, Some("p"))).collect();
+        events.extend((0..1000).map(|i| feedback("a", &format!("f{i}"), "p", if i == 999 { 7 } else { 2 }, i)));
+        // App b reuses the id for another model: its own pair, joined within b only.
+        events.push(inference("b", "i", "other", 4, 1.0, 5, Some("p")));
+        events.push(feedback("b", "f", "p", 5, 6));
+        store.insert(&events, 0).unwrap();
+        let agg = store.aggregates(&Limits::default()).unwrap();
+        let mut feedback: Vec<_> = agg.feedback.iter().map(|(k, n, correct)| (k.model.as_str(), *n, *correct)).collect();
+        feedback.sort();
+        assert_eq!(feedback, [("mnist", 1, 1), ("other", 1, 0)]);
+    }
+
+    #[test]
+    fn a_summary_in_progress_does_not_hold_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.sqlite")).unwrap();
+        store.insert(&[inference("a", "1", "mnist", 1, 1.0, 1, None)], 0).unwrap();
+        // A summary's read transaction, held open.
+        let mut reader = store.reader.lock().unwrap();
+        let snapshot = reader.transaction().unwrap();
+        let seen: i64 = snapshot.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap();
+        let started = std::time::Instant::now();
+        store.insert(&[inference("a", "2", "mnist", 1, 1.0, 2, None)], 0).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "the insert waited for the reader");
+        // The summary goes on reading its snapshot; the next one sees the new event.
+        let still: i64 = snapshot.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap();
+        assert_eq!((seen, still), (1, 1));
+        drop(snapshot);
+        drop(reader);
+        assert_eq!(store.aggregates(&Limits::default()).unwrap().groups[0].1, 2);
+    }
+
+    #[test]
+    fn stored_times_are_never_negative() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.sqlite")).unwrap();
+        let body = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"18446744073709551615","eventName":"burn_edge.feedback",
+            "attributes":[{"key":"event.id","value":{"stringValue":"f"}},{"key":"burn_edge.prediction_id","value":{"stringValue":"p"}},
+            {"key":"burn_edge.true_label","value":{"intValue":"1"}}]}]}]}]}"#;
+        let parsed = super::super::events::parse(&serde_json::from_str(body).unwrap(), "a");
+        store.insert(&parsed.events, 0).unwrap();
+        let t: i64 = store.conn().query_row("SELECT time_unix_nano FROM events", [], |r| r.get(0)).unwrap();
+        assert!(t > 1_700_000_000_000_000_000, "{t}");
+    }
+
+    #[test]
+    fn a_long_install_id_and_unknown_attributes_do_not_grow_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        let junk = "j".repeat(5000);
+        let records: Vec<String> = (0..100)
+            .map(|i| {
+                format!(
+                    r#"{{"timeUnixNano":"5","eventName":"burn_edge.feedback","attributes":[{{"key":"event.id","value":{{"stringValue":"f{i}"}}}},
+                    {{"key":"burn_edge.prediction_id","value":{{"stringValue":"p"}}}},{{"key":"burn_edge.true_label","value":{{"intValue":"1"}}}},
+                    {{"key":"junk","value":{{"stringValue":"{junk}"}}}}]}}"#
+                )
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            .collect();
+        let body = format!(
+            r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"burn_edge.install_id","value":{{"stringValue":"{}"}}}}]}},
+            "scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#,
+            "i".repeat(618_000),
+            records.join(",")
+        );
+        let parsed = super::super::events::parse(&serde_json::from_str(&body).unwrap(), "a");
+        assert_eq!((parsed.events.len(), parsed.dropped_attributes, parsed.dropped_install_ids), (100, 100, 1));
+        store.insert(&parsed.events, 0).unwrap();
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let bytes = size(&path) + size(&dir.path().join("t.sqlite-wal"));
+        // Was 100 copies of the id and of the junk: over 60 MB.
+        assert!(bytes < 1 << 20, "{bytes} bytes for 100 small events");
     }
 
-    fn counts_by_version(&self, event: &str) -> Result<Vec<(GroupKey, i64)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend, json_extract(attributes, '$.\"burn_edge.fallback.from\"'), ''), COALESCE(variant,''), COUNT(*)
-             FROM events WHERE name = ?1 GROUP BY 1, 2, 3, 4",
-        )?;
-        let rows = stmt.query_map([event], |r| {
-            Ok((GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? }, r.get(4)?))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn per_minute(&self, event: &str) -> Result<Vec<MinuteCount>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT COALESCE(model_name,''), COALESCE(model_version,''), time_unix_nano / 60000000000, COUNT(*)
-             FROM events WHERE name = ?1 GROUP BY 1, 2, 3 ORDER BY 3",
-        )?;
-        let rows =
-            stmt.query_map([event], |r| Ok(MinuteCount { model: r.get(0)?, version: r.get(1)?, minute: r.get(2)?, count: r.get(3)? }))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn load_times(&self) -> Result<Vec<(GroupKey, f64)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''), ttfp_ms
-             FROM events WHERE name = 'burn_edge.model.load' AND ttfp_ms IS NOT NULL",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? }, r.get(4)?))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn feedback(&self) -> Result<Vec<(GroupKey, i64, i64)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT COALESCE(i.model_name,''), COALESCE(i.model_version,''), COALESCE(i.backend,''), COALESCE(i.variant,''),
-                    i.predicted_class, f.true_label
-             FROM events f JOIN events i ON i.prediction_id = f.prediction_id AND i.name = 'burn_edge.inference'
-             WHERE f.name = 'burn_edge.feedback' AND i.predicted_class IS NOT NULL AND f.true_label IS NOT NULL",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? }, r.get(4)?, r.get(5)?))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    #[test]
+    fn a_database_without_rollups_gets_them_rebuilt_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let events: Vec<Event> =
+            (0..50).map(|i| inference("a", &i.to_string(), "mnist", i % 3, 1.0 + i as f64, i * 1_000_000_000, None)).collect();
+        let before = {
+            let store = SqliteStore::open(&path).unwrap();
+            store.insert(&events, 0).unwrap();
+            // A retried batch changes nothing.
+            store.insert(&events, 0).unwrap();
+            store.conn().execute_batch("DROP TABLE rollup").unwrap();
+            store.aggregates(&Limits::default()).unwrap_or_default()
+        };
+        let store = SqliteStore::open(&path).unwrap();
+        let after = store.aggregates(&Limits::default()).unwrap();
+        assert_eq!(after.groups[0].1, 50);
+        assert_eq!(after.latency.iter().map(|(_, b)| b.count).sum::<i64>(), 50);
+        assert_eq!(after.classes.len(), 3);
+        assert_ne!(before, after, "the summary read the rollup, which was gone");
     }
 }

@@ -70,7 +70,7 @@ fn run(store: &dyn EventStore, queue: &mpsc::Receiver<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::store::{GroupKey, InferenceRow, MinuteCount, StoreError};
+    use crate::collector::store::{Aggregates, Limits, StoreError};
     use std::sync::Mutex;
 
     /// Records the size of every insert call; fails inserts holding a poisoned event id.
@@ -88,23 +88,8 @@ mod tests {
             }
             Ok(())
         }
-        fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-            Ok(vec![])
-        }
-        fn inferences(&self) -> Result<Vec<InferenceRow>, StoreError> {
-            Ok(vec![])
-        }
-        fn counts_by_version(&self, _: &str) -> Result<Vec<(GroupKey, i64)>, StoreError> {
-            Ok(vec![])
-        }
-        fn per_minute(&self, _: &str) -> Result<Vec<MinuteCount>, StoreError> {
-            Ok(vec![])
-        }
-        fn load_times(&self) -> Result<Vec<(GroupKey, f64)>, StoreError> {
-            Ok(vec![])
-        }
-        fn feedback(&self) -> Result<Vec<(GroupKey, i64, i64)>, StoreError> {
-            Ok(vec![])
+        fn aggregates(&self, _: &Limits) -> Result<Aggregates, StoreError> {
+            Ok(Aggregates::default())
         }
     }
 

@@ -1,0 +1,144 @@
+//! SQLite's running aggregates: every event newly stored adds to a handful of rollup rows (per
+//! group: the latency histogram, the per-minute latency histogram, class and confidence counts,
+//! the load-time histogram; per model version and minute: inferences, errors and fallbacks; per
+//! event name: a count). A summary reads those rows, never the events, so its work grows with
+//! groups x minutes x buckets, not with the number of events. The buckets are `store`'s, the
+//! same ClickHouse computes in its SQL, so both sinks give identical summaries.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection};
+
+use super::store::{bucket_of, class_of, decile_of, COARSE, FINE, MAX_CLASSES, MINUTE_NANOS};
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rollup (
+    kind TEXT NOT NULL,
+    m TEXT NOT NULL,
+    v TEXT NOT NULL,
+    b TEXT NOT NULL,
+    x TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    lo REAL,
+    hi REAL,
+    PRIMARY KEY (kind, m, v, b, x, minute, key)
+) WITHOUT ROWID;
+";
+
+/// What one event contributes, borrowed from an `Event` or an `events` row.
+pub struct Fields<'a> {
+    pub name: &'a str,
+    pub group: [&'a str; 4],
+    pub time_unix_nano: i64,
+    pub latency_ms: Option<f64>,
+    pub predicted_class: Option<i64>,
+    pub confidence: Option<f64>,
+    pub ttfp_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    kind: &'static str,
+    cols: [String; 4],
+    minute: i64,
+    key: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Value {
+    n: i64,
+    lo: Option<f64>,
+    hi: Option<f64>,
+}
+
+/// Rollup increments for a batch, merged before they are written.
+#[derive(Default)]
+pub struct Increments(HashMap<Key, Value>);
+
+impl Increments {
+    fn add(&mut self, kind: &'static str, cols: [&str; 4], minute: i64, key: i64, value: Option<f64>) {
+        let k = Key { kind, cols: cols.map(str::to_string), minute, key };
+        let v = self.0.entry(k).or_insert(Value { n: 0, lo: value, hi: value });
+        v.n += 1;
+        if let Some(x) = value {
+            v.lo = Some(v.lo.map_or(x, |lo| lo.min(x)));
+            v.hi = Some(v.hi.map_or(x, |hi| hi.max(x)));
+        }
+    }
+
+    /// Adds one newly stored event.
+    pub fn event(&mut self, e: &Fields<'_>) {
+        let minute = e.time_unix_nano.div_euclid(MINUTE_NANOS);
+        self.add("events", [e.name, "", "", ""], 0, 0, None);
+        let [m, v, _, _] = e.group;
+        if matches!(e.name, "burn_edge.inference" | "burn_edge.error" | "burn_edge.backend.fallback") {
+            self.add("version_minute", [m, v, e.name, ""], minute, 0, None);
+        }
+        match e.name {
+            "burn_edge.inference" => {
+                if let Some(ms) = e.latency_ms {
+                    self.add("latency", e.group, 0, bucket_of(ms, FINE), Some(ms));
+                    self.add("latency_minute", e.group, minute, bucket_of(ms, COARSE), Some(ms));
+                }
+                if let Some(c) = e.predicted_class {
+                    self.add("class", e.group, 0, class_of(c, MAX_CLASSES), None);
+                }
+                if let Some(c) = e.confidence {
+                    self.add("confidence", e.group, 0, decile_of(c), None);
+                }
+            }
+            "burn_edge.model.load" => {
+                if let Some(ms) = e.ttfp_ms {
+                    self.add("load", e.group, 0, bucket_of(ms, FINE), Some(ms));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds the increments to the rollup rows (inside the caller's transaction).
+    pub fn write(self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO rollup (kind, m, v, b, x, minute, key, n, lo, hi) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (kind, m, v, b, x, minute, key) DO UPDATE SET n = n + excluded.n,
+               lo = CASE WHEN lo IS NULL OR excluded.lo < lo THEN excluded.lo ELSE lo END,
+               hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END",
+        )?;
+        for (k, v) in self.0 {
+            let [m, ver, b, x] = &k.cols;
+            stmt.execute(params![k.kind, m, ver, b, x, k.minute, k.key, v.n, v.lo, v.hi])?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the rollup from every stored event (a database written before rollups existed).
+pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
+    let mut inc = Increments::default();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT name, COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''),
+                    time_unix_nano, latency_ms, predicted_class, confidence, ttfp_ms FROM events",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (name, m, v, b, x): (String, String, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            inc.event(&Fields {
+                name: &name,
+                group: [&m, &v, &b, &x],
+                time_unix_nano: r.get(5)?,
+                latency_ms: r.get(6)?,
+                predicted_class: r.get(7)?,
+                confidence: r.get(8)?,
+                ttfp_ms: r.get(9)?,
+            });
+            // Written in slices so a large database never needs it all in memory.
+            if inc.0.len() > 100_000 {
+                std::mem::take(&mut inc).write(conn)?;
+            }
+        }
+    }
+    inc.write(conn)
+}
