@@ -196,12 +196,12 @@ fn otlp_decoder_store_and_summary_survive_any_body() {
     });
     let summary = build_within(&store, &references, &limits).unwrap();
     println!(
-        "OTLP fuzz: {} executions, {} bodies decoded, {} events stored, {} summaries: {}",
+        "fuzz otlp: {} executions, {} ({} bodies decoded, {} events stored, {} summaries)",
         executions.get(),
+        if result.is_ok() { "0 failures" } else { "FAILED" },
         decoded.get(),
         stored.get(),
         summaries.get() + 1,
-        if result.is_ok() { "0 failures" } else { "FAILED" }
     );
     result.unwrap();
     check_summary(&summary, &limits).unwrap();
