@@ -18,7 +18,7 @@ const PRECACHE = [
   './lib/index.js', './lib/worker.js', './lib/engine.js', './lib/host.js', './lib/errors.js', './lib/fetch.js',
   './lib/download.js', './lib/files.js', './lib/locate.js', './lib/store.js', './lib/storage.js',
   './lib/runtime-files.js', './lib/choose-build.js', './lib/telemetry.js', './lib/telemetry-queue.js', './lib/image.js',
-  './lib/wasm-module.js', './lib/privacy.js',
+  './lib/wasm-module.js', './lib/privacy.js', './lib/worker-engine.js',
 ];
 
 /**
