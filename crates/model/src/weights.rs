@@ -242,7 +242,10 @@ mod tests {
         };
         // Same shapes, one tensor in f16: this runtime reads f32 only.
         let err = load_mnist(&build(&shapes("fc1.weight", DType::F16)), &device).unwrap_err();
-        assert_eq!(err.to_string(), "weights do not match the mnist-cnn architecture: tensor fc1.weight is F16; this runtime reads f32 weights");
+        assert_eq!(
+            err.to_string(),
+            "weights do not match the mnist-cnn architecture: tensor fc1.weight is F16; this runtime reads f32 weights"
+        );
         // A tensor the architecture does not have.
         let mut extra = shapes("", DType::F32);
         extra.push(("zz.backdoor".into(), DType::F32, vec![3]));

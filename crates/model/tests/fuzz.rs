@@ -35,7 +35,8 @@ where
         executions.fetch_add(1, Ordering::Relaxed);
         property(value)
     });
-    let line = format!("fuzz {name}: {} executions, {}", executions.load(Ordering::Relaxed), if result.is_ok() { "0 failures" } else { "FAILED" });
+    let line =
+        format!("fuzz {name}: {} executions, {}", executions.load(Ordering::Relaxed), if result.is_ok() { "0 failures" } else { "FAILED" });
     println!("{line}");
     if let Ok(path) = std::env::var("BURN_EDGE_FUZZ_REPORT") {
         if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
@@ -171,7 +172,8 @@ fn spec() -> impl Strategy<Value = Result<ImageSpec, ImageInputError>> {
     let color = prop::sample::select(vec!["rgb", "bgr", "grayscale", "cmyk"]);
     let fit = prop::sample::select(vec!["stretch", "center-crop", "zoom"]);
     let stats = prop::option::of(prop::collection::vec(-2.0f32..2.0, 1..4));
-    (shape, color, fit, stats.clone(), stats).prop_map(|(shape, color, fit, mean, std)| ImageSpec::new(&shape, color, fit, [0.0, 1.0], mean, std))
+    (shape, color, fit, stats.clone(), stats)
+        .prop_map(|(shape, color, fit, mean, std)| ImageSpec::new(&shape, color, fit, [0.0, 1.0], mean, std))
 }
 
 #[test]
