@@ -166,6 +166,13 @@ fn squeezenet_session_classifies_photos_prepared_per_the_manifest() {
     let err = block_on(session.predict(&[0.0; 784])).unwrap_err().to_string();
     assert_eq!(err, "input length 784 is not a multiple of 150528 (3x224x224 per example)");
     assert!(burn_edge::prepare_image(&[0; 8], 2, 1, "{}").unwrap_err().to_string().contains("input schema is not valid JSON"));
+    // Sizes past the limits (65536^2 x 4 wraps to 0 on wasm32) and schemas asking for huge inputs.
+    let err = burn_edge::prepare_image(&[], 65_536, 65_536, &schema).unwrap_err().to_string();
+    assert_eq!(err, "image is too large (65536x65536): at most 16384 pixels a side and 67108864 in all");
+    let mut huge = manifest["input"].clone();
+    huge["shape"] = serde_json::json!([3, 100_000, 100_000]);
+    let err = burn_edge::prepare_image(&[0; 4], 1, 1, &huge.to_string()).unwrap_err().to_string();
+    assert!(err.contains("is larger than 16384 a side"), "{err}");
     assert!(burn_edge::architecture("resnet50")
         .unwrap_err()
         .to_string()

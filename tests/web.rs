@@ -141,6 +141,18 @@ async fn bad_inputs_get_clear_errors() {
 }
 
 #[wasm_bindgen_test]
+fn sizes_whose_product_wraps_in_32_bits_are_too_large_not_a_trap() {
+    // Here usize is 32 bits: 65536 x 65536 x 4 wraps to 0, so an empty buffer matched it and
+    // the framing then read far past the end (a trap that kills the worker).
+    ensure_initialised();
+    let err = message(prepare_digit(&[], 65_536, 65_536).err().unwrap());
+    assert_eq!(err, "image is too large (65536x65536): at most 16384 pixels a side and 67108864 in all");
+    let schema = r#"{"shape":[3,224,224],"dtype":"f32","preprocessing":{"color":"rgb","fit":"stretch","range":[0,1]}}"#;
+    let err = message(burn_edge::web::prepare_image(&[], 32_768, 32_768, schema.into()).err().unwrap());
+    assert!(err.starts_with("image is too large (32768x32768)"), "{err}");
+}
+
+#[wasm_bindgen_test]
 async fn a_digit_drawn_on_a_large_canvas_is_recognised() {
     // Upscale the sample "3" 10x into white-on-black RGBA, as a drawing canvas would hold it.
     let small = decode_digit(DIGITS[3].2);

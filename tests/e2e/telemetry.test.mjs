@@ -172,14 +172,17 @@ test('predictions arrive as OTLP logs with the vocabulary, unique ids, the model
 
     for (const post of collector.posts) {
       assert.equal(post.path, '/v1/logs');
-      assert.equal(post.query.get('key'), KEY);
+      // The key goes in the header; only a beacon (which cannot set one) puts it in the URL.
+      assert.equal(post.query.get('key'), null);
       assert.equal(post.headers['x-burn-edge-key'], KEY);
       assert.match(String(post.headers['content-type']), /^application\/json/);
       const res = new Map(post.body.resourceLogs[0].resource.attributes.map((/** @type {any} */ a) => [a.key, a.value]));
       assert.deepEqual(res.get('service.name'), { stringValue: 'burn-edge-web' });
       assert.deepEqual(res.get('burn_edge.app'), { stringValue: 'loader-demo' });
       assert.deepEqual(res.get('burn_edge.runtime.version'), { stringValue: info.runtimeVersion });
-      assert.match(res.get('user_agent.original').stringValue, /Chrom/);
+      // A coarse browser (name and major version) and OS family, never the user-agent string.
+      assert.match(res.get('user_agent.original').stringValue, /^(HeadlessChrome|Chromium|Chrome) \d+$/);
+      assert.deepEqual(res.get('browser.platform'), { stringValue: 'Linux' });
       const installId = await page.evaluate(() => localStorage.getItem('burn-edge.install-id'));
       assert.deepEqual(res.get('burn_edge.install_id'), { stringValue: installId });
       assert.equal(post.body.resourceLogs[0].scopeLogs[0].scope.name, 'burn-edge');
@@ -320,13 +323,13 @@ test('429 with Retry-After is retried after it; 400 is dropped', TIMEOUT, async 
   }
 });
 
-test('a failed load is recorded as burn_edge.error with the error code', TIMEOUT, async () => {
+test('a failed load is recorded as burn_edge.error with the error code, its URLs without query', TIMEOUT, async () => {
   const collector = await startCollector();
   const context = await browser.newContext({ serviceWorkers: 'block' });
   try {
     const page = await context.newPage();
     const query = `sw=0&collector=${encodeURIComponent(collector.url)}&key=${KEY}&flushMs=100&retries=0&retryDelay=1` +
-      '&manifest=/models/mnist/9.9.9/manifest.json';
+      `&manifest=${encodeURIComponent('/models/mnist/9.9.9/manifest.json?token=s3cret#frag')}`;
     await page.goto(`${server.url}loader-demo.html?${query}`);
     await page.waitForSelector('body[data-error]', { timeout: 40_000 });
     const code = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.error.code);
@@ -335,7 +338,11 @@ test('a failed load is recorded as burn_edge.error with the error code', TIMEOUT
     assert.equal(error.severityNumber, 17);
     assert.equal(error.severityText, 'ERROR');
     assert.deepEqual(attr(error, 'error.type'), { stringValue: code });
-    assert.ok(attr(error, 'error.message').stringValue.length > 0);
+    const message = attr(error, 'error.message').stringValue;
+    const shown = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.error.message);
+    assert.match(shown, /s3cret/, 'the page itself gets the whole URL');
+    assert.match(message, /\/models\/mnist\/9\.9\.9\/manifest\.json/, message);
+    assert.doesNotMatch(message, /s3cret|token=|#frag/, message);
   } finally {
     await context.close();
     await collector.stop();

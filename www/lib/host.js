@@ -34,7 +34,10 @@ const text = (err) => (err instanceof Error ? err.message : String(err));
  * @returns {{ code: string, message: string }}
  */
 export function describeError(err) {
-  return { code: err instanceof HostError ? err.code : 'RUNTIME', message: text(err) };
+  // A trap (a Rust panic, an allocation failure) leaves the wasm instance unusable: the page
+  // restarts the worker on this code.
+  const trap = typeof WebAssembly === 'object' && err instanceof WebAssembly.RuntimeError;
+  return { code: err instanceof HostError ? err.code : trap ? 'WASM_TRAP' : 'RUNTIME', message: text(err) };
 }
 
 /** A fresh host: no runtime, no session. */

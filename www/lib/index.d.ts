@@ -131,6 +131,11 @@ export interface ModelInfo {
   parameters: number;
   /** True when inference runs in a Web Worker. */
   worker: boolean;
+  /**
+   * How often the worker crashed and was replaced (session re-created, the requests it held
+   * retried once); after more than 3 crashes within a minute calls reject with `'WORKER_CRASHED'`.
+   */
+  workerRestarts: number;
   /** Global scope the session runs in: `'DedicatedWorkerGlobalScope'` or `'Window'`. */
   thread: string;
   model: string;
@@ -185,7 +190,7 @@ export function loadModel(options: LoadOptions): Promise<Model>;
 
 export class BurnEdgeError extends Error {
   constructor(message: string, options?: { code?: string; cause?: unknown });
-  /** `'INTEGRITY'`, `'NETWORK'`, `'UNSUPPORTED_ARCHITECTURE'`, `'QUOTA'`, `'DISPOSED'`, `'INVALID_MANIFEST'`, ... */
+  /** `'INTEGRITY'`, `'NETWORK'`, `'UNSUPPORTED_ARCHITECTURE'`, `'QUOTA'`, `'DISPOSED'`, `'INVALID_MANIFEST'`, `'WORKER_CRASHED'`, ... */
   code: string;
 }
 

@@ -78,7 +78,10 @@ async function load(options, telemetry) {
   // The publisher's key, pinned by the page: without it nothing but the weights is verified.
   const trust = o.publicKey ? await importPublicKey(o.publicKey) : null;
   const [store, storage, build] = await Promise.all([Store.open(), prepareStorage(), chooseBuild(o.backend)]);
-  const engine = o.worker ? startWorker() : startInline();
+  // A crashed worker is replaced and replayed (worker-engine.js); each restart is an error event.
+  const onRestart = (/** @type {{ reason: string }} */ r) =>
+    telemetry?.record('burn_edge.error', { 'error.type': 'WORKER_RESTARTED', 'error.message': r.reason });
+  const engine = o.worker ? startWorker({ onRestart }) : startInline();
   try {
     // The runtime downloads while the channel and manifest are resolved.
     const runtimeReady = loadRuntimeFiles(o.runtimeBase, build, o).then(async (rt) => {
@@ -284,7 +287,7 @@ function handle(engine, info, telemetry, manifest) {
     },
     /** What runs, where it came from, and where it ran (a copy). */
     info() {
-      return structuredClone(info);
+      return structuredClone({ ...info, workerRestarts: engine.restarts });
     },
     /** Frees the session and stops the worker; later calls reject with code `DISPOSED`. */
     dispose() {

@@ -8,9 +8,14 @@
  * and time, flushed when the page is hidden, and batches that cannot be sent wait in IndexedDB
  * (`telemetry-queue.js`) to be retried with backoff (honouring `Retry-After`), also on the next
  * page load. Nothing is sent or stored when the user opted out, when the browser signals Global
- * Privacy Control, or when this page was sampled out. The raw model input is never sent.
+ * Privacy Control, or when this page was sampled out. What is sent is fixed by construction:
+ * only the vocabulary's attributes (model inputs are not among them, outputs only as the top
+ * class and its probability), the browser as name and major version and the OS as a family
+ * (`privacy.js`), and every string with URLs cut to origin and path. The ingest key goes in the
+ * `x-burn-edge-key` header; only `sendBeacon`, which cannot set headers, puts it in the URL.
  * Importing this module touches no browser API, so Node can import it.
  */
+import { coarseBrowser, osFamily, scrubUrls } from './privacy.js';
 import { openQueue } from './telemetry-queue.js';
 
 /** @typedef {'string' | 'int' | 'double' | 'bool'} Kind */
@@ -101,7 +106,7 @@ const severity = (eventName) => (eventName === 'burn_edge.error' ? [17, 'ERROR']
 
 /**
  * One OTLP log record; attributes outside the event's vocabulary, or of the wrong kind, are left
- * out. Null for an unknown event name.
+ * out, and URLs in string values are cut to origin and path. Null for an unknown event name.
  * @param {string} eventName
  * @param {Attributes} attrs
  * @param {{ id?: string, timeMs?: number }} [at] event id and time (default: fresh, now)
@@ -113,7 +118,8 @@ export function buildRecord(eventName, attrs, at = {}) {
   /** @type {KeyValue[]} */
   const attributes = [];
   for (const [key, kind] of spec) {
-    const value = anyValue(kind, key === 'event.id' ? at.id ?? attrs[key] ?? uuid() : attrs[key]);
+    const raw = key === 'event.id' ? at.id ?? attrs[key] ?? uuid() : attrs[key];
+    const value = anyValue(kind, kind === 'string' && raw != null ? scrubUrls(String(raw)) : raw);
     if (value) attributes.push({ key, value });
   }
   const [severityNumber, severityText] = severity(eventName);
@@ -122,7 +128,8 @@ export function buildRecord(eventName, attrs, at = {}) {
 }
 
 /**
- * The resource attributes of a batch.
+ * The resource attributes of a batch. `userAgent` and `platform` are sent as given: pass them
+ * through `coarseBrowser` / `osFamily` (the client does).
  * @param {{ app: string, runtimeVersion?: string, installId: string, userAgent?: string, platform?: string }} r
  * @returns {KeyValue[]}
  */
@@ -213,7 +220,7 @@ export function errorAttributes(err) {
   const e = /** @type {any} */ (err);
   return {
     'error.type': String(e?.code ?? e?.name ?? typeof err),
-    'error.message': String(e?.message ?? err),
+    'error.message': scrubUrls(String(e?.message ?? err)),
     'burn_edge.offline': typeof navigator !== 'undefined' && navigator.onLine === false,
   };
 }
@@ -293,12 +300,15 @@ export function createTelemetry(options) {
   let pumping = false;
   const queue = openQueue({ maxRecords: o.maxQueue });
   const url = new URL('v1/logs', String(o.endpoint).replace(/\/?$/, '/'));
-  if (o.key) url.searchParams.set('key', o.key);
+  // The key rides in the URL only where no header can: a beacon (URLs end up in logs).
+  const beaconUrl = new URL(url.href);
+  if (o.key) beaconUrl.searchParams.set('key', o.key);
 
   const nav = typeof navigator !== 'undefined' ? /** @type {any} */ (navigator) : undefined;
+  const browser = coarseBrowser(nav);
+  const os = osFamily(nav);
   const body = (/** @type {unknown[]} */ records) => buildPayload(buildResource({
-    app: o.app, runtimeVersion: model.runtimeVersion, installId, userAgent: nav?.userAgent,
-    platform: nav?.userAgentData?.platform ?? nav?.platform,
+    app: o.app, runtimeVersion: model.runtimeVersion, installId, userAgent: browser, platform: os,
   }), records, model.runtimeVersion);
 
   /**
@@ -313,7 +323,7 @@ export function createTelemetry(options) {
       try {
         // text/plain is CORS-safelisted: a beacon to a collector on another origin needs no
         // preflight (which beacons cannot make). The collector reads it as OTLP JSON all the same.
-        if (nav.sendBeacon(url.href, new Blob([text], { type: 'text/plain;charset=UTF-8' }))) return { outcome: 'sent' };
+        if (nav.sendBeacon(beaconUrl.href, new Blob([text], { type: 'text/plain;charset=UTF-8' }))) return { outcome: 'sent' };
       } catch (err) {
         debug(err);
       }

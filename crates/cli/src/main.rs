@@ -242,11 +242,7 @@ fn main() -> Result<()> {
                     println!("{}", json!({ "image": path, "probabilities": probs }));
                     continue;
                 }
-                let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
-                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-                let shown: Vec<String> =
-                    ranked.iter().take(top).map(|(c, p)| format!("{} ({:.1}%)", published.manifest.labels[*c], p * 100.0)).collect();
-                println!("{}: {}", path.display(), shown.join(", "));
+                println!("{}: {}", path.display(), published.describe(&probs, top).join(", "));
             }
         }
         Command::Predict { images, model, top, .. } => {

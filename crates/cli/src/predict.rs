@@ -43,6 +43,16 @@ impl Published {
         }
         let architecture = burn_edge_model::Architecture::from_id(&manifest.architecture)
             .with_context(|| format!("this build has no architecture {:?}", manifest.architecture))?;
+        // The labels name the model's outputs: one per class, or the names printed are wrong.
+        if manifest.labels.len() != architecture.classes() {
+            anyhow::bail!(
+                "{}: the manifest has {} labels but {} has {} classes; publish it again with one label per class",
+                manifest_path.display(),
+                manifest.labels.len(),
+                manifest.architecture,
+                architecture.classes()
+            );
+        }
         let model = burn_edge_model::Classifier::load(architecture, &bytes, device)?;
         let prep = crate::image_release::image_spec(&manifest.input)?;
         Ok(Published { manifest, model, prep })
@@ -51,5 +61,37 @@ impl Published {
     /// Class probabilities for one image file.
     pub fn classify(&self, path: &Path, device: &Device) -> Result<Vec<f32>> {
         crate::image_release::classify_file(&self.model, &self.prep, path, device)
+    }
+
+    /// The `top` most likely classes of `probs` as `label (p%)`, best first.
+    pub fn describe(&self, probs: &[f32], top: usize) -> Vec<String> {
+        describe(probs, &self.manifest.labels, top)
+    }
+}
+
+/// The `top` most likely classes as `label (p%)`, best first; a class without a label shows
+/// its index (`#1234`) instead of failing.
+pub fn describe(probs: &[f32], labels: &[String], top: usize) -> Vec<String> {
+    let mut ranked: Vec<(usize, f32)> = probs.iter().copied().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked
+        .iter()
+        .take(top)
+        .map(|&(c, p)| {
+            let name = labels.get(c).cloned().unwrap_or_else(|| format!("#{c}"));
+            format!("{name} ({:.1}%)", p * 100.0)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_past_the_labels_show_their_index() {
+        let labels = vec!["cat".to_string(), "dog".to_string()];
+        assert_eq!(describe(&[0.1, 0.2, 0.7], &labels, 2), ["#2 (70.0%)", "dog (20.0%)"]);
+        assert_eq!(describe(&[0.5, 0.5], &[], 5), ["#0 (50.0%)", "#1 (50.0%)"]);
     }
 }

@@ -113,3 +113,32 @@ fn tampered_weights_are_refused_before_running() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the manifest says"), "{err}");
 }
+
+#[test]
+fn a_manifest_with_fewer_labels_than_classes_is_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = manifest();
+    let published = original.parent().unwrap().parent().unwrap();
+    let copy = dir.path().join("squeezenet");
+    std::fs::create_dir_all(copy.join("1.0.0")).unwrap();
+    std::fs::create_dir_all(copy.join("files")).unwrap();
+    // Three labels (and a reference distribution to match, so the manifest itself is consistent).
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&original).unwrap()).unwrap();
+    m["labels"] = serde_json::json!(["tench", "goldfish", "great white shark"]);
+    m["reference"]["classDistribution"] = serde_json::json!([0.4, 0.3, 0.3]);
+    std::fs::write(copy.join("1.0.0/manifest.json"), m.to_string()).unwrap();
+    for f in std::fs::read_dir(published.join("files")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, copy.join("files").join(f.file_name().unwrap())).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_burn-edge"))
+        .args(["predict", "--top", "5", "--manifest"])
+        .arg(copy.join("1.0.0/manifest.json"))
+        .arg(images().join("cat.jpg"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "an error exit, not a crash: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("the manifest has 3 labels but squeezenet1.1 has 1000 classes"), "{err}");
+}

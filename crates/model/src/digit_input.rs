@@ -7,6 +7,7 @@
 //! framed already and only has its polarity fixed. The CLI and the browser both call this, so
 //! a digit is prepared the same way everywhere.
 
+use crate::image_size::{buffer_len, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE};
 use crate::mnist::{MNIST_PIXELS, MNIST_SIDE};
 use crate::resample::resample_area;
 
@@ -21,6 +22,14 @@ pub enum DigitInputError {
     /// Width or height is zero.
     #[error("image is empty ({width}x{height})")]
     Empty {
+        /// Width in pixels.
+        width: usize,
+        /// Height in pixels.
+        height: usize,
+    },
+    /// Larger than [`MAX_IMAGE_SIDE`] a side or [`MAX_IMAGE_PIXELS`] in all.
+    #[error("image is too large ({width}x{height}): at most {MAX_IMAGE_SIDE} pixels a side and {MAX_IMAGE_PIXELS} in all")]
+    TooLarge {
         /// Width in pixels.
         width: usize,
         /// Height in pixels.
@@ -74,7 +83,7 @@ fn check_len(actual: usize, width: usize, height: usize, channels: usize) -> Res
     if width == 0 || height == 0 {
         return Err(DigitInputError::Empty { width, height });
     }
-    let expected = width * height * channels;
+    let expected = buffer_len(width, height, channels).ok_or(DigitInputError::TooLarge { width, height })?;
     if actual != expected {
         return Err(DigitInputError::WrongLength { actual, expected, width, height, channels });
     }
@@ -210,5 +219,15 @@ mod tests {
             "pixel buffer has 7 values, expected 8 for 2x1 with 4 channel(s)"
         );
         assert!(matches!(digit_from_luminance(&[], 0, 5), Err(DigitInputError::Empty { .. })));
+    }
+
+    #[test]
+    fn sizes_past_the_limits_are_too_large_and_never_wrap() {
+        // 65536 x 65536 x 4 wraps to 0 in a 32-bit usize (wasm32); usize::MAX x 2 everywhere.
+        for (width, height) in [(65_536, 65_536), (usize::MAX, 2), (usize::MAX / 2, usize::MAX / 2), (MAX_IMAGE_SIDE + 1, 1)] {
+            assert_eq!(digit_from_rgba(&[], width, height), Err(DigitInputError::TooLarge { width, height }));
+            assert_eq!(digit_from_luminance(&[], width, height), Err(DigitInputError::TooLarge { width, height }));
+        }
+        assert!(matches!(digit_from_rgba(&[], MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Err(DigitInputError::TooLarge { .. })));
     }
 }

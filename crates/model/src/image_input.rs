@@ -7,6 +7,7 @@
 
 use burn_edge_formats::InputSchema;
 
+use crate::image_size::{buffer_len, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE};
 use crate::resample::resample_area;
 
 /// Channel order the model reads.
@@ -31,6 +32,8 @@ pub enum Fit {
 pub enum ImageInputError {
     #[error("image is empty ({width}x{height})")]
     Empty { width: usize, height: usize },
+    #[error("image is too large ({width}x{height}): at most {MAX_IMAGE_SIDE} pixels a side and {MAX_IMAGE_PIXELS} in all")]
+    TooLarge { width: usize, height: usize },
     #[error("pixel buffer has {actual} bytes, expected {expected} for {width}x{height} RGBA")]
     WrongLength { actual: usize, expected: usize, width: usize, height: usize },
     #[error("unsupported input schema: {0}")]
@@ -93,6 +96,10 @@ impl ImageSpec {
         if *width == 0 || *height == 0 {
             return bad(format!("shape {shape:?} has a zero side"));
         }
+        // The model input is allocated at this size: the manifest is untrusted too.
+        if buffer_len(*width as usize, *height as usize, want as usize).is_none() {
+            return bad(format!("shape {shape:?} is larger than {MAX_IMAGE_SIDE} a side or {MAX_IMAGE_PIXELS} pixels"));
+        }
         Ok(ImageSpec { width: *width as usize, height: *height as usize, color, fit, range, mean, std })
     }
 
@@ -125,7 +132,7 @@ impl ImageSpec {
         if width == 0 || height == 0 {
             return Err(ImageInputError::Empty { width, height });
         }
-        let expected = width * height * 4;
+        let expected = buffer_len(width, height, 4).ok_or(ImageInputError::TooLarge { width, height })?;
         if rgba.len() != expected {
             return Err(ImageInputError::WrongLength { actual: rgba.len(), expected, width, height });
         }
@@ -211,5 +218,22 @@ mod tests {
         assert!(err(ImageSpec::new(&[1, 2, 2], "rgb", "stretch", [0.0, 1.0], None, None)).contains("1 channels"));
         assert!(err(ImageSpec::new(&[3, 2, 2], "rgb", "zoom", [0.0, 1.0], None, None)).contains("fit \"zoom\""));
         assert!(err(ImageSpec::new(&[3, 2, 2], "rgb", "stretch", [0.0, 1.0], Some(vec![1.0]), None)).contains("mean has 1 values"));
+        // A manifest asking for a 4-billion-value input: refused before anything is allocated.
+        assert!(err(ImageSpec::new(&[3, 40_000, 40_000], "rgb", "stretch", [0.0, 1.0], None, None)).contains("is larger than"));
+    }
+
+    #[test]
+    fn sizes_past_the_limits_are_too_large_and_never_wrap() {
+        // 65536 x 65536 x 4 = 2^34 wraps to 0 where usize is 32 bits (wasm32): an empty buffer
+        // would pass for the picture there. usize::MAX x 2 overflows everywhere.
+        for (width, height) in [(65_536, 65_536), (usize::MAX, 2), (usize::MAX / 2, usize::MAX / 2), (MAX_IMAGE_SIDE + 1, 1)] {
+            assert_eq!(bgr_224().prepare(&[], width, height), Err(ImageInputError::TooLarge { width, height }));
+        }
+        // Inside the side limit, over the pixel budget.
+        let err = bgr_224().prepare(&[], MAX_IMAGE_SIDE, MAX_IMAGE_SIDE).unwrap_err();
+        assert_eq!(err.to_string(), "image is too large (16384x16384): at most 16384 pixels a side and 67108864 in all");
+        // The length must match exactly, also for the largest accepted sizes.
+        let (w, h) = (MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS / MAX_IMAGE_SIDE);
+        assert!(matches!(bgr_224().prepare(&[0; 8], w, h), Err(ImageInputError::WrongLength { .. })));
     }
 }
