@@ -372,8 +372,11 @@ mod tests {
     async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
         use std::io::{Read, Write};
         let dir = fixture();
+        async fn boom() -> &'static str {
+            panic!("handler bug")
+        }
         let collector = Router::new()
-            .route("/boom", axum::routing::get(|| async { panic!("handler bug") }))
+            .route("/boom", axum::routing::get(boom))
             .route("/ok", axum::routing::get(|| async { "fine" }));
         let app = router(dir.path(), collector, Duration::from_secs(30));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -5,7 +5,6 @@
 //! carries its peer address (`ConnectInfo`) for per-client rate limits.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 

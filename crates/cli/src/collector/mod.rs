@@ -34,7 +34,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 pub use clickhouse::ClickHouseStore;
 pub use limits::RateConfig;
-pub use origin::{Origin, OriginError, OriginPolicy};
+pub use origin::{Origin, OriginPolicy};
 pub use sqlite::SqliteStore;
 pub use store::EventStore;
 
