@@ -62,7 +62,10 @@ pub fn cache_control_for(path: &str) -> &'static str {
 }
 
 /// `dir` served as files, refusing any whose real path leaves `dir`.
-fn files(dir: PathBuf) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static {
+fn files(
+    dir: PathBuf,
+) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
+{
     middleware::from_fn_with_state(dir.clone(), confine).layer(ServeDir::new(dir))
 }
 
@@ -346,7 +349,15 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("sub/index.html"), root.join("www/docs/index.html")).unwrap();
         // A link that stays inside its folder is fine.
         std::os::unix::fs::symlink(root.join("www/index.html"), root.join("www/home.html")).unwrap();
-        for path in ["/leak.txt", "/models/mnist/out/secret.txt", "/models/mnist/out/sub/index.html", "/pkg/sub/", "/pkg/sub/index.html", "/docs/", "/%6ceak.txt"] {
+        for path in [
+            "/leak.txt",
+            "/models/mnist/out/secret.txt",
+            "/models/mnist/out/sub/index.html",
+            "/pkg/sub/",
+            "/pkg/sub/index.html",
+            "/docs/",
+            "/%6ceak.txt",
+        ] {
             let res = get(root, path, &[]).await;
             assert_eq!(res.status(), 404, "{path}");
             assert!(!String::from_utf8_lossy(&body(res).await).contains("private"), "{path}");
@@ -375,9 +386,7 @@ mod tests {
         async fn boom() -> &'static str {
             panic!("handler bug")
         }
-        let collector = Router::new()
-            .route("/boom", axum::routing::get(boom))
-            .route("/ok", axum::routing::get(|| async { "fine" }));
+        let collector = Router::new().route("/boom", axum::routing::get(boom)).route("/ok", axum::routing::get(|| async { "fine" }));
         let app = router(dir.path(), collector, Duration::from_secs(30));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -403,10 +412,13 @@ mod tests {
     #[tokio::test]
     async fn a_handler_past_the_request_timeout_gets_503() {
         let dir = fixture();
-        let collector = Router::new().route("/slow", axum::routing::get(|| async {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            "late"
-        }));
+        let collector = Router::new().route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
         let app = router(dir.path(), collector, Duration::from_millis(100));
         let started = std::time::Instant::now();
         let res = app.oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();

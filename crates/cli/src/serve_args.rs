@@ -118,9 +118,19 @@ fn settings(args: &ServeArgs) -> Result<(CollectorConfig, Option<String>)> {
         ..Default::default()
     };
     let app_rate = args.app_rate_limit.unwrap_or(args.rate_limit * 10.0);
-    config.rate = RateConfig { client_rate: args.rate_limit, client_burst: args.rate_limit * 2.0, app_rate, app_burst: app_rate * 2.0, ..config.rate };
+    config.rate = RateConfig {
+        client_rate: args.rate_limit,
+        client_burst: args.rate_limit * 2.0,
+        app_rate,
+        app_burst: app_rate * 2.0,
+        ..config.rate
+    };
     if !args.ingest_keys.is_empty() {
-        config.apps = args.ingest_keys.iter().map(|(name, key)| App { name: name.clone(), key: key.clone(), origins: OriginPolicy::default() }).collect();
+        config.apps = args
+            .ingest_keys
+            .iter()
+            .map(|(name, key)| App { name: name.clone(), key: key.clone(), origins: OriginPolicy::default() })
+            .collect();
     }
     config.apps.iter_mut().for_each(|a| a.origins = origins.clone());
     // Print the dashboard's key only when it is the demo's, which is no secret.

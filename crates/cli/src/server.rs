@@ -26,8 +26,7 @@ pub struct ConnLimits {
     pub max_connections: usize,
 }
 
-const OVER_CAPACITY: &[u8] =
-    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// Serves `app` on `listener` until the process ends.
 pub async fn run(listener: TcpListener, app: Router, limits: ConnLimits) {

@@ -158,7 +158,8 @@ async fn the_summary_answers_cors_for_the_dashboard_origin_only() {
     let res = f.router.clone().oneshot(preflight("https://dash.example")).await.unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], "https://dash.example");
     assert!(res.headers()["access-control-allow-headers"].to_str().unwrap().contains(READ_KEY_HEADER));
-    let res = f.router.clone().oneshot(summary_request(&[(READ_KEY_HEADER, DEMO_READ_KEY), ("origin", "https://evil.example")])).await.unwrap();
+    let res =
+        f.router.clone().oneshot(summary_request(&[(READ_KEY_HEADER, DEMO_READ_KEY), ("origin", "https://evil.example")])).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("access-control-allow-origin").is_none_or(|v| v == "https://dash.example"));
 }

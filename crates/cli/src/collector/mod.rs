@@ -146,7 +146,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 async fn summary(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
     if !auth::read_key_from(&headers, READ_KEY_HEADER).is_some_and(|k| c.read_key.matches(&k)) {
-        let mut res = error(StatusCode::UNAUTHORIZED, format!("missing or wrong read key: send it in {READ_KEY_HEADER} or Authorization: Bearer"));
+        let mut res =
+            error(StatusCode::UNAUTHORIZED, format!("missing or wrong read key: send it in {READ_KEY_HEADER} or Authorization: Bearer"));
         res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"burn-edge telemetry\""));
         return res;
     }
@@ -157,4 +158,3 @@ async fn summary(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Respons
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "report task failed"),
     }
 }
-
