@@ -89,7 +89,7 @@ async function run(sink) {
       }
     }));
     const seconds = (performance.now() - started) / 1000;
-    const summary = await (await fetch(`${base}api/telemetry/summary`)).json();
+    const summary = await (await fetch(`${base}api/telemetry/summary`, { headers: { 'x-burn-edge-read-key': 'demo-read-key' } })).json();
     latencies.sort((a, b) => a - b);
     const pct = (/** @type {number} */ p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
     const sent = requests * perBatch;

@@ -4,6 +4,10 @@
  * backend × variant, the KPIs and SVG charts (class distribution against the manifest's
  * reference, confidence histogram, latency over time), and per model version the requests,
  * errors and error rate per minute.
+ *
+ * The summary needs the collector's read key. The dashboard takes it from the URL fragment
+ * (`dashboard.html#key=...`, which the browser never sends to a server), keeps it in
+ * sessionStorage, sends it in the `x-burn-edge-read-key` header, and asks for it on 401.
  */
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -183,15 +187,81 @@ function renderVersion(v) {
   return section;
 }
 
+const KEY_STORAGE = 'burn-edge.dashboard.readKey';
+const READ_KEY_HEADER = 'x-burn-edge-read-key';
+
+/**
+ * The read key from the URL fragment (then removed from the address bar), else the session's.
+ * @returns {string | null}
+ */
+function takeKey() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const key = fragment.get('key');
+  if (key) {
+    sessionStorage.setItem(KEY_STORAGE, key);
+    fragment.delete('key');
+    const rest = fragment.toString();
+    history.replaceState(null, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`);
+  }
+  return sessionStorage.getItem(KEY_STORAGE);
+}
+
+/**
+ * Shows why the summary was refused and a field to enter the key, once.
+ * @param {string} message
+ */
+function askForKey(message) {
+  let form = /** @type {HTMLFormElement | null} */ (document.getElementById('key-form'));
+  if (!form) {
+    form = document.createElement('form');
+    form.id = 'key-form';
+    form.className = 'key-form';
+    const label = document.createElement('label');
+    label.textContent = 'Read key ';
+    const input = document.createElement('input');
+    input.type = 'password';
+    input.name = 'key';
+    input.autocomplete = 'off';
+    input.required = true;
+    label.append(input);
+    const button = document.createElement('button');
+    button.type = 'submit';
+    button.textContent = 'Show telemetry';
+    form.append(label, ' ', button);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      sessionStorage.setItem(KEY_STORAGE, input.value.trim());
+      refresh();
+    });
+    $('error').after(form);
+  }
+  form.hidden = false;
+  $('error').hidden = false;
+  $('error').textContent = message;
+  document.body.dataset.auth = 'needed';
+}
+
 async function refresh() {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  if (!key) {
+    askForKey('This dashboard needs the collector\'s read key (burn-edge serve --read-key; the local demo prints a dashboard link that carries it).');
+    return;
+  }
   try {
-    const res = await fetch('/api/telemetry/summary', { cache: 'no-store' });
+    const res = await fetch('/api/telemetry/summary', { cache: 'no-store', headers: { [READ_KEY_HEADER]: key } });
+    if (res.status === 401) {
+      askForKey('The collector refused this read key (HTTP 401). Enter the key given to burn-edge serve --read-key.');
+      return;
+    }
     if (!res.ok) throw new Error(`/api/telemetry/summary: HTTP ${res.status}`);
     const summary = /** @type {{ events: Record<string, number>, groups: Group[], versionTimeline: VersionTimeline[] }} */ (await res.json());
     $('totals').textContent = Object.entries(summary.events).map(([k, v]) => `${k}: ${v}`).join(' · ') || 'no events yet';
     $('groups').replaceChildren(...summary.groups.map(renderGroup));
     $('versions').replaceChildren(...summary.versionTimeline.map(renderVersion));
     $('error').hidden = true;
+    const form = document.getElementById('key-form');
+    if (form) form.hidden = true;
+    delete document.body.dataset.auth;
     document.body.dataset.loaded = String(summary.groups.length);
   } catch (err) {
     $('error').hidden = false;
@@ -199,5 +269,8 @@ async function refresh() {
   }
 }
 
+takeKey();
 refresh();
 setInterval(refresh, 5000);
+// A link with a new #key= opened on this page.
+addEventListener('hashchange', () => { if (takeKey()) refresh(); });

@@ -30,7 +30,7 @@ test('predictions on the demo page appear on the dashboard with percentiles and 
     /** @type {any} */
     let summary;
     for (let i = 0; i < 50; i++) {
-      summary = await (await fetch(`${server.url}api/telemetry/summary`)).json();
+      summary = await (await fetch(`${server.url}api/telemetry/summary`, { headers: { 'x-burn-edge-read-key': 'demo-read-key' } })).json();
       if (summary.events['burn_edge.inference'] >= 5) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -47,7 +47,7 @@ test('predictions on the demo page appear on the dashboard with percentiles and 
     assert.ok(group.timeToFirstPredictionMs.p50 > 0);
     assert.deepEqual(group.feedback, { count: 1, correct: 1, accuracy: 1 });
 
-    await page.goto(`${server.url}dashboard.html`);
+    await page.goto(`${server.url}dashboard.html#key=demo-read-key`);
     await page.waitForSelector('body[data-loaded="1"]', { timeout: 10_000 });
     assert.match(await page.textContent('section.group h2') ?? '', /mnist 1\.0\.0 · cpu/);
     assert.match(await page.textContent('[data-kpi="PSI vs reference"]') ?? '', /alert/);

@@ -12,6 +12,8 @@ mod mnist_release;
 mod predict;
 mod publish;
 mod serve;
+mod serve_args;
+mod server;
 mod signing;
 mod train;
 
@@ -154,34 +156,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Serve the demo page (www/), the wasm builds (pkg/) and models/ on a local port.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: std::net::SocketAddr,
-        /// Project folder holding www/, pkg/ and models/.
-        #[arg(long, default_value = ".")]
-        root: PathBuf,
-        /// SQLite file the telemetry collector stores events in.
-        #[arg(long, default_value = ".burn-edge/telemetry.sqlite")]
-        telemetry_db: PathBuf,
-        /// Store telemetry in ClickHouse instead of SQLite: its HTTP URL, with any settings as
-        /// query parameters (e.g. http://127.0.0.1:8123/?database=telemetry&user=u&password=p).
-        #[arg(long, value_name = "URL")]
-        clickhouse: Option<String>,
-        /// An app allowed to send telemetry, as NAME=KEY (repeatable). Default: demo=demo-key.
-        #[arg(long = "ingest-key", value_parser = parse_ingest_key)]
-        ingest_keys: Vec<(String, String)>,
-        /// Origin allowed to send telemetry (repeatable; `*` for any). Default: loopback origins.
-        #[arg(long = "allow-origin")]
-        allow_origins: Vec<String>,
-        /// Largest telemetry body accepted, after decompression, in bytes.
-        #[arg(long, default_value_t = 1 << 20)]
-        max_body_bytes: usize,
-        /// Telemetry requests per second allowed per ingest key (bursts of twice that).
-        #[arg(long, default_value_t = 200.0)]
-        rate_limit: f64,
-    },
+    /// Serve the demo page (www/), the wasm builds (pkg/), models/ and the telemetry collector
+    /// on a local port.
+    Serve(serve_args::ServeArgs),
 }
 
 fn main() -> Result<()> {
@@ -315,33 +292,9 @@ fn main() -> Result<()> {
             let (architecture, size) = export_onnx::export(&weights, &out)?;
             println!("exported {} ({}) -> {} ({size} bytes)", weights.display(), architecture.id(), out.display());
         }
-        Command::Serve { addr, root, telemetry_db, clickhouse, ingest_keys, allow_origins, max_body_bytes, rate_limit } => {
-            let mut config =
-                collector::CollectorConfig { max_body_bytes, rate_per_sec: rate_limit, burst: rate_limit * 2.0, ..Default::default() };
-            if !ingest_keys.is_empty() {
-                config.apps = ingest_keys.into_iter().map(|(name, key)| collector::App { name, key, origins: Vec::new() }).collect();
-            }
-            config.apps.iter_mut().for_each(|a| a.origins = allow_origins.clone());
-            let store: std::sync::Arc<dyn collector::EventStore> = match clickhouse {
-                Some(url) => std::sync::Arc::new(collector::ClickHouseStore::open(&url).context("opening the ClickHouse telemetry store")?),
-                None => {
-                    let db = if telemetry_db.is_absolute() { telemetry_db } else { root.join(telemetry_db) };
-                    let store = collector::SqliteStore::open(&db).with_context(|| format!("opening telemetry store {}", db.display()))?;
-                    std::sync::Arc::new(store)
-                }
-            };
-            let routes = collector::routes(config, store, root.join("models"));
-            tokio::runtime::Runtime::new()?.block_on(serve::serve(&root, addr, routes))?;
-        }
+        Command::Serve(args) => serve_args::run(args)?,
     }
     Ok(())
-}
-
-fn parse_ingest_key(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((name, key)) if !name.is_empty() && !key.is_empty() => Ok((name.into(), key.into())),
-        _ => Err(format!("{s:?} is not NAME=KEY")),
-    }
 }
 
 fn load_weights(path: &std::path::Path, device: &Device) -> Result<burn_edge_model::MnistCnn> {

@@ -1,27 +1,52 @@
 //! `burn-edge serve`: the demo page (`www/`), the wasm builds (`pkg/`) and the model CDN
 //! (`models/`), served the way a CDN would: immutable caching for content-addressed files,
 //! revalidation (ETag) for the mutable channel files, Range requests, brotli/gzip, CORS, and
-//! cross-origin isolation for the demo so `performance.now()` keeps full resolution.
+//! cross-origin isolation for the demo so `performance.now()` keeps full resolution. A file
+//! whose real path (symlinks resolved) leaves its folder is not served. A handler that panics
+//! answers 500 and the server goes on; every request has a deadline (`server.rs` adds the
+//! connection limits).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tower::Layer;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::publish::sha256_hex;
+use crate::server::ConnLimits;
 
 /// Channel files are tiny; anything bigger is not one we wrote.
 const CHANNEL_MAX_BYTES: usize = 1 << 20;
+
+/// How the server protects itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServeOptions {
+    pub connections: ConnLimits,
+    /// Time for a handler to produce its response (the body of a large file may stream on).
+    pub request_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            connections: ConnLimits { header_timeout: Duration::from_secs(10), max_connections: 512 },
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// `Cache-Control` for a request path.
 pub fn cache_control_for(path: &str) -> &'static str {
@@ -36,60 +61,110 @@ pub fn cache_control_for(path: &str) -> &'static str {
     }
 }
 
+/// `dir` served as files, refusing any whose real path leaves `dir`.
+fn files(
+    dir: PathBuf,
+) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
+{
+    middleware::from_fn_with_state(dir.clone(), confine).layer(ServeDir::new(dir))
+}
+
+/// 404 for a path that resolves (through symlinks) outside its root, before `ServeDir` opens it.
+async fn confine(State(root): State<PathBuf>, req: Request, next: Next) -> Response {
+    if escapes(&root, req.uri().path()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether the file `ServeDir` would serve for `uri_path` under `root` lies outside `root` once
+/// symlinks are resolved. A path that does not exist is left to `ServeDir` (a 404 there too);
+/// one that does not decode is refused here.
+fn escapes(root: &Path, uri_path: &str) -> bool {
+    let Ok(decoded) = percent_encoding::percent_decode_str(uri_path).decode_utf8() else {
+        return true;
+    };
+    let mut path = root.to_path_buf();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            // ServeDir refuses these too.
+            ".." => return true,
+            s if s.contains('\\') || s.contains('\0') => return true,
+            s => path.push(s),
+        }
+    }
+    let Ok(real) = path.canonicalize() else {
+        return false;
+    };
+    let Ok(real_root) = root.canonicalize() else {
+        return true;
+    };
+    if !real.starts_with(&real_root) {
+        return true;
+    }
+    // A folder is served as its index.html.
+    real.is_dir() && real.join("index.html").canonicalize().is_ok_and(|index| !index.starts_with(&real_root))
+}
+
 /// The router: `/pkg/*` from `pkg/`, `/models/*` from `models/`, `/samples/*` (the image
 /// classifier demo's sample photos) from `../shared/datasets/squeezenet/images` beside the
-/// project, the `collector` routes, everything else from `www/`.
-pub fn router(root: &Path, collector: Router) -> Router {
+/// project, the `collector` routes (with their own CORS rules), everything else from `www/`.
+pub fn router(root: &Path, collector: Router, request_timeout: Duration) -> Router {
     let header = |name: &'static str, value| {
         SetResponseHeaderLayer::overriding(header::HeaderName::from_static(name), HeaderValue::from_static(value))
     };
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::HEAD, Method::POST])
-        .allow_headers([
-            header::RANGE,
-            header::IF_NONE_MATCH,
-            header::IF_MODIFIED_SINCE,
-            header::CONTENT_TYPE,
-            header::CONTENT_ENCODING,
-            header::HeaderName::from_static(crate::collector::KEY_HEADER),
-        ])
-        .expose_headers([
-            header::CONTENT_LENGTH,
-            header::CONTENT_RANGE,
-            header::ETAG,
-            header::ACCEPT_RANGES,
-            // Telemetry clients on other origins honour the collector's 429/503 back-off.
-            header::RETRY_AFTER,
-        ]);
-    collector
-        .nest_service("/pkg", ServeDir::new(root.join("pkg")))
-        .nest_service("/models", ServeDir::new(root.join("models")))
-        .nest_service("/samples", ServeDir::new(root.join("../shared/datasets/squeezenet/images")))
-        .fallback_service(ServeDir::new(root.join("www")))
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_headers([header::RANGE, header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE])
+        .expose_headers([header::CONTENT_LENGTH, header::CONTENT_RANGE, header::ETAG, header::ACCEPT_RANGES]);
+    let cdn = Router::new()
+        .nest_service("/pkg", files(root.join("pkg")))
+        .nest_service("/models", files(root.join("models")))
+        .nest_service("/samples", files(root.join("../shared/datasets/squeezenet/images")))
+        .fallback_service(files(root.join("www")))
         .layer(middleware::from_fn(channel_etag))
+        .layer(cors);
+    collector
+        .merge(cdn)
         .layer(middleware::from_fn(cache_control))
         .layer(header("cross-origin-opener-policy", "same-origin"))
         .layer(header("cross-origin-embedder-policy", "require-corp"))
         // Other origins (pages using this server as their CDN) may embed what it serves.
         .layer(header("cross-origin-resource-policy", "cross-origin"))
-        .layer(cors)
         .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
+        .layer(CatchPanicLayer::custom(panic_response))
 }
 
+/// A handler's panic: logged, answered 500; the connection and the server go on.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+    eprintln!("request handler panicked: {}", message.as_deref().unwrap_or("(no message)"));
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "error": "internal error" }))).into_response()
+}
+
+/// Sets the path's cache policy on a success unless the handler chose one (the summary's
+/// `no-store`).
 async fn cache_control(req: Request, next: Next) -> Response {
     let policy = cache_control_for(req.uri().path());
     let mut res = next.run(req).await;
-    if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
+    if (res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED) && !res.headers().contains_key(header::CACHE_CONTROL) {
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     }
     res
 }
 
-/// Strong content ETag on channel files, answering `If-None-Match` with 304.
-async fn channel_etag(req: Request, next: Next) -> Response {
+/// Strong content ETag on channel files, answering `If-None-Match` with 304. A HEAD is served
+/// as a GET whose body is then dropped, so both carry the same tag.
+async fn channel_etag(mut req: Request, next: Next) -> Response {
     if !req.uri().path().ends_with("/channel.json") {
         return next.run(req).await;
+    }
+    let head = req.method() == Method::HEAD;
+    if head {
+        *req.method_mut() = Method::GET;
     }
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let res = next.run(req).await;
@@ -109,7 +184,8 @@ async fn channel_etag(req: Request, next: Next) -> Response {
     }
     parts.headers.insert(header::ETAG, etag_value);
     parts.headers.remove(header::LAST_MODIFIED);
-    Response::from_parts(parts, Body::from(bytes))
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    Response::from_parts(parts, if head { Body::empty() } else { Body::from(bytes) })
 }
 
 /// `If-None-Match` uses weak comparison: `W/` prefixes are ignored, `*` matches anything.
@@ -117,16 +193,20 @@ fn etag_matches(if_none_match: &HeaderValue, etag: &str) -> bool {
     if_none_match.to_str().unwrap_or("").split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || t == etag)
 }
 
-/// Serves `root` on `addr` until interrupted, printing the demo URL once listening.
-pub async fn serve(root: &Path, addr: SocketAddr, collector: Router) -> Result<()> {
+/// Serves `root` on `addr` until interrupted, printing the demo URL once listening (and the
+/// dashboard's, with `dashboard_key` in its fragment when given).
+pub async fn serve(root: &Path, addr: SocketAddr, collector: Router, options: ServeOptions, dashboard_key: Option<&str>) -> Result<()> {
     if !root.join("pkg/cpu/burn_edge_bg.wasm").exists() {
         eprintln!("warning: {} has no wasm build yet; run `npm run build` first", root.join("pkg").display());
     }
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     println!("burn-edge demo: http://{local}/");
-    println!("telemetry collector: POST http://{local}/v1/logs; dashboard at http://{local}/dashboard.html");
-    axum::serve(listener, router(root, collector)).await.context("server failed")
+    // The key goes in the fragment, which the browser never sends to the server.
+    let fragment = dashboard_key.map(|k| format!("#key={k}")).unwrap_or_default();
+    println!("telemetry collector: POST http://{local}/v1/logs; dashboard at http://{local}/dashboard.html{fragment}");
+    crate::server::run(listener, router(root, collector, options.request_timeout), options.connections).await;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -157,7 +237,7 @@ mod tests {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        router(root, Router::new()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+        router(root, Router::new(), Duration::from_secs(30)).oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
     }
 
     async fn body(res: Response) -> Vec<u8> {
@@ -234,5 +314,115 @@ mod tests {
         let res = get(dir.path(), "/models/mnist/files/nope.bpk", &[]).await;
         assert_eq!(res.status(), 404);
         assert!(res.headers().get("cache-control").is_none());
+    }
+
+    #[tokio::test]
+    async fn head_and_get_of_a_channel_carry_the_same_etag() {
+        let dir = fixture();
+        let get_res = get(dir.path(), "/models/mnist/channel.json", &[]).await;
+        let app = router(dir.path(), Router::new(), Duration::from_secs(30));
+        let head = app.oneshot(Request::head("/models/mnist/channel.json").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(head.status(), 200);
+        assert_eq!(head.headers()["etag"], get_res.headers()["etag"]);
+        assert_eq!(head.headers()["content-length"], "15");
+        assert!(body(head).await.is_empty(), "a HEAD has no body");
+        // A HEAD revalidates like a GET.
+        let etag = get_res.headers()["etag"].to_str().unwrap().to_string();
+        let app = router(dir.path(), Router::new(), Duration::from_secs(30));
+        let req = Request::head("/models/mnist/channel.json").header("if-none-match", &etag).body(Body::empty()).unwrap();
+        assert_eq!(app.oneshot(req).await.unwrap().status(), 304);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn symlinks_out_of_a_served_folder_are_404() {
+        let dir = fixture();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), b"private").unwrap();
+        std::fs::create_dir(outside.path().join("sub")).unwrap();
+        std::fs::write(outside.path().join("sub/index.html"), b"private").unwrap();
+        let root = dir.path();
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), root.join("www/leak.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("models/mnist/out")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("sub"), root.join("pkg/sub")).unwrap();
+        std::fs::create_dir(root.join("www/docs")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("sub/index.html"), root.join("www/docs/index.html")).unwrap();
+        // A link that stays inside its folder is fine.
+        std::os::unix::fs::symlink(root.join("www/index.html"), root.join("www/home.html")).unwrap();
+        for path in [
+            "/leak.txt",
+            "/models/mnist/out/secret.txt",
+            "/models/mnist/out/sub/index.html",
+            "/pkg/sub/",
+            "/pkg/sub/index.html",
+            "/docs/",
+            "/%6ceak.txt",
+        ] {
+            let res = get(root, path, &[]).await;
+            assert_eq!(res.status(), 404, "{path}");
+            assert!(!String::from_utf8_lossy(&body(res).await).contains("private"), "{path}");
+        }
+        let res = get(root, "/home.html", &[]).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(body(res).await, b"<!doctype html>");
+        assert_eq!(get(root, "/models/mnist/files/abc.bpk", &[]).await.status(), 200);
+    }
+
+    #[test]
+    fn escapes_resolves_like_serve_dir() {
+        let dir = fixture();
+        let www = dir.path().join("www");
+        assert!(!escapes(&www, "/index.html"));
+        assert!(!escapes(&www, "/missing/file"), "a missing file is ServeDir's 404");
+        assert!(escapes(&www, "/../models/mnist/channel.json"));
+        assert!(escapes(&www, "/%2e%2e/models/mnist/channel.json"));
+        assert!(escapes(&www, "/%ff"), "not UTF-8");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
+        use std::io::{Read, Write};
+        let dir = fixture();
+        async fn boom() -> &'static str {
+            panic!("handler bug")
+        }
+        let collector = Router::new().route("/boom", axum::routing::get(boom)).route("/ok", axum::routing::get(|| async { "fine" }));
+        let app = router(dir.path(), collector, Duration::from_secs(30));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = ConnLimits { header_timeout: Duration::from_secs(5), max_connections: 8 };
+        tokio::spawn(crate::server::run(listener, app, limits));
+        let fetch = move |path: &'static str| {
+            tokio::task::spawn_blocking(move || {
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+                let mut out = String::new();
+                s.read_to_string(&mut out).unwrap();
+                out
+            })
+        };
+        let res = fetch("/boom").await.unwrap();
+        assert!(res.starts_with("HTTP/1.1 500"), "{res}");
+        for _ in 0..3 {
+            let res = fetch("/ok").await.unwrap();
+            assert!(res.starts_with("HTTP/1.1 200") && res.ends_with("fine"), "{res}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_past_the_request_timeout_gets_503() {
+        let dir = fixture();
+        let collector = Router::new().route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+        let app = router(dir.path(), collector, Duration::from_millis(100));
+        let started = std::time::Instant::now();
+        let res = app.oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), 503);
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

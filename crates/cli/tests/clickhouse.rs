@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{batch, record, request, start, start_with, summary, Attr, ClickHouse, JSON, KEY};
+use support::{batch, record, request, start, start_with, summary, Attr, ClickHouse, JSON, KEY, READ};
 
 const MINUTE: u64 = 60_000_000_000;
 const T0: u64 = 1_764_000_000_000_000_000;
@@ -146,7 +146,7 @@ fn clickhouse_keeps_events_across_restarts_and_an_outage_is_503() {
     let (status, _, msg) = request(&house.addr, "POST", "/v1/logs", &[JSON, KEY], traffic[2].as_bytes());
     assert_eq!(status, 503, "{msg}");
     assert!(msg.contains("storage failed: clickhouse at http://127.0.0.1:"), "{msg}");
-    let (status, _, msg) = request(&house.addr, "GET", "/api/telemetry/summary", &[], b"");
+    let (status, _, msg) = request(&house.addr, "GET", "/api/telemetry/summary", &[READ], b"");
     assert_eq!(status, 503, "{msg}");
 }
 

@@ -11,6 +11,16 @@ use std::process::{Child, Command, Stdio};
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// What it printed on start: the demo URL, then the collector's and the dashboard's.
+    pub banner: Vec<String>,
+}
+
+impl Server {
+    /// The server's resident memory in KiB (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    }
 }
 
 impl Drop for Server {
@@ -37,15 +47,67 @@ pub fn start_with(args: &[&str]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("burn-edge serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().trim_start_matches("burn-edge demo: http://").trim_end_matches('/').to_string();
-    Server { child, addr }
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        banner.push(line.trim().to_string());
+    }
+    let addr = banner[0].trim_start_matches("burn-edge demo: http://").trim_end_matches('/').to_string();
+    Server { child, addr, banner }
+}
+
+/// `burn-edge serve` with `args` that must make it exit at once: its exit code and stderr.
+pub fn serve_refused(args: &[&str]) -> (Option<i32>, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_burn-edge"))
+        .args(["serve", "--root", root.to_str().unwrap()])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("burn-edge serve starts");
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            return (status.code(), err);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("burn-edge serve {args:?} kept running");
 }
 
 /// One HTTP/1.1 request; returns (status, lowercase head, body).
 pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
+    request_on(TcpStream::connect(addr).unwrap(), addr, method, path, headers, body)
+}
+
+/// A connection to `addr` from the local address `from` (any of 127.0.0.0/8 works on Linux),
+/// to be another client.
+pub fn connect_from(from: &str, addr: &str) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        socket.connect(addr.parse().unwrap()).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
+/// `request` on an open connection.
+pub fn request_on(
+    mut stream: TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -63,6 +125,8 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], b
 
 pub const JSON: (&str, &str) = ("content-type", "application/json");
 pub const KEY: (&str, &str) = ("x-burn-edge-key", "demo-key");
+/// The demo read key, for the summary.
+pub const READ: (&str, &str) = ("x-burn-edge-read-key", "demo-read-key");
 
 pub fn inference(id: &str, latency: f64) -> String {
     format!(
@@ -87,7 +151,7 @@ pub fn batch(records: &[String]) -> String {
 }
 
 pub fn summary(addr: &str) -> serde_json::Value {
-    let (status, _, body) = request(addr, "GET", "/api/telemetry/summary", &[], b"");
+    let (status, _, body) = request(addr, "GET", "/api/telemetry/summary", &[READ], b"");
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
 }
