@@ -59,7 +59,7 @@ const SHELL_FILE = /\.(?:html|js|mjs|css|wasm|json)$/;
  */
 function shellKey(request) {
   if (request.method !== 'GET' || request.headers.has('range')) return null;
-  if (request.headers.has('authorization') || request.headers.has('x-burn-edge-key')) return null;
+  if (['authorization', 'x-burn-edge-key', 'x-burn-edge-read-key'].some((h) => request.headers.has(h))) return null;
   const url = new URL(request.url);
   if (url.origin !== sw.location.origin || url.username || url.password || NEVER.test(url.pathname)) return null;
   if (request.mode === 'navigate') {

@@ -46,9 +46,10 @@ test('the service worker stores the shell only: no summary, no ingest URL, no ke
       const demo = /** @type {any} */ (window).burnEdgeDemo;
       await demo.classifySample('1');
       await demo.telemetry.flush();
-      const get = async (/** @type {string} */ url) => (await fetch(url)).status;
+      const get = async (/** @type {string} */ url, /** @type {RequestInit} */ init = {}) => (await fetch(url, init)).status;
       return {
-        summary: await get('/api/telemetry/summary'),
+        // As the dashboard asks for it: with the (loopback demo) read key.
+        summary: await get('/api/telemetry/summary', { headers: { 'x-burn-edge-read-key': 'demo-read-key' } }),
         summaryKeyed: await get(`/api/telemetry/summary?key=${key}`),
         keyedScript: await get(`/lib/index.js?key=${key}`),
         ingest: await get(`/v1/logs?key=${key}`),
