@@ -2,7 +2,9 @@
 // RELIABILITY.md from its figures: the property-based fuzzers (millions of executions), the
 // collector SIGKILLed under load, the collector down while a page predicts, a soak at the
 // knee, and the loader fed corrupted files in Chromium. `npm test` runs the same tests short.
-// Options: --skip-fuzz, --skip-node; BURN_EDGE_FUZZ_CASES overrides the per-fuzzer case count.
+// Options: --skip-fuzz, --skip-node; BURN_EDGE_FUZZ_CASES (default 1,000,000) sets the parsers'
+// cases, the slower targets get a fiftieth; BURN_EDGE_SOAK_SECONDS, BURN_EDGE_OUTAGE_SECONDS and
+// BURN_EDGE_CORRUPTIONS override the full-scale loads.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -21,8 +23,10 @@ if (!args.has('--skip-fuzz')) {
   // scale with its speed (the OTLP fuzzer stores and summarises every accepted body).
   const targets = [
     { args: ['-p', 'burn-edge-formats', '--test', 'fuzz'], cases: Number(cases) },
-    { args: ['-p', 'burn-edge-model', '--test', 'fuzz'], cases: Number(cases) },
-    { args: ['-p', 'burn-edge-cli', '--bin', 'burn-edge', 'collector::fuzz'], cases: Math.ceil(Number(cases) / 10) },
+    // Each case decodes a whole weights file or preprocesses a whole image (debug build).
+    { args: ['-p', 'burn-edge-model', '--test', 'fuzz'], cases: Math.ceil(Number(cases) / 50) },
+    // Each case parses, stores in SQLite and sometimes summarises.
+    { args: ['-p', 'burn-edge-cli', '--bin', 'burn-edge', 'collector::fuzz'], cases: Math.ceil(Number(cases) / 50) },
   ];
   for (const target of targets) {
     const t = Date.now();

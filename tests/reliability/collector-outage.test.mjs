@@ -10,7 +10,7 @@ import { launchBrowser, startServer } from '../e2e/harness.mjs';
 import { freePort } from '../e2e/cdn-harness.mjs';
 import { report, scaled, sleep, startCollector, storedCounts } from './support.mjs';
 
-const downSeconds = scaled({ short: 8, full: 180 });
+const downSeconds = Number(process.env.BURN_EDGE_OUTAGE_SECONDS) || scaled({ short: 8, full: 180 });
 const intervalMs = 250;
 
 test(`collector down ${downSeconds} s while a page predicts: every event delivered once afterwards`, { timeout: (downSeconds + 240) * 1000 }, async () => {

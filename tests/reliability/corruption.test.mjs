@@ -10,7 +10,7 @@ import { launchBrowser, startServer } from '../e2e/harness.mjs';
 import { loaderCache } from '../e2e/cdn-harness.mjs';
 import { report, scaled } from './support.mjs';
 
-const perKind = scaled({ short: 2, full: 40 });
+const perKind = Number(process.env.BURN_EDGE_CORRUPTIONS) || scaled({ short: 2, full: 40 });
 const seed = Number(process.env.BURN_EDGE_SEED || Date.now() % 1_000_000);
 const canary = JSON.parse(readFileSync('models/mnist/1.1.0/manifest.json', 'utf8'));
 const stable = JSON.parse(readFileSync('models/mnist/1.0.0/manifest.json', 'utf8'));

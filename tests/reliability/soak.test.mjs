@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { freePort } from '../e2e/cdn-harness.mjs';
 import { inferenceBatch, postUntilAcked, report, scaled, sleep, startCollector, storedCounts } from './support.mjs';
 
-const seconds = scaled({ short: 15, full: 600 });
+const seconds = Number(process.env.BURN_EDGE_SOAK_SECONDS) || scaled({ short: 15, full: 600 });
 const concurrency = 16;
 const perBatch = 100;
 
