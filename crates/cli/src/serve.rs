@@ -55,7 +55,9 @@ pub fn cache_control_for(path: &str) -> &'static str {
         // Named by content hash, or a published version's manifest: never changes.
         ["models", _, "files", _] | ["models", _, _, "manifest.json"] => "public, max-age=31536000, immutable",
         // The mutable pointer: short-lived, then revalidated with its ETag.
-        ["models", _, "channel.json"] => "public, max-age=60",
+        // The channel's signature changes with it (manifest signatures stay revalidated: `sign`
+        // may re-sign a published version with a new key).
+        ["models", _, "channel.json" | "channel.json.sig"] => "public, max-age=60",
         // Builds and pages keep their names across rebuilds: always revalidate.
         _ => "no-cache",
     }
@@ -249,6 +251,8 @@ mod tests {
         assert_eq!(cache_control_for("/models/mnist/files/ab.bpk"), "public, max-age=31536000, immutable");
         assert_eq!(cache_control_for("/models/mnist/1.1.0/manifest.json"), "public, max-age=31536000, immutable");
         assert_eq!(cache_control_for("/models/mnist/channel.json"), "public, max-age=60");
+        assert_eq!(cache_control_for("/models/mnist/channel.json.sig"), "public, max-age=60");
+        assert_eq!(cache_control_for("/models/mnist/1.1.0/manifest.json.sig"), "no-cache");
         assert_eq!(cache_control_for("/models/mnist/model.bpk"), "no-cache");
         assert_eq!(cache_control_for("/pkg/cpu/burn_edge_bg.wasm"), "no-cache");
         assert_eq!(cache_control_for("/"), "no-cache");

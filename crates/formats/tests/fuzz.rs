@@ -5,7 +5,7 @@
 //! survives a round trip through its own serialisation; a manifest that validates names only
 //! files inside the model folder.
 //!
-//! Cases per property: `BURN_EDGE_FUZZ_CASES` (default 64, so `cargo test` stays fast;
+//! Cases per property: `BURN_EDGE_FUZZ_PARSER_CASES`, else `BURN_EDGE_FUZZ_CASES` (default 64, so `cargo test` stays fast;
 //! `npm run reliability` sets far more). Each property prints "fuzz <name>: <n> executions".
 
 use std::path::Path;
@@ -17,7 +17,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 fn cases() -> u32 {
-    std::env::var("BURN_EDGE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+    // The parsers are fast: the reliability run gives them more cases than the other targets.
+    let var = |name| std::env::var(name).ok().and_then(|v| v.parse().ok());
+    var("BURN_EDGE_FUZZ_PARSER_CASES").or_else(|| var("BURN_EDGE_FUZZ_CASES")).unwrap_or(64)
 }
 
 /// Runs `property` on `cases()` inputs of `strategy` and prints how many ran.
