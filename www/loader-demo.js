@@ -2,7 +2,7 @@
  * @module loader-demo
  * The package's own demo: loads MNIST from the CDN layout with `loadModel`, shows where it came
  * from, and classifies what is drawn. Query parameters (`channel`, `manifest`, `alias`,
- * `mirror` (repeatable), `backend`, `retries`, `retryDelay`, `keepVersions`, `worker=0`, `sw=0`, `publicKey`
+ * `mirror` (repeatable), `backend`, `retries`, `retryDelay`, `stallTimeout`, `keepVersions`, `worker=0`, `sw=0`, `publicKey`
  * (see pinned-key.js); telemetry:
  * `collector` (endpoint URL), `key`, `sampleRate`, `optOut=1`, `flushMs`) let tests drive it; `window.burnEdgeDemo` exposes the handle and helpers for them.
  */
@@ -95,6 +95,7 @@ async function load() {
       backend: /** @type {any} */ (params.get('backend') ?? 'auto'),
       retries: number('retries'),
       retryDelay: number('retryDelay'),
+      stallTimeout: number('stallTimeout'),
       keepVersions: number('keepVersions'),
       worker: params.get('worker') !== '0',
       telemetry: demo.telemetry ?? undefined,

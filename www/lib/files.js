@@ -14,7 +14,7 @@ import { insideFolder, isPlainRelativePath } from './urls.js';
  * @typedef {import('./download.js').FileEntry} FileEntry
  * @typedef {import('./download.js').Progress} Progress
  * @typedef {{ entry: FileEntry, bytes: Uint8Array, source: 'network' | 'cache', url: string }} VerifiedFile
- * @typedef {{ folder: string, mirrors: string[], retries: number, retryDelay: number,
+ * @typedef {{ folder: string, mirrors: string[], retries: number, retryDelay: number, stallTimeout?: number,
  *             store: import('./store.js').Store, storage: import('./storage.js').StorageState,
  *             onProgress?: (p: Progress) => void, warnings: string[] }} FilesContext
  */
@@ -57,7 +57,7 @@ export async function getFiles(entries, manifestUrl, ctx) {
     report(0);
     const primary = new URL(entry.path, manifestUrl).href;
     const { value, url } = await fetchFromMirrors(candidates(primary, ctx.folder, ctx.mirrors), {
-      what: `${entry.role} file ${entry.path}`, retries: ctx.retries, retryDelay: ctx.retryDelay,
+      what: `${entry.role} file ${entry.path}`, retries: ctx.retries, retryDelay: ctx.retryDelay, stallTimeout: ctx.stallTimeout,
       consume: (response, from) => readVerified(response, entry, from, report),
     });
     try {

@@ -41,6 +41,11 @@ export interface LoadOptions {
   retries?: number;
   /** Base delay of the exponential backoff, in ms (jittered). Default 250. */
   retryDelay?: number;
+  /**
+   * A CDN request that receives nothing (no answer, no body bytes) for this many ms is abandoned
+   * and the next mirror tried, so a CDN that hangs cannot hang the load. Default 20000.
+   */
+  stallTimeout?: number;
   onProgress?: (progress: Progress) => void;
   /** Run inference in a module Web Worker. Default true. */
   worker?: boolean;

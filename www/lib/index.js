@@ -27,7 +27,7 @@ export { createTelemetry } from './telemetry.js';
  * @typedef {import('./locate.js').Located} Located
  * @typedef {{ channelUrl?: string, manifestUrl?: string, alias?: string, mirrors?: string[],
  *             backend?: 'auto' | 'webgpu' | 'cpu', runtimeBase?: string | URL, keepVersions?: number,
- *             retries?: number, retryDelay?: number, onProgress?: (p: Progress) => void,
+ *             retries?: number, retryDelay?: number, stallTimeout?: number, onProgress?: (p: Progress) => void,
  *             worker?: boolean, telemetry?: TelemetryOptions | Telemetry, publicKey?: string | CryptoKey }} LoadOptions
  * @typedef {import('./telemetry.js').Telemetry} Telemetry
  * @typedef {import('./telemetry.js').TelemetryOptions} TelemetryOptions
@@ -111,7 +111,7 @@ async function load(options, telemetry) {
       warnings.push('loaded without publicKey: the channel and manifest were not verified (only the weights\' hashes); ' +
         'pass the publisher\'s key (burn-edge keygen) to refuse a tampered or unsigned release');
     }
-    const ctx = { folder, mirrors: o.mirrors, retries: o.retries, retryDelay: o.retryDelay, store, storage,
+    const ctx = { folder, mirrors: o.mirrors, retries: o.retries, retryDelay: o.retryDelay, stallTimeout: o.stallTimeout, store, storage,
       onProgress: o.onProgress, warnings };
 
     /** @param {Located} target */

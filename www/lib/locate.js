@@ -12,7 +12,7 @@
  */
 import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
 import { readAtMost } from './download.js';
-import { candidates, fetchFromMirrors } from './fetch.js';
+import { candidates, fetchFromMirrors, fetchWithStallTimeout } from './fetch.js';
 import { verifySignature } from './signature.js';
 import { insideFolder, isSemver } from './urls.js';
 
@@ -22,7 +22,7 @@ import { insideFolder, isSemver } from './urls.js';
  * @typedef {import('./signature.js').TrustKey} TrustKey
  * @typedef {import('./signature.js').SignedKind} SignedKind
  * @typedef {{ channelUrl?: string, manifestUrl?: string, alias: string, mirrors: string[],
- *             retries: number, retryDelay: number, trust: TrustKey | null }} LocateOptions
+ *             retries: number, retryDelay: number, stallTimeout?: number, trust: TrustKey | null }} LocateOptions
  * @typedef {{ manifestUrl: string, manifest: string, signature?: string, version?: string,
  *             served: { channel?: string, manifest: string }, offline: NetworkError | null }} Located
  *   `served` says where each came from: the URL of the mirror that answered, or `'cache'`.
@@ -86,7 +86,7 @@ const signatureUrl = (url) => `${url}.sig`;
  * @param {RequestInit} [init]
  */
 async function fetchSignature(url, init) {
-  const response = await fetch(signatureUrl(url), init);
+  const response = await fetchWithStallTimeout(signatureUrl(url), init);
   if (response.status === 404 || response.status === 410) return null;
   if (!response.ok) throw new TypeError(`${signatureUrl(url)}: HTTP ${response.status}`);
   return new TextDecoder().decode(await readAtMost(response, SIGNATURE_LIMIT, { file: 'signature', url: signatureUrl(url) }));
@@ -108,7 +108,7 @@ async function fetchSignature(url, init) {
 async function fetchSigned(url, folder, o, kind, what, check) {
   const file = url.slice(folder.length);
   const { value, url: servedBy } = await fetchFromMirrors(candidates(url, folder, o.mirrors), {
-    retries: o.retries, retryDelay: o.retryDelay, what,
+    retries: o.retries, retryDelay: o.retryDelay, stallTimeout: o.stallTimeout, what,
     consume: async (response, from) => {
       let bytes = await readAtMost(response, FILE_LIMIT, { file, url: from });
       /** @type {string | null} */
@@ -121,7 +121,7 @@ async function fetchSigned(url, folder, o, kind, what, check) {
           if (!(err instanceof IntegrityError)) throw err;
           // An HTTP-cached file beside a fresh signature (a release moments ago): ask once more
           // past the cache, both from this mirror, before calling it tampered.
-          const again = await fetch(from, { cache: 'no-cache' });
+          const again = await fetchWithStallTimeout(from, { cache: 'no-cache' });
           if (!again.ok) throw err;
           bytes = await readAtMost(again, FILE_LIMIT, { file, url: from });
           signature = await fetchSignature(from, { cache: 'no-cache' });

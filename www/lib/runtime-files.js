@@ -13,7 +13,7 @@
  */
 import { readAtMost, sha256Hex } from './download.js';
 import { IntegrityError } from './errors.js';
-import { fetchFromMirrors } from './fetch.js';
+import { fetchFromMirrors, fetchWithStallTimeout } from './fetch.js';
 import { moduleFiles } from './wasm-module.js';
 
 const CACHE_NAME = 'burn-edge-runtime-v1';
@@ -36,7 +36,7 @@ async function pinnedHashes(build, cache) {
   /** @type {any} */
   let pins = null;
   try {
-    const response = await fetch(url, { cache: 'no-cache' });
+    const response = await fetchWithStallTimeout(url, { cache: 'no-cache' });
     if (response.ok) {
       pins = await response.clone().json();
       await cache?.put(url, response).catch(() => {});
@@ -54,10 +54,10 @@ async function pinnedHashes(build, cache) {
 /**
  * @param {string} runtimeBase URL of the folder holding `cpu/` and `webgpu/`
  * @param {'cpu' | 'webgpu'} build
- * @param {{ retries: number, retryDelay: number }} options
+ * @param {{ retries: number, retryDelay: number, stallTimeout?: number }} options
  * @returns {Promise<RuntimeFiles>}
  */
-export async function loadRuntimeFiles(runtimeBase, build, { retries, retryDelay }) {
+export async function loadRuntimeFiles(runtimeBase, build, { retries, retryDelay, stallTimeout }) {
   const base = new URL(`${build}/`, runtimeBase.endsWith('/') ? runtimeBase : `${runtimeBase}/`);
   const files = moduleFiles(build);
   const glueUrl = new URL(files.glue, base).href;
@@ -97,7 +97,8 @@ export async function loadRuntimeFiles(runtimeBase, build, { retries, retryDelay
 
   /** @type {IntegrityError | null} */
   let tampered = null;
-  const fresh = await Promise.all([fetch(glueUrl, init), fetch(wasmUrl, init)]).catch(() => null);
+  const fresh = await Promise.all([fetchWithStallTimeout(glueUrl, init, stallTimeout), fetchWithStallTimeout(wasmUrl, init, stallTimeout)])
+    .catch(() => null);
   if (fresh && fresh.every((r) => r.ok)) {
     try {
       const [glue, wasm] = await Promise.all([verified(fresh[0], files.glue, glueUrl), verified(fresh[1], files.wasm, wasmUrl)]);
@@ -120,7 +121,7 @@ export async function loadRuntimeFiles(runtimeBase, build, { retries, retryDelay
   }
   if (tampered) throw tampered;
   // Nothing cached: a transient failure deserves the usual retries before giving up.
-  const options = { retries, retryDelay, init };
+  const options = { retries, retryDelay, init, stallTimeout };
   const [glue, wasm] = await Promise.all([
     fetchFromMirrors([glueUrl], { ...options, what: `the runtime ${glueUrl}`, consume: (r) => verified(r, files.glue, glueUrl) }),
     fetchFromMirrors([wasmUrl], { ...options, what: `the runtime ${wasmUrl}`, consume: (r) => verified(r, files.wasm, wasmUrl) }),
