@@ -169,6 +169,10 @@ fn squeezenet_session_classifies_photos_prepared_per_the_manifest() {
     // Sizes past the limits (65536^2 x 4 wraps to 0 on wasm32) and schemas asking for huge inputs.
     let err = burn_edge::prepare_image(&[], 65_536, 65_536, &schema).unwrap_err().to_string();
     assert_eq!(err, "image is too large (65536x65536): at most 16384 pixels a side and 67108864 in all");
+    // The same minimal schema tests/web.rs uses on wasm32 (where 32768^2 x 4 wraps to 0).
+    let minimal = r#"{"shape":[3,224,224],"dtype":"f32","preprocessing":{"color":"rgb","fit":"stretch","range":[0,1]}}"#;
+    let err = burn_edge::prepare_image(&[], 32_768, 32_768, minimal).unwrap_err().to_string();
+    assert!(err.starts_with("image is too large (32768x32768)"), "{err}");
     let mut huge = manifest["input"].clone();
     huge["shape"] = serde_json::json!([3, 100_000, 100_000]);
     let err = burn_edge::prepare_image(&[0; 4], 1, 1, &huge.to_string()).unwrap_err().to_string();
