@@ -6,16 +6,17 @@
 // cases, the slower targets get a fiftieth; BURN_EDGE_SOAK_SECONDS, BURN_EDGE_OUTAGE_SECONDS and
 // BURN_EDGE_CORRUPTIONS override the full-scale loads.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseFuzzLines, readResults, reportLines } from './reliability-report.mjs';
 
 const args = new Set(process.argv.slice(2));
 const out = mkdtempSync(join(tmpdir(), 'burn-edge-reliability-'));
 const cases = process.env.BURN_EDGE_FUZZ_CASES || '1000000';
 const started = Date.now();
 
-/** @type {{ name: string, executions: number, crashes: number, seconds: number }[]} */
+/** @type {import('./reliability-report.mjs').Fuzzer[]} */
 const fuzzers = [];
 let fuzzOk = true;
 if (!args.has('--skip-fuzz')) {
@@ -36,9 +37,7 @@ if (!args.has('--skip-fuzz')) {
     process.stdout.write(run.stdout);
     fuzzOk &&= run.status === 0;
     const seconds = (Date.now() - t) / 1000;
-    for (const m of run.stdout.matchAll(/^fuzz ([\w:. -]+): (\d+) executions, (0 failures|FAILED)/gm)) {
-      fuzzers.push({ name: m[1], executions: Number(m[2]), crashes: m[3] === 'FAILED' ? 1 : 0, seconds });
-    }
+    fuzzers.push(...parseFuzzLines(run.stdout, seconds));
   }
   if (!fuzzers.length) fuzzOk = false;
 }
@@ -51,28 +50,8 @@ if (!args.has('--skip-node')) {
   nodeOk = run.status === 0;
 }
 
-/** @type {{ name: string, test: string, load: string, result: string, pass: boolean }[]} */
-const results = readdirSync(out).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(out, f), 'utf8')));
-const cell = (/** @type {string} */ s) => s.replaceAll('|', '\\|');
-const lines = [
-  '# Reliability',
-  '',
-  `Written by \`npm run reliability\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} cores, ${cpus()[0]?.model.trim()}),`,
-  `in ${((Date.now() - started) / 60000).toFixed(0)} minutes. \`npm test\` runs the same tests at a short scale.`,
-  '',
-  '## Fuzzing (property-based, proptest; one run of each target)',
-  '',
-  '| target | executions | crashes | seconds (its whole cargo test run) |',
-  '|---|---|---|---|',
-  ...fuzzers.map((f) => `| ${f.name} | ${f.executions.toLocaleString('en')} | ${f.crashes} | ${f.seconds.toFixed(0)} |`),
-  '',
-  '## Failure injection',
-  '',
-  '| test | load | result | pass |',
-  '|---|---|---|---|',
-  ...results.map((r) => `| ${cell(r.test)} | ${cell(r.load)} | ${cell(r.result)} | ${r.pass ? 'yes' : '**no**'} |`),
-  '',
-];
+const results = readResults(out);
+const lines = reportLines(fuzzers, results, started);
 if (!args.has('--skip-fuzz') && !args.has('--skip-node')) writeFileSync('RELIABILITY.md', lines.join('\n'));
 console.log(lines.join('\n'));
 process.exit(fuzzOk && nodeOk && results.every((r) => r.pass) ? 0 : 1);
