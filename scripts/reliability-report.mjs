@@ -12,12 +12,12 @@ import { fileURLToPath } from 'node:url';
 /**
  * The fuzz targets' report lines in cargo test output (possibly behind "test x ... ").
  * @param {string} text
- * @param {number} seconds how long the cargo run took
+ * @param {number} seconds how long the cargo run took (for targets that do not time themselves; 0: unknown)
  * @returns {Fuzzer[]}
  */
 export function parseFuzzLines(text, seconds) {
-  return [...text.matchAll(/(?:^|\.\.\. )fuzz ([\w:./-]+): (\d+) executions, (0 failures|FAILED)/gm)]
-    .map((m) => ({ name: m[1], executions: Number(m[2]), crashes: m[3] === 'FAILED' ? 1 : 0, seconds }));
+  return [...text.matchAll(/(?:^|\.\.\. )fuzz ([\w:./-]+): (\d+) executions, (0 failures|FAILED)(?:, ([\d.]+) s)?/gm)]
+    .map((m) => ({ name: m[1], executions: Number(m[2]), crashes: m[3] === 'FAILED' ? 1 : 0, seconds: m[4] ? Number(m[4]) : seconds }));
 }
 
 /**
@@ -43,9 +43,9 @@ export function reportLines(fuzzers, results, started) {
     '',
     '## Fuzzing (property-based, proptest; one run of each target)',
     '',
-    '| target | executions | crashes | seconds (its whole cargo test run) |',
+    '| target | executions | crashes | seconds |',
     '|---|---|---|---|',
-    ...fuzzers.map((f) => `| ${f.name} | ${f.executions.toLocaleString('en')} | ${f.crashes} | ${f.seconds.toFixed(0)} |`),
+    ...fuzzers.map((f) => `| ${f.name} | ${f.executions.toLocaleString('en')} | ${f.crashes} | ${f.seconds ? f.seconds.toFixed(1) : ''} |`),
     '',
     '## Failure injection',
     '',
