@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 /** Path of the CLI binary: $BURN_EDGE_BIN or the dev build in the cargo target dir. */
@@ -50,4 +51,21 @@ export function launchBrowser({ webgpu }) {
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
     ],
   });
+}
+
+/**
+ * The usual set-up of a test file: the server and a browser started before its tests, both
+ * stopped after them. The fields are filled in by the time the first test runs.
+ * @param {{ webgpu?: boolean }} [options]
+ */
+export function serverAndBrowser({ webgpu = false } = {}) {
+  const env = /** @type {{ server: { url: string, stop: () => void }, browser: import('playwright-core').Browser }} */ ({});
+  before(async () => {
+    [env.server, env.browser] = await Promise.all([startServer(), launchBrowser({ webgpu })]);
+  });
+  after(async () => {
+    await env.browser?.close();
+    env.server?.stop();
+  });
+  return env;
 }

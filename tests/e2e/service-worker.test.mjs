@@ -2,24 +2,14 @@
 // shell for offline use and nothing else. The telemetry summary, ingest URLs, anything with a
 // query string (keys ride there) and the models stay out of Cache Storage, and a page opened
 // with ?key= is stored under its path alone.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser } from './harness.mjs';
+import { serverAndBrowser } from './harness.mjs';
 
 const TIMEOUT = { timeout: 90_000 };
 const KEY = 'demo-key';
 
-/** @type {{ url: string, stop: () => void }} */
-let server;
-/** @type {import('playwright-core').Browser} */
-let browser;
-before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser({ webgpu: false })]);
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const env = serverAndBrowser();
 
 /** Every URL in the page origin's Cache Storage, by cache name. @param {import('playwright-core').Page} page */
 function cachedUrls(page) {
@@ -32,11 +22,11 @@ function cachedUrls(page) {
 }
 
 test('the service worker stores the shell only: no summary, no ingest URL, no key, no model file', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   try {
     const page = await context.newPage();
     const query = `collector=./&key=${KEY}&flushMs=100`;
-    await page.goto(`${server.url}loader-demo.html?${query}`);
+    await page.goto(`${env.server.url}loader-demo.html?${query}`);
     await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
     // Controlled now: this load and everything after it passes through the worker.
@@ -65,7 +55,7 @@ test('the service worker stores the shell only: no summary, no ingest URL, no ke
     const shell = Object.entries(caches).filter(([name]) => name.startsWith('burn-edge-shell-')).flatMap(([, urls]) => urls);
     const all = Object.values(caches).flat();
     assert.ok(shell.some((u) => u.endsWith('/lib/index.js')), `the shell is kept: ${shell.join(' ')}`);
-    assert.ok(shell.some((u) => u === `${server.url}loader-demo.html`), 'the page, under its path alone');
+    assert.ok(shell.some((u) => u === `${env.server.url}loader-demo.html`), 'the page, under its path alone');
     for (const url of all) {
       const { pathname, search } = new URL(url);
       assert.doesNotMatch(pathname, /^\/(api|v1|models)\//, `not stored: ${url}`);
@@ -75,7 +65,7 @@ test('the service worker stores the shell only: no summary, no ingest URL, no ke
     }
 
     // With the server gone, the shell still comes from the cache; the summary does not.
-    server.stop();
+    env.server.stop();
     await new Promise((r) => setTimeout(r, 300));
     const offline = await page.evaluate(async () => {
       const status = async (/** @type {string} */ url) => fetch(url).then((r) => r.status, () => 'failed');

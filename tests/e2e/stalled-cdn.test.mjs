@@ -1,21 +1,11 @@
 // A CDN that accepts connections and then never answers (or stops mid-body) must not hang the
 // load: after `stallTimeout` ms without data the loader moves on to the next mirror.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { launchBrowser, startServer } from './harness.mjs';
+import { serverAndBrowser } from './harness.mjs';
 
-/** @type {{ url: string, stop: () => void }} */
-let server;
-/** @type {import('playwright-core').Browser} */
-let browser;
-before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser({ webgpu: false })]);
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const env = serverAndBrowser();
 
 /**
  * A mirror that stalls: it never answers, or (`head`) sends the head and a few bytes, then nothing.
@@ -41,13 +31,13 @@ function startStall(head) {
 for (const head of [false, true]) {
   test(`a primary CDN that ${head ? 'stops mid-body' : 'never answers'} fails over to the mirror after the stall timeout`, { timeout: 90_000 }, async () => {
     const stall = await startStall(head);
-    const context = await browser.newContext({ serviceWorkers: 'block' });
+    const context = await env.browser.newContext({ serviceWorkers: 'block' });
     try {
       const page = await context.newPage();
       const query = new URLSearchParams({ sw: '0', retries: '0', stallTimeout: '1500',
-        channel: `${stall.url}models/mnist/channel.json`, mirror: `${server.url}models/mnist/` });
+        channel: `${stall.url}models/mnist/channel.json`, mirror: `${env.server.url}models/mnist/` });
       const started = Date.now();
-      await page.goto(`${server.url}loader-demo.html?${query}`);
+      await page.goto(`${env.server.url}loader-demo.html?${query}`);
       await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
       const seconds = (Date.now() - started) / 1000;
       const { info, error } = await page.evaluate(() => {
@@ -56,7 +46,7 @@ for (const head of [false, true]) {
       });
       assert.equal(error, null);
       assert.equal(info.version, '1.0.0');
-      assert.equal(info.served.channel, `${server.url}models/mnist/channel.json`, 'the channel came from the mirror');
+      assert.equal(info.served.channel, `${env.server.url}models/mnist/channel.json`, 'the channel came from the mirror');
       assert.ok(stall.hits.some((h) => h.endsWith('/channel.json')), `the stalled CDN was asked first: ${stall.hits}`);
       assert.ok(seconds < 45, `loaded in ${seconds} s`);
     } finally {

@@ -3,30 +3,20 @@
 // makes the page restart it, re-create the session from the bytes it kept and retry what the
 // worker held; no prediction fails and every answer equals the one before the crash. Too many
 // crashes in a minute and predictions reject with code WORKER_CRASHED.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser } from './harness.mjs';
+import { serverAndBrowser } from './harness.mjs';
 
 const TIMEOUT = { timeout: 90_000 };
 const DIGITS = ['1', '7', '0'];
 
-/** @type {{ url: string, stop: () => void }} */
-let server;
-/** @type {import('playwright-core').Browser} */
-let browser;
-before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser({ webgpu: false })]);
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const env = serverAndBrowser();
 
 /** Opens the loader demo (worker on, no service worker) and waits for the model. */
 async function openDemo() {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
   const page = await context.newPage();
-  await page.goto(`${server.url}loader-demo.html?sw=0`);
+  await page.goto(`${env.server.url}loader-demo.html?sw=0`);
   await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
   assert.equal(await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.error), null);
   return { context, page };
