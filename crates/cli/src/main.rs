@@ -3,6 +3,7 @@
 
 mod collector;
 mod dataset;
+mod degrade;
 mod evaluate;
 mod export_onnx;
 mod idx;
@@ -156,6 +157,20 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a copy of MNIST weights with Gaussian noise added (relative to each layer's spread),
+    /// to publish as a deliberately worse release: a drill for `rollout guard`.
+    Degrade {
+        /// MNIST weights (e.g. models/mnist/model.bpk).
+        weights: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Noise standard deviation, as a multiple of each tensor's standard deviation.
+        /// (2 takes the committed model from 99% to about 37% on the test digits.)
+        #[arg(long, default_value_t = 2.0)]
+        noise: f32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Serve the demo page (www/), the wasm builds (pkg/), models/ and the telemetry collector
     /// on a local port.
     Serve(serve_args::ServeArgs),
@@ -291,6 +306,10 @@ fn main() -> Result<()> {
         Command::ExportOnnx { weights, out } => {
             let (architecture, size) = export_onnx::export(&weights, &out)?;
             println!("exported {} ({}) -> {} ({size} bytes)", weights.display(), architecture.id(), out.display());
+        }
+        Command::Degrade { weights, out, noise, seed } => {
+            degrade::degrade(&weights, &out, noise, seed)?;
+            println!("wrote {} ({} with noise {noise} x each tensor's standard deviation, seed {seed})", out.display(), weights.display());
         }
         Command::Serve(args) => serve_args::run(args)?,
     }
