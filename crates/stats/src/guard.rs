@@ -139,7 +139,7 @@ impl Split {
             }
         }
         let sum = self.control + self.treatment;
-        if !(sum > 0.0) {
+        if sum <= 0.0 {
             return Err(StatsError::WeightsSum { sum });
         }
         Ok([self.control / sum, self.treatment / sum])

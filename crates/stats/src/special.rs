@@ -35,7 +35,7 @@ const LANCZOS: [f64; 9] = [
 
 /// `ln Γ(x)` for `x > 0` (NaN otherwise).
 pub fn ln_gamma(x: f64) -> f64 {
-    if !(x > 0.0) || !x.is_finite() {
+    if x.is_nan() || x <= 0.0 || x.is_infinite() {
         return f64::NAN;
     }
     if x < 0.5 {
@@ -102,9 +102,14 @@ fn upper_fraction(a: f64, x: f64) -> f64 {
     (prefactor(a, x) * h).clamp(0.0, 1.0)
 }
 
+/// `a > 0` finite and `x ≥ 0` (x may be +inf).
+fn in_domain(a: f64, x: f64) -> bool {
+    a.is_finite() && a > 0.0 && x >= 0.0
+}
+
 /// Regularised lower incomplete gamma `P(a, x)`, for `a > 0`, `x ≥ 0` (NaN otherwise).
 pub fn gamma_p(a: f64, x: f64) -> f64 {
-    if !(a > 0.0) || !(x >= 0.0) || !a.is_finite() {
+    if !in_domain(a, x) {
         return f64::NAN;
     }
     if x == 0.0 {
@@ -122,7 +127,7 @@ pub fn gamma_p(a: f64, x: f64) -> f64 {
 
 /// Regularised upper incomplete gamma `Q(a, x) = 1 - P(a, x)`, for `a > 0`, `x ≥ 0`.
 pub fn gamma_q(a: f64, x: f64) -> f64 {
-    if !(a > 0.0) || !(x >= 0.0) || !a.is_finite() {
+    if !in_domain(a, x) {
         return f64::NAN;
     }
     if x == 0.0 {
