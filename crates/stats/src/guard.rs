@@ -359,7 +359,7 @@ fn halt_reason(srm: &SrmResult) -> String {
 
 fn describe(m: &MetricCheck) -> String {
     format!(
-        "{} {} ({}/{}) vs control {} ({}/{}): {}, p = {}, {:.1}% CS [{}, {}]",
+        "{}: treatment {} ({}/{}) vs control {} ({}/{}), {}, p = {}, {:.1}% CS [{}, {}]",
         m.metric.label(),
         percent(m.treatment_rate),
         m.treatment.events,
@@ -443,8 +443,7 @@ pub fn check(config: &GuardConfig, state: &mut GuardState, input: &GuardInput) -
     let details: Vec<String> = metrics.iter().map(describe).collect();
     if let Some(w) = worst {
         let reason = format!(
-            "{} is worse: {} (always-valid, {} check(s); each metric at α/3 = {:.4}, family-wise α = {}){}",
-            w.metric.label(),
+            "treatment is worse on {} (always-valid after {} check(s); each metric at α/3 = {:.4}, family-wise α = {}){}",
             describe(&w),
             state.checks,
             alpha,
@@ -494,9 +493,10 @@ mod tests {
         )
         .unwrap();
         let Decision::Rollback { metric, diff, p_value, reason, .. } = &d else { panic!("{d:?}") };
+        println!("{reason}");
         assert_eq!(*metric, Metric::ErrorRate);
         assert!((diff - 0.02).abs() < 1e-9 && *p_value < 0.05 / 3.0);
-        assert!(reason.contains("error rate 3.00% (300/10000)") && reason.contains("1.00% (100/10000)"), "{reason}");
+        assert!(reason.contains("error rate: treatment 3.00% (300/10000) vs control 1.00% (100/10000), +2.00 pp"), "{reason}");
         assert!(d.must_stop());
     }
 
@@ -507,6 +507,7 @@ mod tests {
         let same = input(arm(1000, 9_900, 100, 10, 495), arm(1000, 9_900, 100, 10, 495));
         let d = check(&cfg, &mut state, &same).unwrap();
         assert!(matches!(d, Decision::Continue { ref metrics, .. } if metrics.len() == 3), "{d:?}");
+        println!("{}", d.reason());
         // a big slow-share regression at the next check
         let slow = input(arm(2000, 19_800, 200, 20, 990), arm(2000, 19_800, 200, 20, 2_970));
         assert!(matches!(check(&cfg, &mut state, &slow).unwrap(), Decision::Rollback { metric: Metric::SlowShare, .. }));
@@ -527,6 +528,7 @@ mod tests {
         let Decision::Halt { srm, reason } = &d else { panic!("{d:?}") };
         assert!(srm.mismatch && srm.p_value < 1e-7);
         assert!(reason.contains("10400 control / 9600 treatment"), "{reason}");
+        println!("{reason}");
         // a 10% canary observed at 10% is fine, and None skips the check
         let mut canary = input(arm(9_000, 9_900, 100, 0, 495), arm(1_000, 9_900, 100, 0, 495));
         canary.expected_split = Some(Split::rollout(0.1));
