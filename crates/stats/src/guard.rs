@@ -29,7 +29,12 @@
 //!   rate stays ≤ 1 and a broken arm still registers);
 //! - slow share = `slow / predictions`, where `slow` = predictions slower than control's p95
 //!   (so control's own slow share is about 5%); tested only once both arms have
-//!   `min_predictions` successful predictions.
+//!   `min_predictions` successful predictions. This is how p95 latency is compared: the
+//!   treatment's p95 is above control's exactly when more than 5% of its predictions are slower
+//!   than control's p95. Control's p95 is itself estimated; treating control's slow count as a
+//!   binomial draw adds `0.05·0.95/n_control` to the variance, which is (to first order) the
+//!   variance that the threshold's own noise adds. Both arms must be counted against the same
+//!   threshold (the same histogram bucket boundary).
 //!
 //! # Assumptions
 //!
