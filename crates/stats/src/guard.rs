@@ -109,7 +109,11 @@ impl ArmCounts {
 
     fn validate(&self, arm: &str) -> Result<(), StatsError> {
         if self.slow > self.predictions {
-            return Err(StatsError::EventsExceedTrials { what: format!("{arm} slow predictions"), events: self.slow, trials: self.predictions });
+            return Err(StatsError::EventsExceedTrials {
+                what: format!("{arm} slow predictions"),
+                events: self.slow,
+                trials: self.predictions,
+            });
         }
         Ok(())
     }
@@ -336,8 +340,7 @@ fn srm_check(config: &GuardConfig, input: &GuardInput) -> Result<Option<SrmResul
     let weights = split.normalised()?;
     let observed = [input.control.exposures, input.treatment.exposures];
     let total = u128::from(observed[0]) + u128::from(observed[1]);
-    let enough = total >= u128::from(config.min_exposures)
-        && weights.iter().all(|&w| w == 0.0 || w * total as f64 >= 5.0);
+    let enough = total >= u128::from(config.min_exposures) && weights.iter().all(|&w| w == 0.0 || w * total as f64 >= 5.0);
     if total == 0 || !enough {
         return Ok(None);
     }
@@ -440,11 +443,7 @@ pub fn check(config: &GuardConfig, state: &mut GuardState, input: &GuardInput) -
         });
     }
 
-    let worst = metrics
-        .iter()
-        .filter(|m| m.worse)
-        .min_by(|a, b| a.p_value.total_cmp(&b.p_value))
-        .copied();
+    let worst = metrics.iter().filter(|m| m.worse).min_by(|a, b| a.p_value.total_cmp(&b.p_value)).copied();
     let details: Vec<String> = metrics.iter().map(describe).collect();
     if let Some(w) = worst {
         let reason = format!(
@@ -491,12 +490,7 @@ mod tests {
     #[test]
     fn rolls_back_a_clear_error_regression_and_names_the_numbers() {
         let mut state = GuardState::default();
-        let d = check(
-            &GuardConfig::default(),
-            &mut state,
-            &input(arm(1000, 9_900, 100, 5, 495), arm(1000, 9_700, 300, 5, 490)),
-        )
-        .unwrap();
+        let d = check(&GuardConfig::default(), &mut state, &input(arm(1000, 9_900, 100, 5, 495), arm(1000, 9_700, 300, 5, 490))).unwrap();
         let Decision::Rollback { metric, diff, p_value, reason, .. } = &d else { panic!("{d:?}") };
         println!("{reason}");
         assert_eq!(*metric, Metric::ErrorRate);
@@ -529,7 +523,8 @@ mod tests {
     #[test]
     fn halts_on_sample_ratio_mismatch_before_looking_at_metrics() {
         let mut state = GuardState::default();
-        let d = check(&GuardConfig::default(), &mut state, &input(arm(10_400, 9_900, 100, 0, 495), arm(9_600, 9_900, 100, 0, 495))).unwrap();
+        let d =
+            check(&GuardConfig::default(), &mut state, &input(arm(10_400, 9_900, 100, 0, 495), arm(9_600, 9_900, 100, 0, 495))).unwrap();
         let Decision::Halt { srm, reason } = &d else { panic!("{d:?}") };
         assert!(srm.mismatch && srm.p_value < 1e-7);
         assert!(reason.contains("10400 control / 9600 treatment"), "{reason}");
@@ -537,9 +532,15 @@ mod tests {
         // a 10% canary observed at 10% is fine, and None skips the check
         let mut canary = input(arm(9_000, 9_900, 100, 0, 495), arm(1_000, 9_900, 100, 0, 495));
         canary.expected_split = Some(Split::rollout(0.1));
-        assert!(matches!(check(&GuardConfig::default(), &mut GuardState::default(), &canary).unwrap(), Decision::Continue { srm: Some(_), .. }));
+        assert!(matches!(
+            check(&GuardConfig::default(), &mut GuardState::default(), &canary).unwrap(),
+            Decision::Continue { srm: Some(_), .. }
+        ));
         canary.expected_split = None;
-        assert!(matches!(check(&GuardConfig::default(), &mut GuardState::default(), &canary).unwrap(), Decision::Continue { srm: None, .. }));
+        assert!(matches!(
+            check(&GuardConfig::default(), &mut GuardState::default(), &canary).unwrap(),
+            Decision::Continue { srm: None, .. }
+        ));
     }
 
     #[test]

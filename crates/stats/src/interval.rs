@@ -111,14 +111,7 @@ pub fn preference(wins_a: u64, wins_b: u64, ties: u64) -> Option<Preference> {
         return None;
     }
     let ci95 = wilson(wins_b, decided, Z95).ok()?;
-    Some(Preference {
-        wins_a,
-        wins_b,
-        ties,
-        preference_b: wins_b as f64 / decided as f64,
-        ci95,
-        significant: !ci95.contains(0.5),
-    })
+    Some(Preference { wins_a, wins_b, ties, preference_b: wins_b as f64 / decided as f64, ci95, significant: !ci95.contains(0.5) })
 }
 
 #[cfg(test)]

@@ -119,12 +119,7 @@ pub fn estimate_diff(control: Proportion, treatment: Proportion) -> Result<DiffE
     treatment.validate("treatment")?;
     let (pc, pt) = (control.smoothed_rate(), treatment.smoothed_rate());
     let variance = pc * (1.0 - pc) / control.trials as f64 + pt * (1.0 - pt) / treatment.trials as f64;
-    Ok(DiffEstimate {
-        control_rate: control.rate(),
-        treatment_rate: treatment.rate(),
-        diff: treatment.rate() - control.rate(),
-        variance,
-    })
+    Ok(DiffEstimate { control_rate: control.rate(), treatment_rate: treatment.rate(), diff: treatment.rate() - control.rate(), variance })
 }
 
 /// The mSPRT with mixing distribution `N(0, τ²)` on the difference.

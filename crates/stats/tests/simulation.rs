@@ -9,7 +9,9 @@
 //! the arm's fallback rate. The guard checks every 100 attempts. The RNG is a seeded SplitMix64,
 //! so every number printed here is reproducible. Run with `-- --nocapture` to see them.
 
-use burn_edge_stats::{check, estimate_diff, ArmCounts, Decision, GuardConfig, GuardInput, GuardState, Metric, Msprt, Proportion, SequentialState, Split};
+use burn_edge_stats::{
+    check, estimate_diff, ArmCounts, Decision, GuardConfig, GuardInput, GuardState, Metric, Msprt, Proportion, SequentialState, Split,
+};
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, good enough for Monte Carlo.
 struct SplitMix(u64);
