@@ -12,8 +12,9 @@
 //!    [`Decision::NotEnoughData`] (and no look is taken, so the normal approximation is never
 //!    used on a handful of events).
 //! 3. **One always-valid test per metric** ([`crate::sequential`], mSPRT with a normal
-//!    mixture): error rate, fallback rate, share of predictions slower than control's p95.
-//!    Each is judged one-sided ("treatment worse") at `alpha / 3` (Bonferroni over the three
+//!    mixture): error rate, fallback rate, share of predictions slower than control's p95,
+//!    and (once both arms have `min_feedback` labelled predictions) the misprediction rate.
+//!    Each is judged one-sided ("treatment worse") at `alpha / 4` (Bonferroni over the four
 //!    metrics), so the chance that an A/A rollout is ever rolled back, however long the guard
 //!    runs and however often it checks, stays ≤ `alpha`. The running minimum p-values live in
 //!    [`GuardState`], which the caller keeps between checks.
@@ -60,10 +61,13 @@ pub enum Metric {
     FallbackRate,
     /// Share of predictions slower than control's p95 (the collector's `latencyOverControlP95`).
     SlowShare,
+    /// Share of predictions with feedback whose true label was not the predicted class: the
+    /// only one of the four that sees a model that answers fast and without errors, but wrongly.
+    Misprediction,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 3] = [Metric::ErrorRate, Metric::FallbackRate, Metric::SlowShare];
+    pub const ALL: [Metric; 4] = [Metric::ErrorRate, Metric::FallbackRate, Metric::SlowShare, Metric::Misprediction];
 
     /// Human-readable name used in reasons.
     pub fn label(self) -> &'static str {
@@ -71,6 +75,7 @@ impl Metric {
             Metric::ErrorRate => "error rate",
             Metric::FallbackRate => "fallback rate",
             Metric::SlowShare => "share of predictions slower than control's p95",
+            Metric::Misprediction => "misprediction rate (from feedback)",
         }
     }
 
@@ -81,6 +86,7 @@ impl Metric {
             Metric::ErrorRate => Proportion::new(arm.errors, attempts),
             Metric::FallbackRate => Proportion::new(arm.fallbacks, attempts.max(arm.fallbacks)),
             Metric::SlowShare => Proportion::new(arm.slow, arm.predictions),
+            Metric::Misprediction => Proportion::new(arm.wrong, arm.feedback),
         }
     }
 }
@@ -99,6 +105,10 @@ pub struct ArmCounts {
     pub fallbacks: u64,
     /// Predictions slower than control's p95.
     pub slow: u64,
+    /// Predictions whose true label the page reported (`burn_edge.feedback`).
+    pub feedback: u64,
+    /// Of those, predictions whose predicted class was not the true label.
+    pub wrong: u64,
 }
 
 impl ArmCounts {
@@ -115,6 +125,9 @@ impl ArmCounts {
                 trials: self.predictions,
             });
         }
+        if self.wrong > self.feedback {
+            return Err(StatsError::EventsExceedTrials { what: format!("{arm} wrong predictions"), events: self.wrong, trials: self.feedback });
+        }
         Ok(())
     }
 
@@ -124,6 +137,8 @@ impl ArmCounts {
             || self.errors < earlier.errors
             || self.fallbacks < earlier.fallbacks
             || self.slow < earlier.slow
+            || self.feedback < earlier.feedback
+            || self.wrong < earlier.wrong
     }
 }
 
@@ -184,6 +199,11 @@ pub struct GuardConfig {
     pub tau_fallback_rate: f64,
     /// τ for the slow share (default 0.05: 5% -> 10% is a doubling of the slow tail).
     pub tau_slow_share: f64,
+    /// τ for the misprediction rate (default 0.05: five points of accuracy).
+    pub tau_misprediction: f64,
+    /// Predictions with feedback each arm needs before the misprediction rate is looked at
+    /// (default 100; pages that send no feedback never get it tested).
+    pub min_feedback: u64,
     /// Variance multiplier for correlated predictions (default 1: independence assumed).
     pub design_effect: f64,
 }
@@ -198,6 +218,8 @@ impl Default for GuardConfig {
             tau_error_rate: 0.01,
             tau_fallback_rate: 0.01,
             tau_slow_share: 0.05,
+            tau_misprediction: 0.05,
+            min_feedback: 100,
             design_effect: 1.0,
         }
     }
@@ -210,10 +232,11 @@ impl GuardConfig {
             Metric::ErrorRate => self.tau_error_rate,
             Metric::FallbackRate => self.tau_fallback_rate,
             Metric::SlowShare => self.tau_slow_share,
+            Metric::Misprediction => self.tau_misprediction,
         }
     }
 
-    /// The level each metric is judged at: `alpha / 3`.
+    /// The level each metric is judged at: `alpha / 4`.
     pub fn metric_alpha(&self) -> f64 {
         self.alpha / Metric::ALL.len() as f64
     }
@@ -241,6 +264,7 @@ pub struct GuardState {
     pub error_rate: SequentialState,
     pub fallback_rate: SequentialState,
     pub slow_share: SequentialState,
+    pub misprediction: SequentialState,
     /// Counts at the previous check, to notice a restarted count.
     pub last_control: ArmCounts,
     pub last_treatment: ArmCounts,
@@ -254,6 +278,7 @@ impl GuardState {
             Metric::ErrorRate => &self.error_rate,
             Metric::FallbackRate => &self.fallback_rate,
             Metric::SlowShare => &self.slow_share,
+            Metric::Misprediction => &self.misprediction,
         }
     }
 
@@ -262,6 +287,7 @@ impl GuardState {
             Metric::ErrorRate => &mut self.error_rate,
             Metric::FallbackRate => &mut self.fallback_rate,
             Metric::SlowShare => &mut self.slow_share,
+            Metric::Misprediction => &mut self.misprediction,
         }
     }
 }
@@ -279,7 +305,7 @@ pub struct MetricCheck {
     pub diff: f64,
     /// Always-valid p-value for "treatment worse" (running minimum over checks).
     pub p_value: f64,
-    /// The level this metric is judged at (`alpha / 3`).
+    /// The level this metric is judged at (`alpha / 4`).
     pub alpha: f64,
     /// Always-valid `1 - alpha/3` confidence sequence for `diff` at this check.
     pub confidence: Interval,
@@ -424,6 +450,10 @@ pub fn check(config: &GuardConfig, state: &mut GuardState, input: &GuardInput) -
         if metric == Metric::SlowShare && (c.predictions < min || t.predictions < min) {
             continue;
         }
+        let min_feedback = config.min_feedback.max(1);
+        if metric == Metric::Misprediction && (c.feedback < min_feedback || t.feedback < min_feedback) {
+            continue;
+        }
         let (cp, tp) = (metric.proportion(c), metric.proportion(t));
         let est = estimate_diff(cp, tp)?.with_design_effect(config.design_effect);
         let test = Msprt::new(config.tau(metric))?;
@@ -447,9 +477,10 @@ pub fn check(config: &GuardConfig, state: &mut GuardState, input: &GuardInput) -
     let details: Vec<String> = metrics.iter().map(describe).collect();
     if let Some(w) = worst {
         let reason = format!(
-            "treatment is worse on {} (always-valid after {} check(s); each metric at α/3 = {:.4}, family-wise α = {}){}",
+            "treatment is worse on {} (always-valid after {} check(s); each metric at α/{} = {:.4}, family-wise α = {}){}",
             describe(&w),
             state.checks,
+            Metric::ALL.len(),
             alpha,
             config.alpha,
             restarted
@@ -457,8 +488,9 @@ pub fn check(config: &GuardConfig, state: &mut GuardState, input: &GuardInput) -
         return Ok(Decision::Rollback { metric: w.metric, diff: w.diff, p_value: w.p_value, reason, metrics, srm });
     }
     let reason = format!(
-        "no metric significantly worse after {} check(s) (each at α/3 = {:.4}): {}{}",
+        "no metric significantly worse after {} check(s) (each at α/{} = {:.4}): {}{}",
         state.checks,
+        Metric::ALL.len(),
         alpha,
         details.join("; "),
         restarted
@@ -471,7 +503,7 @@ mod tests {
     use super::*;
 
     fn arm(exposures: u64, predictions: u64, errors: u64, fallbacks: u64, slow: u64) -> ArmCounts {
-        ArmCounts { exposures, predictions, errors, fallbacks, slow }
+        ArmCounts { exposures, predictions, errors, fallbacks, slow, ..ArmCounts::default() }
     }
 
     fn input(control: ArmCounts, treatment: ArmCounts) -> GuardInput {
@@ -494,9 +526,25 @@ mod tests {
         let Decision::Rollback { metric, diff, p_value, reason, .. } = &d else { panic!("{d:?}") };
         println!("{reason}");
         assert_eq!(*metric, Metric::ErrorRate);
-        assert!((diff - 0.02).abs() < 1e-9 && *p_value < 0.05 / 3.0);
+        assert!((diff - 0.02).abs() < 1e-9 && *p_value < 0.05 / 4.0);
         assert!(reason.contains("error rate: treatment 3.00% (300/10000) vs control 1.00% (100/10000), +2.00 pp"), "{reason}");
         assert!(d.must_stop());
+    }
+
+    #[test]
+    fn a_wrong_but_fast_model_is_caught_by_its_feedback_and_only_once_there_is_enough() {
+        let config = GuardConfig::default();
+        let healthy = |feedback, wrong| ArmCounts { feedback, wrong, ..arm(500, 2_000, 2, 0, 100) };
+        let mut state = GuardState::default();
+        // Same errors, fallbacks and latency; 37% accuracy against 99%, but only 50 labels each.
+        let d = check(&config, &mut state, &input(healthy(50, 1), healthy(50, 31))).unwrap();
+        assert!(matches!(d, Decision::Continue { .. }), "too little feedback to test: {d:?}");
+        let d = check(&config, &mut state, &input(healthy(400, 4), healthy(400, 252))).unwrap();
+        let Decision::Rollback { metric, reason, .. } = &d else { panic!("{d:?}") };
+        assert_eq!(*metric, Metric::Misprediction);
+        assert!(reason.contains("misprediction rate (from feedback): treatment 63.00% (252/400) vs control 1.00% (4/400)"), "{reason}");
+        let bad = ArmCounts { wrong: 5, feedback: 4, ..arm(1, 1, 0, 0, 0) };
+        assert!(check(&config, &mut GuardState::default(), &input(bad, bad)).is_err(), "more wrong than labelled");
     }
 
     #[test]
