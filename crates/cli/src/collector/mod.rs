@@ -8,6 +8,7 @@
 
 mod auth;
 mod clickhouse;
+mod clickhouse_rollout;
 mod drift;
 #[cfg(test)]
 mod bench;
@@ -21,6 +22,7 @@ mod limits;
 mod origin;
 mod otlp;
 mod report;
+mod rollout_rollup;
 mod rollup;
 mod sqlite;
 mod store;
