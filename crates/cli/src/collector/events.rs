@@ -317,6 +317,25 @@ mod tests {
     }
 
     #[test]
+    fn rollout_attributes_are_flattened_and_an_old_role_is_the_alias() {
+        let with = |extra: &str| {
+            let record = INFERENCE.replace(r#"{"key":"event.id","#, &format!(r#"{extra},{{"key":"event.id","#));
+            parse(&request(&record), "demo").events.remove(0).rollout
+        };
+        let attr = |k: &str, v: &str| format!(r#"{{"key":"{k}","value":{{"stringValue":"{v}"}}}}"#);
+        let r = with(&[attr("burn_edge.alias", "stable"), attr("burn_edge.role", "shadow"), attr("burn_edge.rollout.rule", "r1"),
+            attr("burn_edge.rollout.arm", "canary"), attr("burn_edge.shadow.of", "p9")].join(","));
+        assert_eq!(
+            (r.alias.as_deref(), r.rule.as_deref(), r.arm.as_deref(), r.shadow_of.as_deref()),
+            (Some("stable"), Some("r1"), Some("canary"), Some("p9"))
+        );
+        // Shells before rollouts sent the alias as the role.
+        assert_eq!(with(&attr("burn_edge.role", "canary")).alias.as_deref(), Some("canary"));
+        assert_eq!(with(&attr("burn_edge.role", "served")).alias, None);
+        assert_eq!(with(&attr("burn_edge.role", "shadow")).alias, None);
+    }
+
+    #[test]
     fn bad_records_are_rejected_one_by_one() {
         let missing = INFERENCE.replace(r#"{"key":"burn_edge.latency_ms","value":{"doubleValue":1.5}},"#, "");
         let wrong_kind = INFERENCE.replace(r#"{"intValue":7}"#, r#"{"stringValue":"seven"}"#);
