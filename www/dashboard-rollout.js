@@ -15,7 +15,7 @@ const SVG = 'http://www.w3.org/2000/svg';
  * @typedef {{ rule: string | null, arm: string | null, version: string, kind?: string | null, users: number,
  *   exposures: number, predictions: number, p50Ms: number | null, p95Ms: number | null, errors: number,
  *   errorRate: number, fallbacks: number, fallbackRate: number, slowOverControlP95: number | null,
- *   drift: { psi: number, level: string } | null, control?: boolean, controlOf?: string,
+ *   drift: { psi: number, level: string } | null, control?: boolean, controlOf?: string, alias?: string,
  *   vsControl?: Record<string, Test> }} Arm
  * @typedef {{ champion: string, challenger: string, pairs: number, agreement: number | null,
  *   confusion: number[][], confusionOutOfRange: number, championP50Ms: number | null, championP95Ms: number | null,
@@ -108,10 +108,10 @@ function significance(arm) {
 
 /** @param {Arm} a */
 function armRow(a) {
-  const name = a.control ? `${a.arm ?? 'control'} (control)` : str(a.arm);
+  const name = a.control && a.arm && a.arm !== 'control' ? `${a.arm} (control)` : a.control ? 'control' : str(a.arm);
   const drift = el('span', a.drift ? `level-${a.drift.level}` : '', a.drift ? `${a.drift.psi.toFixed(3)} ${a.drift.level}` : '–');
   return [
-    name, a.rule ?? `(${a.controlOf ? 'alias, no rule' : '–'})`, str(a.version), String(a.users), String(a.exposures), String(a.predictions),
+    name, a.rule ?? (a.controlOf ? `${str(a.alias)} alias, no rule` : '–'), str(a.version), String(a.users), String(a.exposures), String(a.predictions),
     `${ms(a.p50Ms)} / ${ms(a.p95Ms)}`, `${pct(a.errorRate)} (${a.errors})`, `${pct(a.fallbackRate)} (${a.fallbacks})`,
     drift, a.slowOverControlP95 == null ? '–' : String(a.slowOverControlP95), significance(a),
   ];
@@ -264,8 +264,10 @@ function renderRamp(r) {
  * @param {number} current
  */
 function rampChart(steps, now, current) {
-  const w = 360, h = 110, left = 34, bottom = 18;
-  const t0 = steps[0].at, t1 = Math.max(now, steps[steps.length - 1].at + 1);
+  const w = 380, h = 110, left = 34, bottom = 18;
+  // From the first step to a little past the later of now and the last step.
+  const t0 = steps[0].at, end = Math.max(now, steps[steps.length - 1].at);
+  const t1 = end + Math.max(60_000, (end - t0) * 0.15);
   const x = (/** @type {number} */ t) => left + ((t - t0) * (w - left - 8)) / (t1 - t0);
   const y = (/** @type {number} */ c) => h - bottom - (h - bottom - 8) * Math.max(0, Math.min(1, c));
   const svg = svgEl('svg', { width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img' });
@@ -274,7 +276,7 @@ function rampChart(steps, now, current) {
     const next = i + 1 < steps.length ? steps[i + 1].at : t1;
     points += `${x(s.at)},${y(s.coverage)} ${x(next)},${y(s.coverage)} `;
     svg.append(svgEl('circle', { cx: x(s.at), cy: y(s.coverage), r: 3, fill: '#3a6ff7' }));
-    svg.append(svgEl('text', { x: x(s.at) + 3, y: y(s.coverage) - 4, 'font-size': 10, fill: '#4d5566' }, pct(s.coverage)));
+    svg.append(svgEl('text', { x: Math.min(x(s.at) + 3, w - 36), y: y(s.coverage) - 4, 'font-size': 10, fill: '#4d5566' }, pct(s.coverage)));
   });
   svg.append(svgEl('polyline', { points, fill: 'none', stroke: '#3a6ff7', 'stroke-width': 2 }));
   if (now >= t0) {
@@ -300,7 +302,8 @@ function renderLog(r) {
     box.append(el('p', 'hint', 'No decisions logged.'));
     return box;
   }
-  const t = table(['time', 'action', 'rule', 'by', 'detail'], entries.map((e) => [str(e.at), str(e.action), str(e.rule), str(e.by), str(e.detail)]));
+  const t = table(['time', 'action', 'rule', 'by', 'detail'], entries.map((e) => [str(e.at).replace('T', ' '), str(e.action), str(e.rule), str(e.by), str(e.detail)]));
+  t.classList.add('log-table');
   [...t.querySelectorAll('tr')].slice(1).forEach((tr, i) => { if (entries[i].by === 'guard') tr.className = 'by-guard'; });
   box.append(t);
   return box;

@@ -204,7 +204,7 @@ fn build_at(
 
     // The control of a rule: an experiment's arm named control (else its first); for a rollout,
     // the events on the rule's alias outside any rule.
-    let control_of = |rule: &str| -> (Stats, i64, Option<String>) {
+    let control_of = |rule: &str| -> (Stats, i64, Option<String>, String) {
         let spec = rule_of(rule);
         let experiment = spec.and_then(|r| r.get("kind")?.as_str()) == Some("experiment");
         if experiment {
@@ -216,7 +216,8 @@ fn build_at(
                 let _ = k;
                 s.merge(v);
             }
-            return (s, users_of("", rule, name.unwrap_or("")), name.map(str::to_string));
+            let alias = spec.and_then(|r| r.get("alias")?.as_str()).unwrap_or_default().to_string();
+            return (s, users_of("", rule, name.unwrap_or("")), name.map(str::to_string), alias);
         }
         let alias = spec.and_then(|r| r.get("alias")?.as_str()).map(str::to_string).or_else(|| {
             // A rule no longer in the channel: the busiest alias outside rules.
@@ -231,7 +232,7 @@ fn build_at(
         for (_, v) in stats.iter().filter(|(k, _)| k.rule.is_empty() && k.alias == alias) {
             s.merge(v);
         }
-        (s, users_of(&alias, "", ""), None)
+        (s, users_of(&alias, "", ""), None, alias)
     };
 
     let entry = |rule: Option<&str>, arm: Option<&str>, version: &str, users: i64, s: &Stats, control_p95: Option<f64>| {
@@ -259,10 +260,11 @@ fn build_at(
     let mut arms = Vec::new();
     let mut controls = Map::new();
     for rule in &rule_keys {
-        let (control, control_users, control_arm) = control_of(rule);
+        let (control, control_users, control_arm, alias) = control_of(rule);
         let control_p95 = percentile(&control.buckets(), 95.0);
         let mut c = entry(Some(rule), control_arm.as_deref(), &control.version(), control_users, &control, control_p95);
         c["control"] = json!(true);
+        c["alias"] = json!(alias);
         if control_arm.is_none() {
             c["rule"] = Value::Null;
             c["controlOf"] = json!(rule);
