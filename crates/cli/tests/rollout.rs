@@ -387,3 +387,40 @@ fn the_rollout_report_needs_the_read_key_a_plain_model_name_and_is_empty_for_an_
     assert_eq!((r["rule"].as_str(), r["arms"].clone(), r["guard"].as_array().map(Vec::len)), (Some(RULE), json!([]), Some(2)));
     assert_eq!(r["control"]["predictions"], 0);
 }
+
+/// Tables created before rollouts get the new columns when the collector opens them.
+#[test]
+fn tables_from_before_rollouts_get_the_new_columns() {
+    let old_columns = "app String, event_id String, install_id Nullable(String), time_unix_nano Int64, received_unix_ms Int64, name String,
+        model_name Nullable(String), model_version Nullable(String), backend Nullable(String), variant Nullable(String),
+        role Nullable(String), latency_ms Nullable(Float64), batch_size Nullable(Int64), predicted_class Nullable(Int64),
+        confidence Nullable(Float64), prediction_id Nullable(String), true_label Nullable(Int64), ttfp_ms Nullable(Float64), attributes String";
+    let ch = ClickHouse::start();
+    ch.query(&format!("CREATE TABLE burn_edge_events ({old_columns}) ENGINE = ReplacingMergeTree() ORDER BY (app, event_id)"));
+    ch.query("INSERT INTO burn_edge_events (app, event_id, time_unix_nano, received_unix_ms, name, model_name, model_version, latency_ms, predicted_class, attributes)
+        VALUES ('demo', 'old', 1, 0, 'burn_edge.inference', 'mnist', '1.0.0', 2.0, 1, '{}')");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let sqlite_columns = old_columns.replace("Nullable(String)", "TEXT").replace("Nullable(Float64)", "REAL").replace("Nullable(Int64)", "INTEGER")
+            .replace("String", "TEXT").replace("Int64", "INTEGER");
+        conn.execute_batch(&format!(
+            "CREATE TABLE events ({sqlite_columns}, PRIMARY KEY (app, event_id));
+             INSERT INTO events (app, event_id, time_unix_nano, received_unix_ms, name, model_name, model_version, latency_ms, predicted_class, attributes)
+             VALUES ('demo', 'old', 1, 0, 'burn_edge.inference', 'mnist', '1.0.0', 2.0, 1, '{{}}');"
+        ))
+        .unwrap();
+    }
+    let models = models_folder(dir.path());
+    let models = models.to_str().unwrap();
+    let lite = start_with(&["--telemetry-db", db.to_str().unwrap(), "--models", models]);
+    let house = start_with(&["--clickhouse", &ch.url, "--models", models]);
+    let traffic = traffic();
+    send(&lite.addr, &traffic);
+    send(&house.addr, &traffic);
+    let expected = rollout(&lite.addr, "mnist");
+    assert_eq!(rollout(&house.addr, "mnist"), expected);
+    check_report(&expected);
+    assert!(ch.query("SELECT name FROM system.columns WHERE table = 'burn_edge_events'").contains("shadow_of"));
+}
