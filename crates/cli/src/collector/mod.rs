@@ -4,7 +4,8 @@
 //! decompression), all before the body is read, validates each record against the shared
 //! vocabulary, and stores accepted events in SQLite (the embedded default) or ClickHouse through
 //! a bounded queue. `GET /api/telemetry/summary` reads them back for the dashboard (see
-//! `report`), for holders of the read key only.
+//! `report`) and `GET /api/rollout?model=` one model's rollout (see `rollout_report`), for
+//! holders of the read key only.
 
 mod auth;
 mod clickhouse;
