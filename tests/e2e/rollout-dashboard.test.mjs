@@ -2,7 +2,8 @@
 // --models at a temporary copy of models/ whose mnist channel has a canary rule with a ramp and
 // an interleave, and whose rollout-log.json holds a guard rollback. After OTLP telemetry with a
 // canary, a control, shadow pairs and interleave picks, the section shows both arms, the shadow
-// agreement and the guard's entry. ROLLOUT_SCREENSHOT=path.png saves a screenshot.
+// agreement and the guard's entry; significance, SRM verdict and interval when the report has
+// them. ROLLOUT_SCREENSHOT=path.png saves a screenshot of the section.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -118,6 +119,22 @@ test('the Rollout section shows both arms, the shadow agreement and the guard lo
     const log = await page.$$eval('#rollout-log tr', (trs) => trs.slice(1).map((tr) => tr.textContent));
     assert.equal(log.length, 2);
     assert.match(log[0] ?? '', /rollback.*guard.*error rate 0\.12/, 'newest first');
+
+    // The statistics the collector adds on top of the counts are shown when present.
+    await page.route('**/api/rollout?*', async (route) => {
+      const response = await route.fetch();
+      const report = await response.json();
+      report.arms[0].vsControl = { errorRate: { diff: 0.1, pValue: 0.004, significant: true }, slowRate: { diff: 0.02, pValue: 0.4, significant: false } };
+      report.srm = { ...report.srm, chiSquare: 12.5, pValue: 0.0004, mismatch: true };
+      report.interleave[0].ci95 = [0.35, 0.85];
+      await route.fulfill({ response, json: report });
+    });
+    await page.evaluate(() => { delete document.body.dataset.rolloutLoaded; });
+    await page.reload();
+    await page.waitForSelector('body[data-rollout-loaded="mnist"]');
+    assert.match(await page.textContent('#rollout-arms tr[data-arm="canary"]') ?? '', /errorRate \+10\.00 pp p=0\.0040 \(significant\)slowRate \+2\.00 pp p=0\.40/);
+    assert.match(await page.textContent('#rollout-srm') ?? '', /χ² 12\.50, p 0\.00040: SAMPLE RATIO MISMATCH/);
+    assert.match(await page.textContent('#rollout-interleave') ?? '', /63\.6% \(95% CI 35\.0%–85\.0%\)/);
     if (process.env.ROLLOUT_SCREENSHOT) await page.locator('#rollout-section').screenshot({ path: process.env.ROLLOUT_SCREENSHOT });
   } finally {
     await browser.close();
