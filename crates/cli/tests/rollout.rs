@@ -106,8 +106,14 @@ fn traffic() -> Vec<(String, Vec<String>)> {
             records.push(record(
                 "burn_edge.error",
                 T0,
-                &[("event.id", s("ce0")), ("burn_edge.model.name", s("mnist")), ("burn_edge.model.version", s("1.0.0")),
-                  ("burn_edge.alias", s("stable")), ("error.type", s("Error")), ("error.message", s("x"))],
+                &[
+                    ("event.id", s("ce0")),
+                    ("burn_edge.model.name", s("mnist")),
+                    ("burn_edge.model.version", s("1.0.0")),
+                    ("burn_edge.alias", s("stable")),
+                    ("error.type", s("Error")),
+                    ("error.message", s("x")),
+                ],
             ));
         }
         out.push((install, records));
@@ -124,9 +130,17 @@ fn traffic() -> Vec<(String, Vec<String>)> {
             records.push(record(
                 "burn_edge.exposure",
                 T0,
-                &[("event.id", s(&format!("kx{u}-{e}"))), ("burn_edge.model.name", s("mnist")), ("burn_edge.model.version", s("1.1.0")),
-                  ("burn_edge.rollout.rule", s(RULE)), ("burn_edge.rollout.arm", s("canary")), ("burn_edge.alias", s("stable")),
-                  ("burn_edge.rollout.kind", s("rollout")), ("burn_edge.rollout.bucket", Attr::D(0.1)), ("burn_edge.rollout.bucket_version", Attr::I(1))],
+                &[
+                    ("event.id", s(&format!("kx{u}-{e}"))),
+                    ("burn_edge.model.name", s("mnist")),
+                    ("burn_edge.model.version", s("1.1.0")),
+                    ("burn_edge.rollout.rule", s(RULE)),
+                    ("burn_edge.rollout.arm", s("canary")),
+                    ("burn_edge.alias", s("stable")),
+                    ("burn_edge.rollout.kind", s("rollout")),
+                    ("burn_edge.rollout.bucket", Attr::D(0.1)),
+                    ("burn_edge.rollout.bucket_version", Attr::I(1)),
+                ],
             ));
         }
         for j in 0..5u64 {
@@ -136,14 +150,25 @@ fn traffic() -> Vec<(String, Vec<String>)> {
             records.push(inference(&format!("ki{i}"), "1.1.0", ((i + 1) * 10) as f64, 3, T0 + i, &extra));
         }
         if u < 2 {
-            let mut attrs = vec![("event.id", s(&format!("ke{u}"))), ("burn_edge.model.name", s("mnist")), ("burn_edge.model.version", s("1.1.0")),
-                ("error.type", s("Error")), ("error.message", s("x"))];
+            let mut attrs = vec![
+                ("event.id", s(&format!("ke{u}"))),
+                ("burn_edge.model.name", s("mnist")),
+                ("burn_edge.model.version", s("1.1.0")),
+                ("error.type", s("Error")),
+                ("error.message", s("x")),
+            ];
             rollout(&mut attrs);
             records.push(record("burn_edge.error", T0, &attrs));
         }
         if u == 0 {
-            let mut attrs = vec![("event.id", s("kf0")), ("burn_edge.model.name", s("mnist")), ("burn_edge.model.version", s("1.1.0")),
-                ("burn_edge.fallback.from", s("webgpu")), ("burn_edge.fallback.to", s("cpu")), ("burn_edge.fallback.reason", s("lost"))];
+            let mut attrs = vec![
+                ("event.id", s("kf0")),
+                ("burn_edge.model.name", s("mnist")),
+                ("burn_edge.model.version", s("1.1.0")),
+                ("burn_edge.fallback.from", s("webgpu")),
+                ("burn_edge.fallback.to", s("cpu")),
+                ("burn_edge.fallback.reason", s("lost")),
+            ];
             rollout(&mut attrs);
             records.push(record("burn_edge.backend.fallback", T0, &attrs));
         }
@@ -169,8 +194,13 @@ fn traffic() -> Vec<(String, Vec<String>)> {
             shadows.push(record(
                 "burn_edge.interleave",
                 T0,
-                &[("event.id", s(&format!("il{n}"))), ("burn_edge.model.name", s("mnist")), ("burn_edge.rollout.rule", s("mnist-il")),
-                  ("burn_edge.interleave.winner", s(winner)), ("burn_edge.prediction_id", s(&format!("p{n}")))],
+                &[
+                    ("event.id", s(&format!("il{n}"))),
+                    ("burn_edge.model.name", s("mnist")),
+                    ("burn_edge.rollout.rule", s("mnist-il")),
+                    ("burn_edge.interleave.winner", s(winner)),
+                    ("burn_edge.prediction_id", s(&format!("p{n}"))),
+                ],
             ));
             n += 1;
         }
@@ -179,8 +209,14 @@ fn traffic() -> Vec<(String, Vec<String>)> {
         shadows.push(record(
             "burn_edge.swap",
             T0,
-            &[("event.id", s(&format!("sw{i}"))), ("burn_edge.model.name", s("mnist")), ("burn_edge.swap.from", s("1.0.0")),
-              ("burn_edge.swap.to", s("1.1.0")), ("burn_edge.swap.ms", Attr::D(*ms)), ("burn_edge.swap.reason", s("channel"))],
+            &[
+                ("event.id", s(&format!("sw{i}"))),
+                ("burn_edge.model.name", s("mnist")),
+                ("burn_edge.swap.from", s("1.0.0")),
+                ("burn_edge.swap.to", s("1.1.0")),
+                ("burn_edge.swap.ms", Attr::D(*ms)),
+                ("burn_edge.swap.reason", s("channel")),
+            ],
         ));
     }
     out.push(("c0".into(), shadows));
@@ -220,7 +256,10 @@ fn check_report(r: &Value) {
     assert_eq!(canary["drift"]["level"], "alert", "every canary prediction is class 3");
     let control = &r["control"];
     assert_eq!((control["rule"].clone(), control["arm"].clone(), control["controlOf"].as_str()), (Value::Null, Value::Null, Some(RULE)));
-    assert_eq!((control["version"].as_str(), control["users"].as_i64(), control["predictions"].as_i64()), (Some("1.0.0"), Some(6), Some(60)));
+    assert_eq!(
+        (control["version"].as_str(), control["users"].as_i64(), control["predictions"].as_i64()),
+        (Some("1.0.0"), Some(6), Some(60))
+    );
     assert_eq!((control["p50Ms"].as_f64(), control["p95Ms"].as_f64(), control["errors"].as_i64()), (Some(30.0), Some(57.0), Some(1)));
     assert_eq!(control["slowOverControlP95"], 3, "58, 59 and 60 ms");
     assert_eq!(control["exposures"], 0);
@@ -235,14 +274,20 @@ fn check_report(r: &Value) {
     assert_eq!((pair["pairs"].as_i64(), pair["agreement"].as_f64()), (Some(10), Some(0.8)));
     let confusion = pair["confusion"].as_array().unwrap();
     assert_eq!(confusion.len(), 10, "mnist has 10 labels");
-    assert_eq!((confusion[3][5].as_i64(), confusion[7][1].as_i64(), confusion[3][3].as_i64(), confusion[0][0].as_i64()), (Some(1), Some(1), Some(0), Some(1)));
+    assert_eq!(
+        (confusion[3][5].as_i64(), confusion[7][1].as_i64(), confusion[3][3].as_i64(), confusion[0][0].as_i64()),
+        (Some(1), Some(1), Some(0), Some(1))
+    );
     let cells: i64 = confusion.iter().flat_map(|row| row.as_array().unwrap()).map(|c| c.as_i64().unwrap()).sum();
     assert_eq!(cells, 10);
     // Served side: p0..p9 at 1..=10 ms; shadow side 100..=109 ms.
     assert_eq!((pair["championP50Ms"].as_f64(), pair["championP95Ms"].as_f64()), (Some(5.0), Some(10.0)));
     assert_eq!((pair["challengerP50Ms"].as_f64(), pair["challengerP95Ms"].as_f64()), (Some(104.0), Some(109.0)));
 
-    assert_eq!(r["interleave"], json!([{ "rule": "mnist-il", "arms": ["a", "b"], "wins": { "a": 3, "b": 5 }, "ties": 2, "preferenceB": 0.625 }]));
+    assert_eq!(
+        r["interleave"],
+        json!([{ "rule": "mnist-il", "arms": ["a", "b"], "wins": { "a": 3, "b": 5 }, "ties": 2, "preferenceB": 0.625 }])
+    );
     assert_eq!(r["swaps"], json!({ "count": 4, "p50Ms": 200.0, "p95Ms": 400.0 }));
     let guard = r["guard"].as_array().unwrap();
     assert_eq!((guard.len(), guard[1]["by"].as_str()), (2, Some("guard")));
@@ -291,8 +336,13 @@ fn malformed_rollout_attributes_are_refused_and_hostile_values_read_back_safely(
     let args = ["--telemetry-db", db.to_str().unwrap(), "--models", models.to_str().unwrap()];
     let server = start_with(&args);
     let exposure = |id: &str, extra: &[(&str, Attr)], drop: &str| {
-        let mut attrs = vec![("event.id", s(id)), ("burn_edge.model.name", s("mnist")), ("burn_edge.model.version", s("1.1.0")),
-            ("burn_edge.rollout.rule", s("r")), ("burn_edge.rollout.arm", s("canary"))];
+        let mut attrs = vec![
+            ("event.id", s(id)),
+            ("burn_edge.model.name", s("mnist")),
+            ("burn_edge.model.version", s("1.1.0")),
+            ("burn_edge.rollout.rule", s("r")),
+            ("burn_edge.rollout.arm", s("canary")),
+        ];
         attrs.retain(|(k, _)| *k != drop);
         attrs.extend(extra.iter().map(|(k, v)| (*k, clone(v))));
         record("burn_edge.exposure", T0, &attrs)
@@ -302,18 +352,36 @@ fn malformed_rollout_attributes_are_refused_and_hostile_values_read_back_safely(
         exposure("no-rule", &[], "burn_edge.rollout.rule"),
         exposure("int-arm", &[("burn_edge.rollout.arm", Attr::I(3))], "burn_edge.rollout.arm"),
         exposure("bad-bucket", &[("burn_edge.rollout.bucket", s("half"))], ""),
-        record("burn_edge.swap", T0, &[("event.id", s("sw")), ("burn_edge.model.name", s("mnist")), ("burn_edge.swap.from", s("1")),
-            ("burn_edge.swap.to", s("2")), ("burn_edge.swap.ms", s("fast"))]),
+        record(
+            "burn_edge.swap",
+            T0,
+            &[
+                ("event.id", s("sw")),
+                ("burn_edge.model.name", s("mnist")),
+                ("burn_edge.swap.from", s("1")),
+                ("burn_edge.swap.to", s("2")),
+                ("burn_edge.swap.ms", s("fast")),
+            ],
+        ),
         inference("long-of", "1.0.0", 1.0, 1, T0, &[("burn_edge.role", s("shadow")), ("burn_edge.shadow.of", s(&"p".repeat(129)))]),
-        record("burn_edge.interleave", T0, &[("event.id", s("il")), ("burn_edge.model.name", s("mnist")), ("burn_edge.rollout.rule", s("x"))]),
+        record(
+            "burn_edge.interleave",
+            T0,
+            &[("event.id", s("il")), ("burn_edge.model.name", s("mnist")), ("burn_edge.rollout.rule", s("x"))],
+        ),
     ];
     let (status, _, msg) = request(&server.addr, "POST", "/v1/logs", &[JSON, KEY], from_install("u", &records).as_bytes());
     assert_eq!(status, 200, "{msg}");
     let answer: Value = serde_json::from_str(&msg).unwrap();
     assert_eq!(answer["partialSuccess"]["rejectedLogRecords"], "6", "{msg}");
     let why = answer["partialSuccess"]["errorMessage"].as_str().unwrap();
-    for reason in ["missing attribute burn_edge.rollout.rule", "burn_edge.rollout.arm must be String", "burn_edge.rollout.bucket must be Double",
-        "burn_edge.swap.ms must be Double", "burn_edge.shadow.of is longer than 128 bytes"] {
+    for reason in [
+        "missing attribute burn_edge.rollout.rule",
+        "burn_edge.rollout.arm must be String",
+        "burn_edge.rollout.bucket must be Double",
+        "burn_edge.swap.ms must be Double",
+        "burn_edge.shadow.of is longer than 128 bytes",
+    ] {
         assert!(why.contains(reason), "{reason}: {why}");
     }
     assert!(why.contains("1 attributes outside the vocabulary were dropped"), "{why}");
@@ -322,9 +390,21 @@ fn malformed_rollout_attributes_are_refused_and_hostile_values_read_back_safely(
     let hostile = "'\\\"<img src=x onerror=alert(1)>%00".to_string() + &"é".repeat(100);
     let hostile_rule: String = hostile.chars().take(120).collect();
     let records = vec![
-        exposure("h1", &[("burn_edge.rollout.rule", s(&hostile_rule)), ("burn_edge.rollout.arm", s(&"a".repeat(256)))], "burn_edge.rollout.rule"),
-        record("burn_edge.interleave", T0, &[("event.id", s("h2")), ("burn_edge.model.name", s("mnist")), ("burn_edge.rollout.rule", s(&hostile_rule)),
-            ("burn_edge.interleave.winner", s("'; DROP TABLE events; --"))]),
+        exposure(
+            "h1",
+            &[("burn_edge.rollout.rule", s(&hostile_rule)), ("burn_edge.rollout.arm", s(&"a".repeat(256)))],
+            "burn_edge.rollout.rule",
+        ),
+        record(
+            "burn_edge.interleave",
+            T0,
+            &[
+                ("event.id", s("h2")),
+                ("burn_edge.model.name", s("mnist")),
+                ("burn_edge.rollout.rule", s(&hostile_rule)),
+                ("burn_edge.interleave.winner", s("'; DROP TABLE events; --")),
+            ],
+        ),
     ];
     let (status, _, msg) = request(&server.addr, "POST", "/v1/logs", &[JSON, KEY], from_install("u", &records).as_bytes());
     assert_eq!((status, msg.as_str()), (200, "{}"));
@@ -369,7 +449,9 @@ fn the_rollout_report_needs_the_read_key_a_plain_model_name_and_is_empty_for_an_
         assert_eq!(status, 401, "{headers:?}");
         assert!(head.contains("www-authenticate"));
     }
-    for bad in ["", "?model=", "?model=..", "?model=../mnist", "?model=%2e%2e%2fetc", "?model=a%2Fb", "?model=.hidden", "?model=a%00b", "?rule=x"] {
+    for bad in
+        ["", "?model=", "?model=..", "?model=../mnist", "?model=%2e%2e%2fetc", "?model=a%2Fb", "?model=.hidden", "?model=a%00b", "?rule=x"]
+    {
         let (status, _, body) = request(&server.addr, "GET", &format!("/api/rollout{bad}"), &[READ], b"");
         assert_eq!(status, 400, "{bad}: {body}");
         assert!(body.contains("model must be a model folder name"), "{body}");
@@ -403,8 +485,12 @@ fn tables_from_before_rollouts_get_the_new_columns() {
     let db = dir.path().join("old.sqlite");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        let sqlite_columns = old_columns.replace("Nullable(String)", "TEXT").replace("Nullable(Float64)", "REAL").replace("Nullable(Int64)", "INTEGER")
-            .replace("String", "TEXT").replace("Int64", "INTEGER");
+        let sqlite_columns = old_columns
+            .replace("Nullable(String)", "TEXT")
+            .replace("Nullable(Float64)", "REAL")
+            .replace("Nullable(Int64)", "INTEGER")
+            .replace("String", "TEXT")
+            .replace("Int64", "INTEGER");
         conn.execute_batch(&format!(
             "CREATE TABLE events ({sqlite_columns}, PRIMARY KEY (app, event_id));
              INSERT INTO events (app, event_id, time_unix_nano, received_unix_ms, name, model_name, model_version, latency_ms, predicted_class, attributes)

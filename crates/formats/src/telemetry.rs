@@ -275,7 +275,8 @@ mod tests {
         let has = |event: &str, key: &str, required: bool| {
             event_spec(event).is_some_and(|e| e.attributes.iter().any(|a| a.key == key && a.required == required))
         };
-        for event in ["burn_edge.model.load", "burn_edge.inference", "burn_edge.error", "burn_edge.backend.fallback", "burn_edge.feedback"] {
+        for event in ["burn_edge.model.load", "burn_edge.inference", "burn_edge.error", "burn_edge.backend.fallback", "burn_edge.feedback"]
+        {
             for key in ["burn_edge.alias", "burn_edge.role", "burn_edge.rollout.rule", "burn_edge.rollout.arm"] {
                 assert!(has(event, key, false), "{event} {key}");
             }

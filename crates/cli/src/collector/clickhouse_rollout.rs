@@ -5,8 +5,8 @@
 
 use super::clickhouse::{ClickHouseStore, TABLE};
 use super::store::{
-    bucket_sql, class_sql, ArmKey, Bucket, RolloutAggregates, RolloutLimits, ShadowPair, StoreError, ARM_EVENTS, CONFUSION_CLASSES,
-    FINE, MAX_CLASSES,
+    bucket_sql, class_sql, ArmKey, Bucket, RolloutAggregates, RolloutLimits, ShadowPair, StoreError, ARM_EVENTS, CONFUSION_CLASSES, FINE,
+    MAX_CLASSES,
 };
 
 /// `s` as a ClickHouse string literal.
@@ -127,10 +127,7 @@ fn shadow(store: &ClickHouseStore, m: &str, limits: &RolloutLimits) -> Result<Ve
     };
     let (served, shadow) = (histogram("pl")?, histogram("cl")?);
     let of_pair = |rows: &[PairBucket], c: &str, d: &str| -> Vec<Bucket> {
-        rows.iter()
-            .filter(|r| r.0 == c && r.1 == d)
-            .map(|&(_, _, index, count, min, max)| Bucket { index, count, min, max })
-            .collect()
+        rows.iter().filter(|r| r.0 == c && r.1 == d).map(|&(_, _, index, count, min, max)| Bucket { index, count, min, max }).collect()
     };
     Ok(totals
         .into_iter()

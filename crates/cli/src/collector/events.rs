@@ -323,8 +323,16 @@ mod tests {
             parse(&request(&record), "demo").events.remove(0).rollout
         };
         let attr = |k: &str, v: &str| format!(r#"{{"key":"{k}","value":{{"stringValue":"{v}"}}}}"#);
-        let r = with(&[attr("burn_edge.alias", "stable"), attr("burn_edge.role", "shadow"), attr("burn_edge.rollout.rule", "r1"),
-            attr("burn_edge.rollout.arm", "canary"), attr("burn_edge.shadow.of", "p9")].join(","));
+        let r = with(
+            &[
+                attr("burn_edge.alias", "stable"),
+                attr("burn_edge.role", "shadow"),
+                attr("burn_edge.rollout.rule", "r1"),
+                attr("burn_edge.rollout.arm", "canary"),
+                attr("burn_edge.shadow.of", "p9"),
+            ]
+            .join(","),
+        );
         assert_eq!(
             (r.alias.as_deref(), r.rule.as_deref(), r.arm.as_deref(), r.shadow_of.as_deref()),
             (Some("stable"), Some("r1"), Some("canary"), Some("p9"))

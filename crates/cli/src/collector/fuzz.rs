@@ -216,8 +216,7 @@ fn otlp_decoder_store_and_summary_survive_any_body() {
             let summary = build_within(&store, &references, &limits).map_err(|e| TestCaseError::fail(e.to_string()))?;
             check_summary(&summary, &limits)?;
             for model in ["mnist", "shadow", "x"] {
-                let report =
-                    rollout_report::build(&store, &references, model, None).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let report = rollout_report::build(&store, &references, model, None).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 check_rollout(&report)?;
             }
         }

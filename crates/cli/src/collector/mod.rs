@@ -8,11 +8,11 @@
 //! holders of the read key only.
 
 mod auth;
+#[cfg(test)]
+mod bench;
 mod clickhouse;
 mod clickhouse_rollout;
 mod drift;
-#[cfg(test)]
-mod bench;
 mod events;
 #[cfg(test)]
 mod fuzz;
@@ -160,7 +160,8 @@ fn check_read_key(c: &Collector, headers: &HeaderMap) -> Result<(), Response> {
     if auth::read_key_from(headers, READ_KEY_HEADER).is_some_and(|k| c.read_key.matches(&k)) {
         return Ok(());
     }
-    let mut res = error(StatusCode::UNAUTHORIZED, format!("missing or wrong read key: send it in {READ_KEY_HEADER} or Authorization: Bearer"));
+    let mut res =
+        error(StatusCode::UNAUTHORIZED, format!("missing or wrong read key: send it in {READ_KEY_HEADER} or Authorization: Bearer"));
     res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"burn-edge telemetry\""));
     Err(res)
 }
@@ -186,13 +187,15 @@ async fn rollout(State(c): State<Arc<Collector>>, headers: HeaderMap, RawQuery(q
         }
     }
     let Some(model) = model.filter(|m| rollout_report::valid_model_name(m)) else {
-        return error(StatusCode::BAD_REQUEST, "model must be a model folder name: letters, digits, '.', '_' or '-', not starting with '.'");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "model must be a model folder name: letters, digits, '.', '_' or '-', not starting with '.'",
+        );
     };
     if rule.as_ref().is_some_and(|r| r.is_empty() || r.len() > 256) {
         return error(StatusCode::BAD_REQUEST, "rule must be a rule key of 1 to 256 bytes");
     }
-    let result =
-        tokio::task::spawn_blocking(move || rollout_report::build(c.store.as_ref(), &c.references, &model, rule.as_deref())).await;
+    let result = tokio::task::spawn_blocking(move || rollout_report::build(c.store.as_ref(), &c.references, &model, rule.as_deref())).await;
     report_response(result)
 }
 

@@ -25,9 +25,7 @@ pub const MAX_LOG_ENTRIES: usize = 200;
 
 /// Whether `model` is a plain folder name: letters, digits, `.`, `_`, `-`, not starting with a dot.
 pub fn valid_model_name(model: &str) -> bool {
-    (1..=128).contains(&model.len())
-        && !model.starts_with('.')
-        && model.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    (1..=128).contains(&model.len()) && !model.starts_with('.') && model.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// One arm key's numbers, merged from the store's rows.
@@ -197,10 +195,8 @@ fn build_at(
     }
     let has_events = |rule: &str| stats.keys().any(|k| k.rule == rule);
     let rule_of = |key: &str| rules.iter().find(|r| r.get("key").and_then(Value::as_str) == Some(key)).copied();
-    let selected = selected
-        .map(str::to_string)
-        .or_else(|| rule_keys.iter().find(|r| has_events(r)).cloned())
-        .or_else(|| rule_keys.first().cloned());
+    let selected =
+        selected.map(str::to_string).or_else(|| rule_keys.iter().find(|r| has_events(r)).cloned()).or_else(|| rule_keys.first().cloned());
 
     // The control of a rule: an experiment's arm named control (else its first); for a rollout,
     // the events on the rule's alias outside any rule.
@@ -208,8 +204,10 @@ fn build_at(
         let spec = rule_of(rule);
         let experiment = spec.and_then(|r| r.get("kind")?.as_str()) == Some("experiment");
         if experiment {
-            let arms: Vec<&str> =
-                spec.and_then(|r| r.get("arms")?.as_array()).map(|a| a.iter().filter_map(|a| a["name"].as_str()).collect()).unwrap_or_default();
+            let arms: Vec<&str> = spec
+                .and_then(|r| r.get("arms")?.as_array())
+                .map(|a| a.iter().filter_map(|a| a["name"].as_str()).collect())
+                .unwrap_or_default();
             let name = if arms.contains(&"control") { Some("control") } else { arms.first().copied() };
             let mut s = Stats::default();
             for (k, v) in stats.iter().filter(|(k, _)| k.rule == rule && Some(k.arm.as_str()) == name) {

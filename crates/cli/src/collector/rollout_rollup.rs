@@ -11,8 +11,8 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{params, Connection};
 
 use super::store::{
-    bucket_of, class_of, ArmKey, Bucket, RolloutAggregates, RolloutLimits, ShadowPair, StoreError, ARM_EVENTS, CONFUSION_CLASSES,
-    FINE, MAX_CLASSES, ROLE_SHADOW,
+    bucket_of, class_of, ArmKey, Bucket, RolloutAggregates, RolloutLimits, ShadowPair, StoreError, ARM_EVENTS, CONFUSION_CLASSES, FINE,
+    MAX_CLASSES, ROLE_SHADOW,
 };
 
 pub const SCHEMA: &str = "
@@ -235,7 +235,9 @@ pub fn read(conn: &Connection, model: &str, limits: &RolloutLimits) -> Result<Ro
     )?;
     out.latency = rows(
         conn,
-        &format!("{top} SELECT alias, rule, arm, version, key, n, lo, hi FROM rollout_rollup WHERE model = ?1 AND kind = 'latency' AND {in_top}"),
+        &format!(
+            "{top} SELECT alias, rule, arm, version, key, n, lo, hi FROM rollout_rollup WHERE model = ?1 AND kind = 'latency' AND {in_top}"
+        ),
         &[&model, &groups],
         |r| Ok((arm_key(r)?, bucket(r, 4)?)),
     )?;

@@ -40,8 +40,14 @@ CREATE INDEX IF NOT EXISTS events_by_prediction ON events (prediction_id) WHERE 
 ";
 
 /// Columns added with rollouts (`events::Rollout`): added to a database created before them.
-const ROLLOUT_COLUMNS: [(&str, &str); 6] =
-    [("rollout_alias", "TEXT"), ("rollout_rule", "TEXT"), ("rollout_arm", "TEXT"), ("shadow_of", "TEXT"), ("swap_ms", "REAL"), ("winner", "TEXT")];
+const ROLLOUT_COLUMNS: [(&str, &str); 6] = [
+    ("rollout_alias", "TEXT"),
+    ("rollout_rule", "TEXT"),
+    ("rollout_arm", "TEXT"),
+    ("shadow_of", "TEXT"),
+    ("swap_ms", "REAL"),
+    ("winner", "TEXT"),
+];
 
 /// Adds the rollout columns a database lacks, then their index.
 fn add_rollout_columns(conn: &Connection) -> rusqlite::Result<()> {
