@@ -6,9 +6,9 @@
 // them. ROLLOUT_SCREENSHOT=path.png saves a screenshot of the section.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startServer, launchBrowser } from './harness.mjs';
 
 const RULE = 'mnist-1.1.0-canary';
@@ -38,7 +38,10 @@ before(async () => {
   ]));
   server = await startServer(['--models', models]);
 });
-after(() => server?.stop());
+after(() => {
+  server?.stop();
+  rmSync(dirname(models), { recursive: true, force: true });
+});
 
 /** @param {Record<string, string | number>} attrs */
 const attributes = (attrs) => Object.entries(attrs).map(([key, v]) => ({

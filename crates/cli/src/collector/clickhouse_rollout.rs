@@ -25,6 +25,7 @@ fn arm_key((alias, rule, arm, version): KeyRow) -> ArmKey {
 }
 
 type PairBucket = (String, String, i64, i64, f64, f64);
+type KeyBucket = (String, String, String, String, i64, i64, f64, f64);
 
 pub fn read(store: &ClickHouseStore, model: &str, limits: &RolloutLimits) -> Result<RolloutAggregates, StoreError> {
     let m = quote(model);
@@ -49,7 +50,7 @@ pub fn read(store: &ClickHouseStore, model: &str, limits: &RolloutLimits) -> Res
            AND (a, r, arm) IN (SELECT a, r, arm FROM ({top})) GROUP BY a, r, arm"
     ))?;
     out.users = rows.into_iter().map(|(a, r, arm, n)| (arm_key((a, r, arm, String::new())), n)).collect();
-    let rows: Vec<(String, String, String, String, i64, i64, f64, f64)> = store.select(&format!(
+    let rows: Vec<KeyBucket> = store.select(&format!(
         "SELECT a, r, arm, v, toInt64(bucket), toInt64(count()), min(val), max(val) FROM
            (SELECT a, r, arm, v, val, {} AS bucket FROM
              (SELECT a, r, arm, v, assumeNotNull(latency_ms) AS val FROM ({base}) WHERE name = 'burn_edge.inference' AND isNotNull(latency_ms)))

@@ -155,19 +155,19 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
-/// 401 unless `headers` carry the read key.
-fn check_read_key(c: &Collector, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 answer, unless `headers` carry the read key.
+fn read_key_refusal(c: &Collector, headers: &HeaderMap) -> Option<Response> {
     if auth::read_key_from(headers, READ_KEY_HEADER).is_some_and(|k| c.read_key.matches(&k)) {
-        return Ok(());
+        return None;
     }
     let mut res =
         error(StatusCode::UNAUTHORIZED, format!("missing or wrong read key: send it in {READ_KEY_HEADER} or Authorization: Bearer"));
     res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"burn-edge telemetry\""));
-    Err(res)
+    Some(res)
 }
 
 async fn summary(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
-    if let Err(res) = check_read_key(&c, &headers) {
+    if let Some(res) = read_key_refusal(&c, &headers) {
         return res;
     }
     report_response(tokio::task::spawn_blocking(move || report::build(c.store.as_ref(), &c.references)).await)
@@ -175,7 +175,7 @@ async fn summary(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Respons
 
 /// `GET /api/rollout?model=<name>[&rule=<key>]`: see `rollout_report`.
 async fn rollout(State(c): State<Arc<Collector>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    if let Err(res) = check_read_key(&c, &headers) {
+    if let Some(res) = read_key_refusal(&c, &headers) {
         return res;
     }
     let (mut model, mut rule) = (None, None);
