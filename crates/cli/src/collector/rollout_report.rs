@@ -424,6 +424,52 @@ mod tests {
     }
 
     #[test]
+    fn an_experiments_control_is_its_control_arm_and_srm_counts_every_arm() {
+        use super::super::events::{Event, Rollout};
+        use super::super::sqlite::{tests::inference, SqliteStore};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("m")).unwrap();
+        let channel = json!({ "rollout": { "rules": [{ "key": "exp", "kind": "experiment", "alias": "stable", "coverage": 1,
+            "arms": [{ "name": "b", "version": "1.1.0", "weight": 0.3 }, { "name": "control", "version": "1.0.0", "weight": 0.7 }] }] } });
+        std::fs::write(dir.path().join("m/channel.json"), channel.to_string()).unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.sqlite")).unwrap();
+        let tagged = |e: Event, arm: &str, version: &str, install: &str| Event {
+            install_id: Some(install.into()),
+            model_version: Some(version.into()),
+            rollout: Rollout { rule: Some("exp".into()), arm: Some(arm.into()), alias: Some("stable".into()), ..Rollout::default() },
+            ..e
+        };
+        let exposure = |id: &str, arm: &str, version: &str, install: &str| Event {
+            name: "burn_edge.exposure".into(),
+            latency_ms: None,
+            predicted_class: None,
+            ..tagged(inference("a", id, "m", 0, 0.0, 1, None), arm, version, install)
+        };
+        let mut events = Vec::new();
+        for u in 0..7 {
+            events.push(exposure(&format!("xc{u}"), "control", "1.0.0", &format!("c{u}")));
+            events.push(tagged(inference("a", &format!("ic{u}"), "m", 1, 1.0 + u as f64, 1, None), "control", "1.0.0", &format!("c{u}")));
+        }
+        for u in 0..3 {
+            events.push(exposure(&format!("xb{u}"), "b", "1.1.0", &format!("b{u}")));
+            events.push(tagged(inference("a", &format!("ib{u}"), "m", 1, 100.0, 1, None), "b", "1.1.0", &format!("b{u}")));
+        }
+        // Outside the experiment: not its control.
+        events.push(inference("a", "plain", "m", 1, 1.0, 1, None));
+        store.insert(&events, 0).unwrap();
+        let r = build(&store, &References::new(dir.path().into()), "m", None).unwrap();
+        assert_eq!(
+            (r["rule"].as_str(), r["control"]["arm"].as_str(), r["control"]["predictions"].as_i64()),
+            (Some("exp"), Some("control"), Some(7))
+        );
+        assert_eq!((r["control"]["users"].as_i64(), r["control"]["p95Ms"].as_f64()), (Some(7), Some(7.0)));
+        let b = r["arms"].as_array().unwrap().iter().find(|a| a["arm"] == "b").unwrap();
+        assert_eq!((b["users"].as_i64(), b["slowOverControlP95"].as_i64(), b["control"].as_bool()), (Some(3), Some(3), Some(false)));
+        assert_eq!(r["srm"]["observed"], json!({ "b": 3, "control": 7 }));
+        assert_eq!(r["srm"]["expectedShares"], json!({ "b": 0.3, "control": 0.7 }));
+    }
+
+    #[test]
     fn a_missing_or_broken_log_is_an_empty_list() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rollout-log.json");
