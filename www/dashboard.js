@@ -5,10 +5,15 @@
  * reference, confidence histogram, latency over time), and per model version the requests,
  * errors and error rate per minute.
  *
+ * Above them, the Rollout section of one model (`dashboard-rollout.js`), picked from the
+ * models that have events (default mnist).
+ *
  * The summary needs the collector's read key. The dashboard takes it from the URL fragment
  * (`dashboard.html#key=...`, which the browser never sends to a server), keeps it in
  * sessionStorage, sends it in the `x-burn-edge-read-key` header, and asks for it on 401.
  */
+
+import { refreshRollout } from './dashboard-rollout.js';
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const SVG = 'http://www.w3.org/2000/svg';
@@ -188,6 +193,7 @@ function renderVersion(v) {
 }
 
 const KEY_STORAGE = 'burn-edge.dashboard.readKey';
+const MODEL_STORAGE = 'burn-edge.dashboard.rolloutModel';
 const READ_KEY_HEADER = 'x-burn-edge-read-key';
 
 /**
@@ -258,6 +264,7 @@ async function refresh() {
     $('totals').textContent = Object.entries(summary.events).map(([k, v]) => `${k}: ${v}`).join(' · ') || 'no events yet';
     $('groups').replaceChildren(...summary.groups.map(renderGroup));
     $('versions').replaceChildren(...summary.versionTimeline.map(renderVersion));
+    await rollout(key, summary.groups.map((g) => g.model));
     $('error').hidden = true;
     const form = document.getElementById('key-form');
     if (form) form.hidden = true;
@@ -268,6 +275,29 @@ async function refresh() {
     $('error').textContent = err instanceof Error ? err.message : String(err);
   }
 }
+
+/**
+ * Refreshes the Rollout section; the picker offers `models` (those with events) and mnist.
+ * @param {string} key
+ * @param {string[]} models
+ */
+async function rollout(key, models) {
+  const picker = /** @type {HTMLSelectElement} */ ($('rollout-model'));
+  const chosen = sessionStorage.getItem(MODEL_STORAGE) || picker.value || 'mnist';
+  const names = [...new Set(['mnist', ...models, chosen])].sort();
+  if (names.join('\n') !== [...picker.options].map((o) => o.value).join('\n')) {
+    picker.replaceChildren(...names.map((n) => { const o = document.createElement('option'); o.value = n; o.textContent = n; return o; }));
+  }
+  picker.value = chosen;
+  await refreshRollout($('rollout'), chosen, key);
+  $('rollout-section').dataset.model = chosen;
+  document.body.dataset.rolloutLoaded = chosen;
+}
+
+$('rollout-model').addEventListener('change', (e) => {
+  sessionStorage.setItem(MODEL_STORAGE, /** @type {HTMLSelectElement} */ (e.target).value);
+  refresh();
+});
 
 takeKey();
 refresh();

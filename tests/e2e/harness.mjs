@@ -18,14 +18,15 @@ export function cliPath() {
 }
 
 /**
- * Starts `burn-edge serve` on a free loopback port.
+ * Starts `burn-edge serve` on a free loopback port, with `args` added (e.g. `--models DIR`).
+ * @param {string[]} [args]
  * @returns {Promise<{ url: string, stop: () => void }>}
  */
-export function startServer() {
+export function startServer(args = []) {
   return new Promise((resolve, reject) => {
     // Each server gets its own telemetry store, so parallel test files never share one.
     const db = join(mkdtempSync(join(tmpdir(), 'burn-edge-e2e-')), 'telemetry.sqlite');
-    const child = spawn(cliPath(), ['serve', '--addr', '127.0.0.1:0', '--telemetry-db', db], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cliPath(), ['serve', '--addr', '127.0.0.1:0', '--telemetry-db', db, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`burn-edge serve exited with ${code}: ${out}`)));

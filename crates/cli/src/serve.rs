@@ -109,10 +109,11 @@ fn escapes(root: &Path, uri_path: &str) -> bool {
     real.is_dir() && real.join("index.html").canonicalize().is_ok_and(|index| !index.starts_with(&real_root))
 }
 
-/// The router: `/pkg/*` from `pkg/`, `/models/*` from `models/`, `/samples/*` (the image
+/// The router: `/pkg/*` from `pkg/`, `/models/*` from `models` (`root/models` unless
+/// `burn-edge serve --models` says otherwise), `/samples/*` (the image
 /// classifier demo's sample photos) from `../shared/datasets/squeezenet/images` beside the
 /// project, the `collector` routes (with their own CORS rules), everything else from `www/`.
-pub fn router(root: &Path, collector: Router, request_timeout: Duration) -> Router {
+pub fn router(root: &Path, models: &Path, collector: Router, request_timeout: Duration) -> Router {
     let header = |name: &'static str, value| {
         SetResponseHeaderLayer::overriding(header::HeaderName::from_static(name), HeaderValue::from_static(value))
     };
@@ -123,7 +124,7 @@ pub fn router(root: &Path, collector: Router, request_timeout: Duration) -> Rout
         .expose_headers([header::CONTENT_LENGTH, header::CONTENT_RANGE, header::ETAG, header::ACCEPT_RANGES]);
     let cdn = Router::new()
         .nest_service("/pkg", files(root.join("pkg")))
-        .nest_service("/models", files(root.join("models")))
+        .nest_service("/models", files(models.to_path_buf()))
         .nest_service("/samples", files(root.join("../shared/datasets/squeezenet/images")))
         .fallback_service(files(root.join("www")))
         .layer(middleware::from_fn(channel_etag))
@@ -197,7 +198,14 @@ fn etag_matches(if_none_match: &HeaderValue, etag: &str) -> bool {
 
 /// Serves `root` on `addr` until interrupted, printing the demo URL once listening (and the
 /// dashboard's, with `dashboard_key` in its fragment when given).
-pub async fn serve(root: &Path, addr: SocketAddr, collector: Router, options: ServeOptions, dashboard_key: Option<&str>) -> Result<()> {
+pub async fn serve(
+    root: &Path,
+    models: &Path,
+    addr: SocketAddr,
+    collector: Router,
+    options: ServeOptions,
+    dashboard_key: Option<&str>,
+) -> Result<()> {
     if !root.join("pkg/cpu/burn_edge_bg.wasm").exists() {
         eprintln!("warning: {} has no wasm build yet; run `npm run build` first", root.join("pkg").display());
     }
@@ -207,7 +215,7 @@ pub async fn serve(root: &Path, addr: SocketAddr, collector: Router, options: Se
     // The key goes in the fragment, which the browser never sends to the server.
     let fragment = dashboard_key.map(|k| format!("#key={k}")).unwrap_or_default();
     println!("telemetry collector: POST http://{local}/v1/logs; dashboard at http://{local}/dashboard.html{fragment}");
-    crate::server::run(listener, router(root, collector, options.request_timeout), options.connections).await;
+    crate::server::run(listener, router(root, models, collector, options.request_timeout), options.connections).await;
     Ok(())
 }
 
@@ -239,7 +247,7 @@ mod tests {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        router(root, Router::new(), Duration::from_secs(30)).oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+        router(root, &root.join("models"), Router::new(), Duration::from_secs(30)).oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
     }
 
     async fn body(res: Response) -> Vec<u8> {
@@ -324,7 +332,7 @@ mod tests {
     async fn head_and_get_of_a_channel_carry_the_same_etag() {
         let dir = fixture();
         let get_res = get(dir.path(), "/models/mnist/channel.json", &[]).await;
-        let app = router(dir.path(), Router::new(), Duration::from_secs(30));
+        let app = router(dir.path(), &dir.path().join("models"), Router::new(), Duration::from_secs(30));
         let head = app.oneshot(Request::head("/models/mnist/channel.json").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(head.status(), 200);
         assert_eq!(head.headers()["etag"], get_res.headers()["etag"]);
@@ -332,7 +340,7 @@ mod tests {
         assert!(body(head).await.is_empty(), "a HEAD has no body");
         // A HEAD revalidates like a GET.
         let etag = get_res.headers()["etag"].to_str().unwrap().to_string();
-        let app = router(dir.path(), Router::new(), Duration::from_secs(30));
+        let app = router(dir.path(), &dir.path().join("models"), Router::new(), Duration::from_secs(30));
         let req = Request::head("/models/mnist/channel.json").header("if-none-match", &etag).body(Body::empty()).unwrap();
         assert_eq!(app.oneshot(req).await.unwrap().status(), 304);
     }
@@ -391,7 +399,7 @@ mod tests {
             panic!("handler bug")
         }
         let collector = Router::new().route("/boom", axum::routing::get(boom)).route("/ok", axum::routing::get(|| async { "fine" }));
-        let app = router(dir.path(), collector, Duration::from_secs(30));
+        let app = router(dir.path(), &dir.path().join("models"), collector, Duration::from_secs(30));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let limits = ConnLimits { header_timeout: Duration::from_secs(5), max_connections: 8 };
@@ -423,7 +431,7 @@ mod tests {
                 "late"
             }),
         );
-        let app = router(dir.path(), collector, Duration::from_millis(100));
+        let app = router(dir.path(), &dir.path().join("models"), collector, Duration::from_millis(100));
         let started = std::time::Instant::now();
         let res = app.oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(res.status(), 503);

@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Project folder holding www/, pkg/ and models/.
     #[arg(long, default_value = ".")]
     root: PathBuf,
+    /// Folder of the published models, served at /models/ and read by the collector (drift
+    /// references, channel files, rollout logs). Default: ROOT/models.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
     /// SQLite file the telemetry collector stores events in.
     #[arg(long, default_value = ".burn-edge/telemetry.sqlite")]
     telemetry_db: PathBuf,
@@ -155,12 +159,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
             Arc::new(store)
         }
     };
-    let routes = collector::routes(config, store, args.root.join("models"));
+    let models = args.models.clone().unwrap_or_else(|| args.root.join("models"));
+    let routes = collector::routes(config, store, models.clone());
     let options = ServeOptions {
         connections: ConnLimits { header_timeout: Duration::from_secs_f64(args.header_timeout), max_connections: args.max_connections },
         request_timeout: Duration::from_secs_f64(args.request_timeout),
     };
-    tokio::runtime::Runtime::new()?.block_on(crate::serve::serve(&args.root, args.addr, routes, options, dashboard_key.as_deref()))
+    tokio::runtime::Runtime::new()?.block_on(crate::serve::serve(&args.root, &models, args.addr, routes, options, dashboard_key.as_deref()))
 }
 
 #[cfg(test)]

@@ -68,6 +68,11 @@ pub const EVENT_ID: &str = "event.id";
 /// The resource attribute naming one browser install (copied into every stored event).
 pub const INSTALL_ID: &str = "burn_edge.install_id";
 
+/// On a shadow inference: the `burn_edge.prediction_id` of the served prediction it re-ran.
+pub const SHADOW_OF: &str = "burn_edge.shadow.of";
+/// `burn_edge.role` of a prediction made in the shadow (never shown); served ones say `served`.
+pub const ROLE_SHADOW: &str = "shadow";
+
 /// Resource attributes of every batch (who sent it).
 pub const RESOURCE_ATTRIBUTES: &[AttributeSpec] = &[
     req("service.name", Str),
@@ -89,6 +94,9 @@ pub const EVENTS: &[EventSpec] = &[
             req("burn_edge.backend", Str),
             opt("burn_edge.variant", Str),
             opt("burn_edge.role", Str),
+            opt("burn_edge.alias", Str),
+            opt("burn_edge.rollout.rule", Str),
+            opt("burn_edge.rollout.arm", Str),
             opt("burn_edge.load.source", Str),
             opt("burn_edge.load.bytes", Int),
             opt("burn_edge.load.channel_ms", Double),
@@ -114,6 +122,10 @@ pub const EVENTS: &[EventSpec] = &[
             req("burn_edge.predicted_class", Int),
             req("burn_edge.confidence", Double),
             opt("burn_edge.prediction_id", Str).capped(ID_MAX_LEN),
+            opt("burn_edge.alias", Str),
+            opt("burn_edge.rollout.rule", Str),
+            opt("burn_edge.rollout.arm", Str),
+            opt(SHADOW_OF, Str).capped(ID_MAX_LEN),
         ],
     },
     EventSpec {
@@ -125,6 +137,10 @@ pub const EVENTS: &[EventSpec] = &[
             req("burn_edge.fallback.from", Str),
             req("burn_edge.fallback.to", Str),
             req("burn_edge.fallback.reason", Str).capped(TEXT_MAX_LEN),
+            opt("burn_edge.role", Str),
+            opt("burn_edge.alias", Str),
+            opt("burn_edge.rollout.rule", Str),
+            opt("burn_edge.rollout.arm", Str),
         ],
     },
     EventSpec {
@@ -145,6 +161,10 @@ pub const EVENTS: &[EventSpec] = &[
             req("error.type", Str),
             req("error.message", Str).capped(TEXT_MAX_LEN),
             opt("burn_edge.offline", Bool),
+            opt("burn_edge.role", Str),
+            opt("burn_edge.alias", Str),
+            opt("burn_edge.rollout.rule", Str),
+            opt("burn_edge.rollout.arm", Str),
         ],
     },
     EventSpec {
@@ -155,6 +175,49 @@ pub const EVENTS: &[EventSpec] = &[
             req("burn_edge.true_label", Int),
             opt("burn_edge.model.name", Str),
             opt("burn_edge.model.version", Str),
+            opt("burn_edge.role", Str),
+            opt("burn_edge.alias", Str),
+            opt("burn_edge.rollout.rule", Str),
+            opt("burn_edge.rollout.arm", Str),
+        ],
+    },
+    // Rollout (channel schemaVersion 2): one exposure per new assignment (install x rule x
+    // bucket version), every hot swap, every pick in an interleaved list.
+    EventSpec {
+        name: "burn_edge.exposure",
+        attributes: &[
+            req(EVENT_ID, Str).capped(ID_MAX_LEN),
+            req("burn_edge.model.name", Str),
+            req("burn_edge.model.version", Str),
+            req("burn_edge.rollout.rule", Str),
+            req("burn_edge.rollout.arm", Str),
+            opt("burn_edge.alias", Str),
+            opt("burn_edge.rollout.kind", Str),
+            opt("burn_edge.rollout.bucket", Double),
+            opt("burn_edge.rollout.bucket_version", Int),
+        ],
+    },
+    EventSpec {
+        name: "burn_edge.swap",
+        attributes: &[
+            req(EVENT_ID, Str).capped(ID_MAX_LEN),
+            req("burn_edge.model.name", Str),
+            req("burn_edge.swap.from", Str),
+            req("burn_edge.swap.to", Str),
+            req("burn_edge.swap.ms", Double),
+            opt("burn_edge.swap.reason", Str).capped(TEXT_MAX_LEN),
+            opt("burn_edge.rollout.rule", Str),
+            opt("burn_edge.rollout.arm", Str),
+        ],
+    },
+    EventSpec {
+        name: "burn_edge.interleave",
+        attributes: &[
+            req(EVENT_ID, Str).capped(ID_MAX_LEN),
+            req("burn_edge.model.name", Str),
+            req("burn_edge.rollout.rule", Str),
+            req("burn_edge.interleave.winner", Str),
+            opt("burn_edge.prediction_id", Str).capped(ID_MAX_LEN),
         ],
     },
 ];
@@ -205,6 +268,32 @@ mod tests {
         assert_eq!(resource_attribute(INSTALL_ID).map(|a| a.max_len), Some(INSTALL_ID_MAX_LEN));
         let inference = event_spec("burn_edge.inference").unwrap();
         assert!(inference.attributes.iter().filter(|a| a.key.ends_with("id")).all(|a| a.max_len == ID_MAX_LEN));
+    }
+
+    #[test]
+    fn rollout_attributes_and_events_are_in_the_vocabulary() {
+        let has = |event: &str, key: &str, required: bool| {
+            event_spec(event).is_some_and(|e| e.attributes.iter().any(|a| a.key == key && a.required == required))
+        };
+        for event in ["burn_edge.model.load", "burn_edge.inference", "burn_edge.error", "burn_edge.backend.fallback", "burn_edge.feedback"]
+        {
+            for key in ["burn_edge.alias", "burn_edge.role", "burn_edge.rollout.rule", "burn_edge.rollout.arm"] {
+                assert!(has(event, key, false), "{event} {key}");
+            }
+        }
+        assert!(has("burn_edge.inference", SHADOW_OF, false));
+        let shadow_of = event_spec("burn_edge.inference").unwrap().attributes.iter().find(|a| a.key == SHADOW_OF).unwrap();
+        assert_eq!(shadow_of.max_len, ID_MAX_LEN);
+        for key in ["burn_edge.model.name", "burn_edge.model.version", "burn_edge.rollout.rule", "burn_edge.rollout.arm"] {
+            assert!(has("burn_edge.exposure", key, true), "{key}");
+        }
+        for key in ["burn_edge.swap.from", "burn_edge.swap.to", "burn_edge.swap.ms"] {
+            assert!(has("burn_edge.swap", key, true), "{key}");
+        }
+        assert!(has("burn_edge.interleave", "burn_edge.interleave.winner", true));
+        assert!(has("burn_edge.interleave", "burn_edge.prediction_id", false));
+        // The weights variant and the rollout arm never share a key.
+        assert!(!has("burn_edge.exposure", "burn_edge.variant", false));
     }
 
     #[test]

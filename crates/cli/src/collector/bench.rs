@@ -1,4 +1,5 @@
-//! A measurement, not a check (ignored by default): the summary's time over many stored events
+//! A measurement, not a check (ignored by default): the summary's and the rollout report's time
+//! over many stored events
 //! in SQLite (or ClickHouse), and how long an ingest commit waits while a summary runs.
 //! `BURN_EDGE_BENCH_EVENTS=1000000 cargo test -p burn-edge-cli --release bench -- --ignored --nocapture`
 
@@ -83,6 +84,14 @@ fn bench_summary_over_many_events() {
         assert!(summary["events"]["burn_edge.inference"].as_u64() >= Some(total as u64));
     }
     println!("summary: {times:.2?}");
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let report = super::rollout_report::build(store.as_ref(), &references, "mnist", None).unwrap();
+        times.push(t.elapsed());
+        assert!(report["arms"].is_array());
+    }
+    println!("rollout report: {times:.2?}");
     // An ingest commit of 100 events while a summary runs.
     let (s, r) = (store.clone(), references.clone());
     let summary = std::thread::spawn(move || {

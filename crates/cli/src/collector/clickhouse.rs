@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::events::Event;
 use super::store::{
-    bucket_sql, class_sql, decile_sql, Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, StoreError, COARSE, FINE,
-    MINUTE_NANOS, TIMELINE_EVENTS,
+    bucket_sql, class_sql, decile_sql, Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits,
+    StoreError, COARSE, FINE, MINUTE_NANOS, TIMELINE_EVENTS,
 };
 
 /// The table events are stored in.
@@ -37,8 +37,24 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS burn_edge_events (
     prediction_id Nullable(String),
     true_label Nullable(Int64),
     ttfp_ms Nullable(Float64),
-    attributes String
+    attributes String,
+    rollout_alias Nullable(String),
+    rollout_rule Nullable(String),
+    rollout_arm Nullable(String),
+    shadow_of Nullable(String),
+    swap_ms Nullable(Float64),
+    winner Nullable(String)
 ) ENGINE = ReplacingMergeTree() ORDER BY (app, event_id)";
+
+/// Columns added with rollouts (`events::Rollout`): added to a table created before them.
+const ROLLOUT_COLUMNS: [(&str, &str); 6] = [
+    ("rollout_alias", "Nullable(String)"),
+    ("rollout_rule", "Nullable(String)"),
+    ("rollout_arm", "Nullable(String)"),
+    ("shadow_of", "Nullable(String)"),
+    ("swap_ms", "Nullable(Float64)"),
+    ("winner", "Nullable(String)"),
+];
 
 /// Largest response read back: summaries are bounded (see `Limits`), so anything larger is a
 /// misconfigured or hostile server, refused before it fills the collector's memory.
@@ -71,6 +87,14 @@ impl ClickHouseStore {
         let config = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(30))).http_status_as_error(false).build();
         let store = ClickHouseStore { url: url.to_string(), agent: ureq::Agent::new_with_config(config), max_result_bytes };
         store.execute(SCHEMA, None)?;
+        // Old servers have no ADD COLUMN IF NOT EXISTS: ask which columns are there.
+        let have: Vec<(String,)> =
+            store.select(&format!("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{TABLE}'"))?;
+        for (column, kind) in ROLLOUT_COLUMNS {
+            if !have.iter().any(|(c,)| c == column) {
+                store.execute(&format!("ALTER TABLE {TABLE} ADD COLUMN {column} {kind}"), None)?;
+            }
+        }
         Ok(store)
     }
 
@@ -101,7 +125,7 @@ impl ClickHouseStore {
         Ok(text)
     }
 
-    fn select<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, StoreError> {
+    pub(super) fn select<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, StoreError> {
         let text = self.execute(&format!("{sql} FORMAT JSONCompact"), None)?;
         let parsed: JsonCompact<T> = serde_json::from_str(&text).map_err(|e| self.error(format!("unexpected result: {e}")))?;
         Ok(parsed.data)
@@ -132,6 +156,8 @@ impl EventStore for ClickHouseStore {
                 "variant": e.variant, "role": e.role, "latency_ms": e.latency_ms, "batch_size": e.batch_size,
                 "predicted_class": e.predicted_class, "confidence": e.confidence, "prediction_id": e.prediction_id,
                 "true_label": e.true_label, "ttfp_ms": e.ttfp_ms, "attributes": e.attributes_json,
+                "rollout_alias": e.rollout.alias, "rollout_rule": e.rollout.rule, "rollout_arm": e.rollout.arm,
+                "shadow_of": e.rollout.shadow_of, "swap_ms": e.rollout.swap_ms, "winner": e.rollout.winner,
             });
             serde_json::to_writer(&mut body, &row).map_err(|e| self.error(e.to_string()))?;
             body.push(b'\n');
@@ -236,6 +262,10 @@ impl EventStore for ClickHouseStore {
         out.feedback = rows.into_iter().map(|(m, v, b, x, n, correct)| (group((m, v, b, x)), n, correct)).collect();
         Ok(out)
     }
+
+    fn rollout(&self, model: &str, limits: &RolloutLimits) -> Result<RolloutAggregates, StoreError> {
+        super::clickhouse_rollout::read(self, model, limits)
+    }
 }
 
 #[cfg(test)]
@@ -243,7 +273,8 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
 
-    /// A server that answers every request with `body_len` bytes, on a port of its own.
+    /// A server that answers every request with `body_len` bytes (an empty result, then
+    /// spaces), on a port of its own.
     fn serve(body_len: usize) -> String {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/?password=secret", listener.local_addr().unwrap());
@@ -254,8 +285,11 @@ mod tests {
                 let _ = stream.read(&mut buf);
                 let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n");
                 let _ = stream.write_all(head.as_bytes());
+                // An empty JSONCompact result (what `open` asks for), padded with spaces.
+                let empty = br#"{"data":[]}"#;
+                let _ = stream.write_all(&empty[..empty.len().min(body_len)]);
                 let chunk = vec![b' '; 1 << 16];
-                let mut left = body_len;
+                let mut left = body_len.saturating_sub(empty.len());
                 while left > 0 {
                     let n = left.min(chunk.len());
                     if stream.write_all(&chunk[..n]).is_err() {

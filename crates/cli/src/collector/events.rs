@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use burn_edge_formats::telemetry::{event_spec, resource_attribute, EventSpec, ValueKind, EVENT_ID, INSTALL_ID};
+use burn_edge_formats::telemetry::{event_spec, resource_attribute, EventSpec, ValueKind, EVENT_ID, INSTALL_ID, ROLE_SHADOW, SHADOW_OF};
 
 use super::otlp::{AnyValue, ExportLogsRequest, KeyValue, PartialSuccess};
 
@@ -32,8 +32,26 @@ pub struct Event {
     pub prediction_id: Option<String>,
     pub true_label: Option<i64>,
     pub ttfp_ms: Option<f64>,
+    /// Which rollout rule and arm the event belongs to (see `Rollout`).
+    pub rollout: Rollout,
     /// The event's vocabulary attributes, as compact JSON.
     pub attributes_json: String,
+}
+
+/// The rollout attributes of an event (channel schemaVersion 2), flattened for storage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rollout {
+    /// The alias the page asked for: `burn_edge.alias`, else (shells before rollouts sent the
+    /// alias as the role) a `burn_edge.role` that is neither `served` nor `shadow`.
+    pub alias: Option<String>,
+    pub rule: Option<String>,
+    pub arm: Option<String>,
+    /// A shadow inference's served prediction id.
+    pub shadow_of: Option<String>,
+    /// A swap's time from new assignment to new version serving.
+    pub swap_ms: Option<f64>,
+    /// An interleaved pick's arm, or `tie`.
+    pub winner: Option<String>,
 }
 
 /// Accepted events, the reasons for rejected records, and what was left out of accepted ones.
@@ -203,6 +221,7 @@ fn event(name: &str, raw: &[KeyValue]) -> Result<(Event, usize), String> {
             (k.to_string(), j)
         })
         .collect();
+    let role = str_of(&attrs, "burn_edge.role");
     let event = Event {
         event_id,
         app: String::new(),
@@ -213,7 +232,7 @@ fn event(name: &str, raw: &[KeyValue]) -> Result<(Event, usize), String> {
         model_version: str_of(&attrs, "burn_edge.model.version"),
         backend: str_of(&attrs, "burn_edge.backend"),
         variant: str_of(&attrs, "burn_edge.variant"),
-        role: str_of(&attrs, "burn_edge.role"),
+        role: role.clone(),
         latency_ms: f64_of(&attrs, "burn_edge.latency_ms"),
         batch_size: i64_of(&attrs, "burn_edge.batch_size"),
         predicted_class: i64_of(&attrs, "burn_edge.predicted_class"),
@@ -221,6 +240,14 @@ fn event(name: &str, raw: &[KeyValue]) -> Result<(Event, usize), String> {
         prediction_id: str_of(&attrs, "burn_edge.prediction_id"),
         true_label: i64_of(&attrs, "burn_edge.true_label"),
         ttfp_ms: f64_of(&attrs, "burn_edge.load.time_to_first_prediction_ms"),
+        rollout: Rollout {
+            alias: str_of(&attrs, "burn_edge.alias").or_else(|| role.filter(|r| r != "served" && r != ROLE_SHADOW)),
+            rule: str_of(&attrs, "burn_edge.rollout.rule"),
+            arm: str_of(&attrs, "burn_edge.rollout.arm"),
+            shadow_of: str_of(&attrs, SHADOW_OF),
+            swap_ms: f64_of(&attrs, "burn_edge.swap.ms"),
+            winner: str_of(&attrs, "burn_edge.interleave.winner"),
+        },
         attributes_json: serde_json::Value::Object(json).to_string(),
     };
     Ok((event, dropped))
@@ -287,6 +314,33 @@ mod tests {
             let latency = parse(&request(&record), "demo").events[0].latency_ms.unwrap();
             assert!(latency == 0.0 && latency.is_sign_positive(), "{tiny}");
         }
+    }
+
+    #[test]
+    fn rollout_attributes_are_flattened_and_an_old_role_is_the_alias() {
+        let with = |extra: &str| {
+            let record = INFERENCE.replace(r#"{"key":"event.id","#, &format!(r#"{extra},{{"key":"event.id","#));
+            parse(&request(&record), "demo").events.remove(0).rollout
+        };
+        let attr = |k: &str, v: &str| format!(r#"{{"key":"{k}","value":{{"stringValue":"{v}"}}}}"#);
+        let r = with(
+            &[
+                attr("burn_edge.alias", "stable"),
+                attr("burn_edge.role", "shadow"),
+                attr("burn_edge.rollout.rule", "r1"),
+                attr("burn_edge.rollout.arm", "canary"),
+                attr("burn_edge.shadow.of", "p9"),
+            ]
+            .join(","),
+        );
+        assert_eq!(
+            (r.alias.as_deref(), r.rule.as_deref(), r.arm.as_deref(), r.shadow_of.as_deref()),
+            (Some("stable"), Some("r1"), Some("canary"), Some("p9"))
+        );
+        // Shells before rollouts sent the alias as the role.
+        assert_eq!(with(&attr("burn_edge.role", "canary")).alias.as_deref(), Some("canary"));
+        assert_eq!(with(&attr("burn_edge.role", "served")).alias, None);
+        assert_eq!(with(&attr("burn_edge.role", "shadow")).alias, None);
     }
 
     #[test]

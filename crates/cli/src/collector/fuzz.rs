@@ -1,7 +1,8 @@
 //! Property-based fuzzing of the OTLP decoder: generated and byte-mutated OTLP JSON bodies go
-//! through serde, `events::parse` and, when accepted, the SQLite store and the summary. Nothing
-//! may panic, every stored event must be one the vocabulary allows, and the summary stays within
-//! its limits. `BURN_EDGE_FUZZ_CASES` sets the number of cases (default 200, so `cargo test`
+//! through serde, `events::parse` and, when accepted, the SQLite store, the summary and the
+//! rollout report. Nothing may panic, every stored event must be one the vocabulary allows
+//! (rollout events included: the generator draws from the whole vocabulary), and both reports
+//! stay within their limits. `BURN_EDGE_FUZZ_CASES` sets the number of cases (default 200, so `cargo test`
 //! stays fast; the reliability suite runs millions); the counts are printed at the end.
 
 use std::cell::Cell;
@@ -14,6 +15,7 @@ use serde_json::{json, Value};
 use super::events::{self, MAX_CLOCK_SKEW_NANOS};
 use super::otlp::ExportLogsRequest;
 use super::report::{build_within, References};
+use super::rollout_report;
 use super::sqlite::SqliteStore;
 use super::store::{EventStore, Limits};
 
@@ -21,7 +23,12 @@ use super::store::{EventStore, Limits};
 /// odd text.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
-        12 => prop::sample::select(vec!["mnist", "1.0.0", "1.1.0", "cpu", "webgpu", "stable", "p1", "p2", "", "e1", "e2"]).prop_map(String::from),
+        12 => prop::sample::select(vec![
+            "mnist", "1.0.0", "1.1.0", "cpu", "webgpu", "stable", "p1", "p2", "", "e1", "e2",
+            // Rollout values, so arms, controls, shadow pairs and picks collide too.
+            "shadow", "served", "canary", "control", "tie", "mnist-canary",
+        ])
+        .prop_map(String::from),
         4 => "[a-z0-9._-]{0,12}",
         1 => "\\PC{0,40}",
         1 => (0usize..1100).prop_map(|n| "x".repeat(n)),
@@ -134,6 +141,23 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// Checks the rollout report's bounds (`store::RolloutLimits`, `CONFUSION_CLASSES`).
+fn check_rollout(report: &Value) -> Result<(), TestCaseError> {
+    let text = report.to_string();
+    prop_assert!(text.len() < 4 << 20, "rollout report of {} bytes", text.len());
+    prop_assert!(report["arms"].as_array().map_or(0, Vec::len) <= 50);
+    let shadow = report["shadow"].as_array().cloned().unwrap_or_default();
+    prop_assert!(shadow.len() <= 10);
+    for pair in shadow {
+        let agreeing = pair["agreeing"].as_i64().unwrap_or(-1);
+        prop_assert!((0..=pair["pairs"].as_i64().unwrap_or(0)).contains(&agreeing));
+        let rows = pair["confusion"].as_array().cloned().unwrap_or_default();
+        prop_assert!(rows.len() <= 100 && rows.iter().all(|r| r.as_array().map_or(0, Vec::len) == rows.len()));
+    }
+    prop_assert!(report["interleave"].as_array().map_or(0, Vec::len) <= 100);
+    Ok(())
+}
+
 /// Checks the summary's bounds.
 fn check_summary(summary: &Value, limits: &Limits) -> Result<(), TestCaseError> {
     let text = summary.to_string();
@@ -191,6 +215,10 @@ fn otlp_decoder_store_and_summary_survive_any_body() {
             summaries.set(summaries.get() + 1);
             let summary = build_within(&store, &references, &limits).map_err(|e| TestCaseError::fail(e.to_string()))?;
             check_summary(&summary, &limits)?;
+            for model in ["mnist", "shadow", "x"] {
+                let report = rollout_report::build(&store, &references, model, None).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                check_rollout(&report)?;
+            }
         }
         Ok(())
     });

@@ -4,13 +4,15 @@
 //! decompression), all before the body is read, validates each record against the shared
 //! vocabulary, and stores accepted events in SQLite (the embedded default) or ClickHouse through
 //! a bounded queue. `GET /api/telemetry/summary` reads them back for the dashboard (see
-//! `report`), for holders of the read key only.
+//! `report`) and `GET /api/rollout?model=` one model's rollout (see `rollout_report`), for
+//! holders of the read key only.
 
 mod auth;
-mod clickhouse;
-mod drift;
 #[cfg(test)]
 mod bench;
+mod clickhouse;
+mod clickhouse_rollout;
+mod drift;
 mod events;
 #[cfg(test)]
 mod fuzz;
@@ -21,6 +23,8 @@ mod limits;
 mod origin;
 mod otlp;
 mod report;
+mod rollout_report;
+mod rollout_rollup;
 mod rollup;
 mod sqlite;
 mod store;
@@ -30,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -122,13 +126,14 @@ fn routes_with_sink(config: CollectorConfig, store: Arc<dyn EventStore>, sink: A
         // Telemetry clients on other origins honour the collector's 429/503 back-off.
         .expose_headers([header::RETRY_AFTER]);
     let mut summary_route = get(summary);
+    let mut rollout_route = get(rollout);
     if let Some(origin) = &config.dashboard_origin {
-        summary_route = summary_route.layer(
-            CorsLayer::new()
-                .allow_origin(origin.header_value())
-                .allow_methods([Method::GET])
-                .allow_headers([header::AUTHORIZATION, HeaderName::from_static(READ_KEY_HEADER)]),
-        );
+        let cors = CorsLayer::new()
+            .allow_origin(origin.header_value())
+            .allow_methods([Method::GET])
+            .allow_headers([header::AUTHORIZATION, HeaderName::from_static(READ_KEY_HEADER)]);
+        summary_route = summary_route.layer(cors.clone());
+        rollout_route = rollout_route.layer(cors);
     }
     let state = Arc::new(Collector {
         ingest_keys: config.apps.iter().map(|a| auth::Secret::new(&a.key)).collect(),
@@ -142,6 +147,7 @@ fn routes_with_sink(config: CollectorConfig, store: Arc<dyn EventStore>, sink: A
     Router::new()
         .route("/v1/logs", post(ingest::ingest).layer(ingest_cors))
         .route("/api/telemetry/summary", summary_route)
+        .route("/api/rollout", rollout_route)
         .with_state(state)
 }
 
@@ -149,14 +155,51 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
+/// The 401 answer, unless `headers` carry the read key.
+fn read_key_refusal(c: &Collector, headers: &HeaderMap) -> Option<Response> {
+    if auth::read_key_from(headers, READ_KEY_HEADER).is_some_and(|k| c.read_key.matches(&k)) {
+        return None;
+    }
+    let mut res =
+        error(StatusCode::UNAUTHORIZED, format!("missing or wrong read key: send it in {READ_KEY_HEADER} or Authorization: Bearer"));
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"burn-edge telemetry\""));
+    Some(res)
+}
+
 async fn summary(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
-    if !auth::read_key_from(&headers, READ_KEY_HEADER).is_some_and(|k| c.read_key.matches(&k)) {
-        let mut res =
-            error(StatusCode::UNAUTHORIZED, format!("missing or wrong read key: send it in {READ_KEY_HEADER} or Authorization: Bearer"));
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"burn-edge telemetry\""));
+    if let Some(res) = read_key_refusal(&c, &headers) {
         return res;
     }
-    let result = tokio::task::spawn_blocking(move || report::build(c.store.as_ref(), &c.references)).await;
+    report_response(tokio::task::spawn_blocking(move || report::build(c.store.as_ref(), &c.references)).await)
+}
+
+/// `GET /api/rollout?model=<name>[&rule=<key>]`: see `rollout_report`.
+async fn rollout(State(c): State<Arc<Collector>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    if let Some(res) = read_key_refusal(&c, &headers) {
+        return res;
+    }
+    let (mut model, mut rule) = (None, None);
+    for (k, v) in url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "model" => model = Some(v.into_owned()),
+            "rule" => rule = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let Some(model) = model.filter(|m| rollout_report::valid_model_name(m)) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "model must be a model folder name: letters, digits, '.', '_' or '-', not starting with '.'",
+        );
+    };
+    if rule.as_ref().is_some_and(|r| r.is_empty() || r.len() > 256) {
+        return error(StatusCode::BAD_REQUEST, "rule must be a rule key of 1 to 256 bytes");
+    }
+    let result = tokio::task::spawn_blocking(move || rollout_report::build(c.store.as_ref(), &c.references, &model, rule.as_deref())).await;
+    report_response(result)
+}
+
+fn report_response(result: Result<Result<serde_json::Value, store::StoreError>, tokio::task::JoinError>) -> Response {
     match result {
         Ok(Ok(v)) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
         Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, format!("reading the event store failed: {e}")),

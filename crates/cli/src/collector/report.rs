@@ -59,7 +59,13 @@ impl References {
         References { models_root, cache: Mutex::new(HashMap::new()) }
     }
 
-    fn get(&self, model: &str, version: &str) -> Option<Arc<Manifest>> {
+    /// The folder holding the models' folders.
+    pub fn models_root(&self) -> &std::path::Path {
+        &self.models_root
+    }
+
+    /// The manifest of `model` `version`, if published.
+    pub fn get(&self, model: &str, version: &str) -> Option<Arc<Manifest>> {
         let key = (model.to_string(), version.to_string());
         if let Some(m) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Some(m.clone());

@@ -8,8 +8,9 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection};
 
 use super::events::Event;
+use super::rollout_rollup;
 use super::rollup;
-use super::store::{Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, StoreError};
+use super::store::{Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -38,6 +39,28 @@ CREATE INDEX IF NOT EXISTS events_by_version ON events (name, model_name, model_
 CREATE INDEX IF NOT EXISTS events_by_prediction ON events (prediction_id) WHERE prediction_id IS NOT NULL;
 ";
 
+/// Columns added with rollouts (`events::Rollout`): added to a database created before them.
+const ROLLOUT_COLUMNS: [(&str, &str); 6] = [
+    ("rollout_alias", "TEXT"),
+    ("rollout_rule", "TEXT"),
+    ("rollout_arm", "TEXT"),
+    ("shadow_of", "TEXT"),
+    ("swap_ms", "REAL"),
+    ("winner", "TEXT"),
+];
+
+/// Adds the rollout columns a database lacks, then their index.
+fn add_rollout_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('events')")?;
+    let have: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    for (column, kind) in ROLLOUT_COLUMNS {
+        if !have.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE events ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS events_by_shadow ON events (model_name, shadow_of) WHERE shadow_of IS NOT NULL")
+}
+
 /// The SQLite sink: one connection for the writer, another for summaries (in WAL mode a
 /// reader never blocks the writer, so ingest does not wait for a summary). Summaries read the
 /// rollup (`rollup.rs`), kept in step by every insert in the same transaction.
@@ -60,10 +83,16 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA)?;
-        let has_rollup: bool = tx.query_row("SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'rollup'", [], |r| r.get(0))?;
+        add_rollout_columns(&tx)?;
+        let has = |table: &str| tx.query_row("SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = ?1", [table], |r| r.get::<_, bool>(0));
+        let (has_rollup, has_rollout) = (has("rollup")?, has("rollout_rollup")?);
         tx.execute_batch(rollup::SCHEMA)?;
+        tx.execute_batch(rollout_rollup::SCHEMA)?;
         if !has_rollup {
             rollup::rebuild(&tx)?;
+        }
+        if !has_rollout {
+            rollout_rollup::rebuild(&tx)?;
         }
         tx.commit()?;
         let reader = Connection::open(path)?;
@@ -109,12 +138,15 @@ impl EventStore for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut increments = rollup::Increments::default();
+        let mut rollout = rollout_rollup::Increments::default();
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (app, event_id, install_id, time_unix_nano, received_unix_ms, name,
                  model_name, model_version, backend, variant, role, latency_ms, batch_size, predicted_class,
-                 confidence, prediction_id, true_label, ttfp_ms, attributes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                 confidence, prediction_id, true_label, ttfp_ms, attributes,
+                 rollout_alias, rollout_rule, rollout_arm, shadow_of, swap_ms, winner)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                   ?20, ?21, ?22, ?23, ?24, ?25)",
             )?;
             for e in events {
                 let stored = stmt.execute(params![
@@ -137,6 +169,12 @@ impl EventStore for SqliteStore {
                     e.true_label,
                     e.ttfp_ms,
                     e.attributes_json,
+                    e.rollout.alias,
+                    e.rollout.rule,
+                    e.rollout.arm,
+                    e.rollout.shadow_of,
+                    e.rollout.swap_ms,
+                    e.rollout.winner,
                 ])?;
                 // A duplicate (a retried batch) adds nothing.
                 if stored == 1 {
@@ -151,10 +189,26 @@ impl EventStore for SqliteStore {
                         confidence: e.confidence,
                         ttfp_ms: e.ttfp_ms,
                     });
+                    let r = &e.rollout;
+                    rollout.event(&rollout_rollup::Fields {
+                        name: &e.name,
+                        model: e.model_name.as_deref(),
+                        version: e.model_version.as_deref(),
+                        role: e.role.as_deref(),
+                        install_id: e.install_id.as_deref(),
+                        alias: r.alias.as_deref(),
+                        rule: r.rule.as_deref(),
+                        arm: r.arm.as_deref(),
+                        latency_ms: e.latency_ms,
+                        predicted_class: e.predicted_class,
+                        swap_ms: r.swap_ms,
+                        winner: r.winner.as_deref(),
+                    });
                 }
             }
         }
         increments.write(&tx)?;
+        rollout.write(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -247,6 +301,12 @@ impl EventStore for SqliteStore {
         )?;
         Ok(out)
     }
+
+    fn rollout(&self, model: &str, limits: &RolloutLimits) -> Result<RolloutAggregates, StoreError> {
+        let mut guard = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = guard.transaction()?;
+        rollout_rollup::read(&tx, model, limits)
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +333,7 @@ pub(crate) mod tests {
             prediction_id: pid.map(str::to_string),
             true_label: None,
             ttfp_ms: None,
+            rollout: Default::default(),
             attributes_json: "{}".into(),
         }
     }

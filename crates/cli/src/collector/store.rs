@@ -107,6 +107,93 @@ pub trait EventStore: Send + Sync {
     fn insert(&self, events: &[Event], received_unix_ms: i64) -> Result<(), StoreError>;
     /// The summary's aggregates, within `limits`.
     fn aggregates(&self, limits: &Limits) -> Result<Aggregates, StoreError>;
+    /// One model's rollout aggregates (see `RolloutAggregates`), within `limits`.
+    fn rollout(&self, model: &str, limits: &RolloutLimits) -> Result<RolloutAggregates, StoreError>;
+}
+
+/// The events of one model that a rollout arm counts, by `ArmKey`: what a unit was assigned
+/// (exposures) and what it was served (inferences, errors, fallbacks not in the shadow).
+pub const ARM_EVENTS: [&str; 4] = ["burn_edge.exposure", "burn_edge.inference", "burn_edge.error", "burn_edge.backend.fallback"];
+
+/// The `burn_edge.role` of a shadow prediction: never counted in an arm.
+pub use burn_edge_formats::telemetry::ROLE_SHADOW;
+
+/// Where a served event of one model belongs: its rule, arm and version; for events outside
+/// any rule (the controls) the alias the page asked for, which a rule names itself.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ArmKey {
+    pub alias: String,
+    pub rule: String,
+    pub arm: String,
+    pub version: String,
+}
+
+impl ArmKey {
+    /// The key of an event's (alias, rule, arm, version), absent ones as "".
+    pub fn of(alias: Option<&str>, rule: Option<&str>, arm: Option<&str>, version: Option<&str>) -> ArmKey {
+        let rule = rule.unwrap_or("");
+        ArmKey {
+            alias: if rule.is_empty() { alias.unwrap_or("").to_string() } else { String::new() },
+            rule: rule.to_string(),
+            arm: arm.unwrap_or("").to_string(),
+            version: version.unwrap_or("").to_string(),
+        }
+    }
+}
+
+/// How much one rollout report may cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolloutLimits {
+    /// Arm keys shown: the ones with the most events.
+    pub groups: usize,
+    /// Champion x challenger version pairs shown: the ones with the most shadow pairs.
+    pub pairs: usize,
+    /// (interleave rule, winner) rows shown: the most picked.
+    pub picks: usize,
+}
+
+impl Default for RolloutLimits {
+    fn default() -> Self {
+        RolloutLimits { groups: 50, pairs: 10, picks: 100 }
+    }
+}
+
+/// Classes of the shadow confusion matrix counted one by one (0 to this - 1); others are -1.
+pub const CONFUSION_CLASSES: i64 = 100;
+
+/// One champion x challenger pair of versions, from shadow inferences joined to the served
+/// inference they re-ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowPair {
+    pub champion: String,
+    pub challenger: String,
+    pub pairs: i64,
+    /// Pairs whose top-1 classes are equal.
+    pub agreeing: i64,
+    /// (champion class, challenger class, count), classes outside 0..`CONFUSION_CLASSES` as -1.
+    pub confusion: Vec<(i64, i64, i64)>,
+    /// Latency histograms (`FINE` buckets) of the served and the shadow side.
+    pub champion_latency: Vec<Bucket>,
+    pub challenger_latency: Vec<Bucket>,
+}
+
+/// What the rollout report shows of one model, aggregated by the store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RolloutAggregates {
+    /// (arm key, event of `ARM_EVENTS`, count) for the `RolloutLimits::groups` busiest keys.
+    pub counts: Vec<(ArmKey, String, i64)>,
+    /// Distinct install ids with an exposure or a served inference, per key of `counts` with
+    /// its version "" (a unit counts once across versions).
+    pub users: Vec<(ArmKey, i64)>,
+    /// Served latency histogram (`FINE` buckets) per key of `counts`.
+    pub latency: Vec<(ArmKey, Bucket)>,
+    /// Served inferences per key of `counts` and predicted class (-1: outside 0..`MAX_CLASSES`).
+    pub classes: Vec<(ArmKey, i64, i64)>,
+    pub shadow: Vec<ShadowPair>,
+    /// (interleave rule, winner, picks).
+    pub picks: Vec<(String, String, i64)>,
+    /// `burn_edge.swap.ms` histogram (`FINE` buckets).
+    pub swaps: Vec<Bucket>,
 }
 
 /// The events the timeline counts per minute.

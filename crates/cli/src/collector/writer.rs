@@ -123,7 +123,7 @@ fn run(sink: &dyn Sink, queue: &mpsc::Receiver<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::store::{Aggregates, Limits, StoreError};
+    use crate::collector::store::{Aggregates, Limits, RolloutAggregates, RolloutLimits, StoreError};
     use std::sync::Mutex;
 
     /// Records the size of every insert call; fails inserts holding a poisoned event id.
@@ -143,6 +143,9 @@ mod tests {
         }
         fn aggregates(&self, _: &Limits) -> Result<Aggregates, StoreError> {
             Ok(Aggregates::default())
+        }
+        fn rollout(&self, _: &str, _: &RolloutLimits) -> Result<RolloutAggregates, StoreError> {
+            Ok(RolloutAggregates::default())
         }
     }
 
@@ -165,6 +168,7 @@ mod tests {
             prediction_id: None,
             true_label: None,
             ttfp_ms: None,
+            rollout: Default::default(),
             attributes_json: "{}".into(),
         }
     }
