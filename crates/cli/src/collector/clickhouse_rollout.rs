@@ -68,6 +68,25 @@ pub fn read(store: &ClickHouseStore, model: &str, limits: &RolloutLimits) -> Res
         class_sql("assumeNotNull(predicted_class)", MAX_CLASSES)
     ))?;
     out.classes = rows.into_iter().map(|(a, r, arm, v, class, n)| (arm_key((a, r, arm, v)), class, n)).collect();
+    // The latest feedback of every (app, prediction id) with its latest served inference, as
+    // the summary's accuracy joins them (non-null copies of the keys: old servers).
+    let with_feedback = format!(
+        "(app, assumeNotNull(prediction_id)) IN (SELECT app, assumeNotNull(prediction_id) FROM {TABLE}
+           WHERE name = 'burn_edge.feedback' AND isNotNull(prediction_id))"
+    );
+    let rows: Vec<(String, String, String, String, i64, i64)> = store.select(&format!(
+        "SELECT a, r, arm, v, toInt64(count()), toInt64(sum(predicted = truth)) FROM
+           (SELECT app, assumeNotNull(prediction_id) AS pid, {ARM}, assumeNotNull(predicted_class) AS predicted FROM {TABLE} FINAL
+            WHERE name = 'burn_edge.inference' AND model_name = {m} AND ifNull(role, '') != 'shadow' AND isNotNull(prediction_id)
+              AND isNotNull(predicted_class) AND {with_feedback}
+            ORDER BY app, pid, time_unix_nano DESC, event_id DESC LIMIT 1 BY app, pid)
+         ALL INNER JOIN
+           (SELECT app, assumeNotNull(prediction_id) AS pid, assumeNotNull(true_label) AS truth FROM {TABLE} FINAL
+            WHERE name = 'burn_edge.feedback' AND isNotNull(prediction_id) AND isNotNull(true_label)
+            ORDER BY app, pid, time_unix_nano DESC, event_id DESC LIMIT 1 BY app, pid)
+         USING (app, pid) WHERE (a, r, arm, v) IN ({top}) GROUP BY a, r, arm, v"
+    ))?;
+    out.feedback = rows.into_iter().map(|(a, r, arm, v, n, correct)| (arm_key((a, r, arm, v)), n, correct)).collect();
     let rows: Vec<(i64, i64, f64, f64)> = store.select(&format!(
         "SELECT toInt64(bucket), toInt64(count()), min(val), max(val) FROM
            (SELECT val, {} AS bucket FROM (SELECT assumeNotNull(swap_ms) AS val FROM {TABLE} FINAL

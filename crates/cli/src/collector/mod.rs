@@ -25,6 +25,7 @@ mod otlp;
 mod report;
 mod rollout_report;
 mod rollout_rollup;
+pub mod rollout_stats;
 mod rollup;
 mod sqlite;
 mod store;
@@ -195,7 +196,12 @@ async fn rollout(State(c): State<Arc<Collector>>, headers: HeaderMap, RawQuery(q
     if rule.as_ref().is_some_and(|r| r.is_empty() || r.len() > 256) {
         return error(StatusCode::BAD_REQUEST, "rule must be a rule key of 1 to 256 bytes");
     }
-    let result = tokio::task::spawn_blocking(move || rollout_report::build(c.store.as_ref(), &c.references, &model, rule.as_deref())).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let mut report = rollout_report::build(c.store.as_ref(), &c.references, &model, rule.as_deref())?;
+        rollout_stats::annotate(&mut report);
+        Ok(report)
+    })
+    .await;
     report_response(result)
 }
 

@@ -35,6 +35,9 @@ struct Stats {
     predictions: i64,
     errors: i64,
     fallbacks: i64,
+    /// Served predictions with feedback, and of them wrong.
+    feedback: i64,
+    wrong: i64,
     latency: BTreeMap<i64, Bucket>,
     classes: BTreeMap<i64, i64>,
     versions: BTreeMap<String, i64>,
@@ -46,6 +49,8 @@ impl Stats {
         self.predictions += other.predictions;
         self.errors += other.errors;
         self.fallbacks += other.fallbacks;
+        self.feedback += other.feedback;
+        self.wrong += other.wrong;
         for b in other.latency.values() {
             add_bucket(&mut self.latency, *b);
         }
@@ -179,6 +184,11 @@ fn build_at(
     for (key, b) in &agg.latency {
         add_bucket(&mut stats.entry(key.clone()).or_default().latency, *b);
     }
+    for (key, labelled, correct) in &agg.feedback {
+        let s = stats.entry(key.clone()).or_default();
+        s.feedback += labelled;
+        s.wrong += labelled - correct;
+    }
     for (key, class, n) in &agg.classes {
         *stats.entry(key.clone()).or_default().classes.entry(*class).or_default() += n;
     }
@@ -249,6 +259,8 @@ fn build_at(
             "p50Ms": p50, "p95Ms": p95,
             "errors": s.errors, "errorRate": s.errors as f64 / requests,
             "fallbacks": s.fallbacks, "fallbackRate": s.fallbacks as f64 / requests,
+            "feedback": s.feedback, "wrong": s.wrong,
+            "accuracy": (s.feedback > 0).then(|| 1.0 - s.wrong as f64 / s.feedback as f64),
             "slowOverControlP95": slow,
             "latencyOverControlP95": slow.map(|n| n as f64 / requests),
             "drift": drift(references, model, version, &s.classes),

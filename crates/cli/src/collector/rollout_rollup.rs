@@ -247,6 +247,28 @@ pub fn read(conn: &Connection, model: &str, limits: &RolloutLimits) -> Result<Ro
         &[&model, &groups],
         |r| Ok((arm_key(r)?, r.get(4)?, r.get(5)?)),
     )?;
+    // Work per feedback event (as the summary's accuracy), not per inference.
+    out.feedback = rows(
+        conn,
+        &format!(
+            "{top}, f AS (SELECT app, pid, true_label FROM
+               (SELECT app, prediction_id AS pid, true_label,
+                  row_number() OVER (PARTITION BY app, prediction_id ORDER BY time_unix_nano DESC, event_id DESC) AS rn
+                FROM events WHERE name = 'burn_edge.feedback' AND prediction_id IS NOT NULL AND true_label IS NOT NULL)
+               WHERE rn = 1),
+             j AS (SELECT CASE WHEN COALESCE(i.rollout_rule, '') = '' THEN COALESCE(i.rollout_alias, '') ELSE '' END AS alias,
+                    COALESCE(i.rollout_rule, '') AS rule, COALESCE(i.rollout_arm, '') AS arm, COALESCE(i.model_version, '') AS version,
+                    i.predicted_class = f.true_label AS correct
+               FROM f JOIN events i ON i.rowid = (SELECT rowid FROM events
+                 WHERE prediction_id = f.pid AND app = f.app AND name = 'burn_edge.inference' AND COALESCE(role, '') != 'shadow'
+                   AND predicted_class IS NOT NULL
+                 ORDER BY time_unix_nano DESC, event_id DESC LIMIT 1)
+               WHERE i.model_name = ?1)
+             SELECT alias, rule, arm, version, COUNT(*), SUM(correct) FROM j WHERE {in_top} GROUP BY alias, rule, arm, version"
+        ),
+        &[&model, &groups],
+        |r| Ok((arm_key(r)?, r.get(4)?, r.get(5)?)),
+    )?;
     out.swaps = rows(conn, "SELECT key, n, lo, hi FROM rollout_rollup WHERE model = ?1 AND kind = 'swap'", &[&model], |r| bucket(r, 0))?;
     out.picks = rows(
         conn,

@@ -189,6 +189,9 @@ pub struct RolloutAggregates {
     pub latency: Vec<(ArmKey, Bucket)>,
     /// Served inferences per key of `counts` and predicted class (-1: outside 0..`MAX_CLASSES`).
     pub classes: Vec<(ArmKey, i64, i64)>,
+    /// (key of `counts`, served predictions with feedback, of them correct): the latest
+    /// feedback of every (app, prediction id) joined to its latest served inference.
+    pub feedback: Vec<(ArmKey, i64, i64)>,
     pub shadow: Vec<ShadowPair>,
     /// (interleave rule, winner, picks).
     pub picks: Vec<(String, String, i64)>,
