@@ -1,5 +1,5 @@
 //! Property-based fuzzing of the wire-format parsers a loader or the CLI feeds with bytes from
-//! the network: channel, manifest and signature files, arbitrary and as the committed MNIST
+//! the network: channel (v1, and v2 with a rollout section), manifest and signature files, arbitrary and as the committed MNIST
 //! files mutated at random offsets (byte flips, insertions, deletions, truncations). Every input
 //! must parse and validate, or give a `FormatError`; never a panic. A channel that parses
 //! survives a round trip through its own serialisation; a manifest that validates names only
@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn_edge_formats::manifest::is_plain_relative_path;
+use burn_edge_formats::rollout::{assign, Unit};
 use burn_edge_formats::{Channel, Manifest, Signature};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -94,6 +95,24 @@ fn fuzz_channel_parser() {
         let Ok(text) = std::str::from_utf8(&bytes) else { return Ok(()) };
         if let Ok(channel) = Channel::from_json(text) {
             prop_assert_eq!(Channel::from_json(&channel.to_json()).ok(), Some(channel));
+        }
+        Ok(())
+    });
+}
+
+/// The schemaVersion 2 channel with every rollout field (rules of both kinds, ramp, namespace,
+/// condition, shadow, interleave): a parsed one round-trips and can assign any unit.
+#[test]
+fn fuzz_rollout_channel_parser() {
+    let input = (inputs(committed("tests/fixtures/channel-rollout.json")), "[a-z0-9-]{0,12}", any::<i64>());
+    fuzz("rollout channel", input, |(bytes, id, now)| {
+        let Ok(text) = std::str::from_utf8(&bytes) else { return Ok(()) };
+        if let Ok(channel) = Channel::from_json(text) {
+            prop_assert_eq!(Channel::from_json(&channel.to_json()).ok(), Some(channel.clone()));
+            for alias in channel.aliases.keys() {
+                let assignment = assign(&channel, alias, &Unit::new(&id), now);
+                prop_assert!(assignment.is_ok_and(|a| channel.versions.contains(&a.version)), "{alias} {id}");
+            }
         }
         Ok(())
     });

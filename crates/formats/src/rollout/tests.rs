@@ -319,3 +319,16 @@ fn publishing_the_challenger_to_its_alias_ends_its_shadow() {
     assert_eq!(c.rollout.as_ref().map(|r| r.shadow.len()), Some(0));
     Channel::from_json(&c.to_json()).unwrap();
 }
+
+/// The fixtures tests/node/formats.test.mjs checks against the JSON Schema: the one is accepted
+/// (and written back byte for byte), the other refused, here as there.
+#[test]
+fn the_shared_channel_fixtures_read_as_the_schema_says() {
+    let read = |name: &str| std::fs::read_to_string(format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let good = read("channel-rollout.json");
+    let c = Channel::from_json(&good).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.to_json(), good);
+    assert_eq!(c.rollout.as_ref().map(|r| r.rules.len()), Some(3));
+    let err = Channel::from_json(&read("channel-rollout-refused.json")).unwrap_err().to_string();
+    assert!(err.contains("unknown field `wieght`"), "{err}");
+}
