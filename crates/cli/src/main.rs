@@ -1,4 +1,4 @@
-//! `burn-edge`: the developer commands (train, eval, predict, publish, serve) around the shared
+//! `burn-edge`: the developer commands (train, eval, predict, publish, rollout, serve) around the shared
 //! model crate.
 
 mod collector;
@@ -11,6 +11,7 @@ mod import_onnx;
 mod mnist_release;
 mod predict;
 mod publish;
+mod rollout;
 mod serve;
 mod serve_args;
 mod server;
@@ -156,6 +157,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Roll a new version out through the channel file: canary, ramp, promote, rollback, kill,
+    /// experiment, shadow, interleave; `assign` says which version a unit gets.
+    Rollout(rollout::RolloutArgs),
     /// Serve the demo page (www/), the wasm builds (pkg/), models/ and the telemetry collector
     /// on a local port.
     Serve(serve_args::ServeArgs),
@@ -292,6 +296,7 @@ fn main() -> Result<()> {
             let (architecture, size) = export_onnx::export(&weights, &out)?;
             println!("exported {} ({}) -> {} ({size} bytes)", weights.display(), architecture.id(), out.display());
         }
+        Command::Rollout(args) => rollout::run(args)?,
         Command::Serve(args) => serve_args::run(args)?,
     }
     Ok(())

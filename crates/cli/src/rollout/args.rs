@@ -1,0 +1,287 @@
+//! The `burn-edge rollout` subcommands as clap sees them, and what each runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use burn_edge_formats::rollout::{assign, parse_utc_millis, Arm, InterleaveArm, Namespace, Unit};
+use burn_edge_formats::Channel;
+use clap::{Args, Subcommand};
+
+use super::edits::{self, Change, ExperimentSpec};
+use super::error::RolloutError;
+use super::folder::{Applied, ModelFolder};
+use super::log::By;
+use super::parse;
+
+#[derive(Args)]
+pub struct RolloutArgs {
+    #[command(subcommand)]
+    command: RolloutCommand,
+}
+
+/// What every channel-changing subcommand takes.
+#[derive(Args)]
+struct Target {
+    /// The model: its folder under --models (e.g. mnist).
+    model: String,
+    /// Root of the CDN layout.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Private key (from `keygen`) to re-sign the channel with. Without one the channel is
+    /// written unsigned and its old signature removed (loaders pinning a key will refuse it).
+    #[arg(long, env = "BURN_EDGE_SIGNING_KEY", value_name = "PATH")]
+    signing_key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum RolloutCommand {
+    /// Give VERSION to a sticky PERCENT of the pages loading --alias (optionally only those
+    /// whose page attributes match --group).
+    Canary {
+        #[command(flatten)]
+        target: Target,
+        /// A published version.
+        version: String,
+        #[arg(long)]
+        percent: f64,
+        #[arg(long, default_value = "stable")]
+        alias: String,
+        /// Rule key (default <model>-<version>-canary).
+        #[arg(long)]
+        key: Option<String>,
+        /// Only pages with this attribute (repeatable: same attribute = any of the values).
+        #[arg(long = "group", value_name = "ATTR=VALUE", value_parser = parse::key_value)]
+        groups: Vec<(String, String)>,
+    },
+    /// Change a rule's coverage: a schedule starting now (--steps 5,25,50,100 --every 10m), or
+    /// --percent N at once (lowering it takes units out again).
+    Ramp {
+        #[command(flatten)]
+        target: Target,
+        /// The rule (default: the only rule).
+        #[arg(long)]
+        rule: Option<String>,
+        /// Coverage percentages, one per step, e.g. 5,25,50,100.
+        #[arg(long, requires = "every", conflicts_with = "percent")]
+        steps: Option<String>,
+        /// Time between steps: 30s, 10m, 2h, 1d.
+        #[arg(long, value_parser = parse::duration_ms, requires = "steps")]
+        every: Option<i64>,
+        #[arg(long, required_unless_present = "steps")]
+        percent: Option<f64>,
+    },
+    /// Make the rule's version (an experiment's --arm) what its alias serves; remove the rule.
+    Promote {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long)]
+        arm: Option<String>,
+    },
+    /// Remove the rule (the only one by default); with no rules, move --alias back to the
+    /// version published before the one it serves.
+    Rollback {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long, default_value = "stable")]
+        alias: String,
+    },
+    /// Kill switch: every page gets `stable`, rules, shadow and interleave off (--off: on again).
+    Kill {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        off: bool,
+    },
+    /// A/B (n-way) experiments.
+    Experiment {
+        #[command(subcommand)]
+        command: ExperimentCommand,
+    },
+    /// Shadow runs: a challenger on a sample of real inputs, after the served answer.
+    Shadow {
+        #[command(subcommand)]
+        command: ShadowCommand,
+    },
+    /// Team-draft interleaving of two versions' top-k lists.
+    Interleave {
+        #[command(subcommand)]
+        command: InterleaveCommand,
+    },
+    /// Which version a unit gets, by the shell's own assignment rule; prints the assignment JSON.
+    Assign {
+        model: String,
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+        /// The install id (or the id the page gives).
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value = "stable")]
+        alias: String,
+        /// A page attribute (repeatable).
+        #[arg(long = "attr", value_name = "ATTR=VALUE", value_parser = parse::key_value)]
+        attributes: Vec<(String, String)>,
+        /// A stored sticky assignment (repeatable), e.g. mnist-ab__0=b.
+        #[arg(long = "stored", value_name = "KEY__BUCKETVERSION=ARM", value_parser = parse::key_value)]
+        stored: Vec<(String, String)>,
+        /// Developer pin: this published version whatever the rules say.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Assign as of this RFC 3339 UTC time (default now), e.g. to see a ramp step.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExperimentCommand {
+    /// Start an experiment on --alias pages: arms name=version:weight, weights summing to 1.
+    Start {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        key: String,
+        #[arg(long = "arm", value_name = "NAME=VERSION:WEIGHT", value_parser = parse::weighted_arm, required = true)]
+        arms: Vec<Arm>,
+        /// Share of units included (0..1).
+        #[arg(long, default_value_t = 1.0)]
+        coverage: f64,
+        /// Mutual exclusion: id:start:end (units whose namespace hash is in [start, end)).
+        #[arg(long, value_parser = parse::namespace)]
+        namespace: Option<Namespace>,
+        #[arg(long, default_value = "stable")]
+        alias: String,
+        #[arg(long = "group", value_name = "ATTR=VALUE", value_parser = parse::key_value)]
+        groups: Vec<(String, String)>,
+    },
+    /// End an experiment: its pages get their alias again.
+    Stop {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShadowCommand {
+    /// Run CHALLENGER in the shadow of --alias on --sample of the inputs.
+    Start {
+        #[command(flatten)]
+        target: Target,
+        challenger: String,
+        #[arg(long)]
+        sample: f64,
+        #[arg(long, default_value = "stable")]
+        alias: String,
+    },
+    /// Stop the shadow runs on --alias (only --challenger's, if given).
+    Stop {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = "stable")]
+        alias: String,
+        #[arg(long)]
+        challenger: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum InterleaveCommand {
+    /// Interleave two versions' rankings on --alias pages: --arm a=1.0.0 --arm b=1.1.0.
+    Start {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        key: String,
+        #[arg(long = "arm", value_name = "NAME=VERSION", value_parser = parse::plain_arm, required = true)]
+        arms: Vec<InterleaveArm>,
+        #[arg(long, default_value = "stable")]
+        alias: String,
+    },
+    Stop {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        key: String,
+    },
+}
+
+/// Applies `edit` to the target's channel as the CLI and says what happened.
+fn change(target: &Target, edit: impl FnOnce(&mut Channel) -> Result<Change, RolloutError>) -> Result<()> {
+    let folder = ModelFolder::open(&target.models, &target.model, target.signing_key.as_deref())?;
+    let applied = folder.apply(By::Cli, edit)?;
+    report(&folder, &applied);
+    Ok(())
+}
+
+fn report(folder: &ModelFolder, applied: &Applied) {
+    let rule = applied.change.rule.as_ref().map_or(String::new(), |r| format!(" (rule {r})"));
+    if !applied.written {
+        println!("{} {}: nothing to change{rule}", folder.model, applied.change.action);
+        return;
+    }
+    println!("{} {}{rule}: {}; channel updatedAt {}", folder.model, applied.change.action, applied.change.detail, applied.channel.updated_at);
+    match &applied.signed_by {
+        Some(key) => println!("signed the channel with key {key}"),
+        None if applied.removed_signature => {
+            eprintln!("warning: no --signing-key: the channel is unsigned now and its old signature was removed (loaders pinning a key will refuse it until `burn-edge sign`)")
+        }
+        None => eprintln!("warning: no --signing-key: the channel is unsigned"),
+    }
+}
+
+/// Runs a `burn-edge rollout` subcommand.
+pub fn run(args: RolloutArgs) -> Result<()> {
+    match args.command {
+        RolloutCommand::Canary { target, version, percent, alias, key, groups } => {
+            change(&target, |c| edits::canary(c, &version, percent, &alias, key.as_deref(), &groups))
+        }
+        RolloutCommand::Ramp { target, rule, steps: Some(steps), every: Some(every), .. } => {
+            let steps = parse::percents(&steps).map_err(RolloutError::Refused)?;
+            change(&target, |c| edits::ramp_schedule(c, rule.as_deref(), &steps, every, chrono::Utc::now()))
+        }
+        RolloutCommand::Ramp { target, rule, percent: Some(percent), .. } => change(&target, |c| edits::ramp_percent(c, rule.as_deref(), percent)),
+        RolloutCommand::Ramp { .. } => Err(RolloutError::Refused("ramp needs --steps with --every, or --percent".into()).into()),
+        RolloutCommand::Promote { target, rule, arm } => change(&target, |c| edits::promote(c, rule.as_deref(), arm.as_deref())),
+        RolloutCommand::Rollback { target, rule, alias } => change(&target, |c| edits::rollback(c, rule.as_deref(), &alias)),
+        RolloutCommand::Kill { target, off } => change(&target, |c| edits::kill(c, !off)),
+        RolloutCommand::Experiment { command: ExperimentCommand::Start { target, key, arms, coverage, namespace, alias, groups } } => {
+            change(&target, |c| edits::experiment_start(c, ExperimentSpec { key: &key, alias: &alias, arms, coverage, namespace, groups: &groups }))
+        }
+        RolloutCommand::Experiment { command: ExperimentCommand::Stop { target, key } } => change(&target, |c| edits::experiment_stop(c, &key)),
+        RolloutCommand::Shadow { command: ShadowCommand::Start { target, challenger, sample, alias } } => {
+            change(&target, |c| edits::shadow_start(c, &challenger, sample, &alias))
+        }
+        RolloutCommand::Shadow { command: ShadowCommand::Stop { target, alias, challenger } } => {
+            change(&target, |c| edits::shadow_stop(c, &alias, challenger.as_deref()))
+        }
+        RolloutCommand::Interleave { command: InterleaveCommand::Start { target, key, arms, alias } } => {
+            change(&target, |c| edits::interleave_start(c, &key, &alias, arms))
+        }
+        RolloutCommand::Interleave { command: InterleaveCommand::Stop { target, key } } => change(&target, |c| edits::interleave_stop(c, &key)),
+        RolloutCommand::Assign { model, models, id, alias, attributes, stored, pin, at } => {
+            print_assignment(&models, &model, &alias, Unit { id, attributes: into_map(attributes), stored: into_map(stored), pin }, at.as_deref())
+        }
+    }
+}
+
+fn into_map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
+    pairs.into_iter().collect()
+}
+
+fn print_assignment(models: &Path, model: &str, alias: &str, unit: Unit, at: Option<&str>) -> Result<()> {
+    let folder = ModelFolder::open(models, model, None)?;
+    let channel = folder.read()?;
+    let now = match at {
+        Some(text) => parse_utc_millis(text).with_context(|| format!("--at {text:?} is not an RFC 3339 UTC time (like 2026-12-01T15:00:00Z)"))?,
+        None => chrono::Utc::now().timestamp_millis(),
+    };
+    let assignment = assign(&channel, alias, &unit, now)?;
+    println!("{}", serde_json::to_string(&assignment)?);
+    Ok(())
+}
