@@ -191,8 +191,13 @@ pub(crate) fn verify_version(model_dir: &Path, model: &str, version: &str) -> Re
         let content = read(&folder.join(&file.path))?;
         let actual = sha256_hex(&content);
         if actual != file.sha256 || content.len() as u64 != file.size {
-            let problem =
-                format!("{} is {} bytes with sha256 {actual}, the manifest says {} bytes, {}", file.path, content.len(), file.size, file.sha256);
+            let problem = format!(
+                "{} is {} bytes with sha256 {actual}, the manifest says {} bytes, {}",
+                file.path,
+                content.len(),
+                file.size,
+                file.sha256
+            );
             return Err(unverified(&path, problem));
         }
     }

@@ -75,7 +75,9 @@ impl Cdn {
     }
 
     fn weights_of(&self, version: &str) -> PathBuf {
-        let manifest = burn_edge_formats::Manifest::from_json(&std::fs::read_to_string(self.path(&format!("{version}/manifest.json"))).unwrap()).unwrap();
+        let manifest =
+            burn_edge_formats::Manifest::from_json(&std::fs::read_to_string(self.path(&format!("{version}/manifest.json"))).unwrap())
+                .unwrap();
         self.path(&format!("files/{}.bpk", manifest.weights().unwrap().sha256))
     }
 }
@@ -124,7 +126,10 @@ fn canary_ramp_promote_rollback_round_trip() {
     assert_eq!(written["schemaVersion"], 2);
     assert!(c.updated_at > before.updated_at, "{} after {}", c.updated_at, before.updated_at);
     let rule = &c.rollout.as_ref().unwrap().rules[0];
-    assert_eq!((rule.kind, rule.alias.as_str(), rule.coverage, rule.arms[0].version.as_str()), (RuleKind::Rollout, "stable", Some(0.1), "1.1.0"));
+    assert_eq!(
+        (rule.kind, rule.alias.as_str(), rule.coverage, rule.arms[0].version.as_str()),
+        (RuleKind::Rollout, "stable", Some(0.1), "1.1.0")
+    );
     assert!((share_on(&c, "1.1.0", now_ms()) - 0.1).abs() < 0.02);
 
     // `rollout assign` says what the shared assign() computes.
@@ -180,10 +185,18 @@ fn a_signing_key_re_signs_every_change_and_verify_accepts_it() {
     let public = ok(Command::new(env!("CARGO_BIN_EXE_burn-edge")).args(["keygen", "--out", keys.to_str().unwrap()]).output().unwrap());
     let key = keys.join("signing.key");
     // Manifests signed by this key too, so `verify` can check the whole folder.
-    ok(Command::new(env!("CARGO_BIN_EXE_burn-edge")).args(["sign", cdn.path("").to_str().unwrap(), "--key", key.to_str().unwrap()]).output().unwrap());
+    ok(Command::new(env!("CARGO_BIN_EXE_burn-edge"))
+        .args(["sign", cdn.path("").to_str().unwrap(), "--key", key.to_str().unwrap()])
+        .output()
+        .unwrap());
     let out = ok(cdn.rollout(&["canary"], &["1.1.0", "--percent", "50", "--signing-key", key.to_str().unwrap()]));
     assert!(out.contains("signed the channel with key"), "{out}");
-    let verify = || Command::new(env!("CARGO_BIN_EXE_burn-edge")).args(["verify", cdn.path("").to_str().unwrap(), "--public-key", public.trim()]).output().unwrap();
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_burn-edge"))
+            .args(["verify", cdn.path("").to_str().unwrap(), "--public-key", public.trim()])
+            .output()
+            .unwrap()
+    };
     assert!(ok(verify()).contains("verify, signed by key"));
     // Through the environment, as CI passes a secret.
     ok(cdn.rollout_env(&["kill"], &[], &[("BURN_EDGE_SIGNING_KEY", &key)]));
@@ -210,7 +223,10 @@ fn a_version_whose_files_do_not_verify_is_refused_and_nothing_changes() {
     refused(cdn.rollout(&["canary"], &["1.1.0", "--percent", "10"]), "refusing: mnist@1.1.0 does not verify");
     let o = cdn.rollout(&["canary"], &["1.1.0", "--percent", "10"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("the manifest says"));
-    refused(cdn.rollout(&["experiment", "start"], &["--key", "ab", "--arm", "control=1.0.0:0.5", "--arm", "b=1.1.0:0.5"]), "mnist@1.1.0 does not verify");
+    refused(
+        cdn.rollout(&["experiment", "start"], &["--key", "ab", "--arm", "control=1.0.0:0.5", "--arm", "b=1.1.0:0.5"]),
+        "mnist@1.1.0 does not verify",
+    );
     refused(cdn.rollout(&["shadow", "start"], &["1.1.0", "--sample", "0.2"]), "mnist@1.1.0 does not verify");
     // Missing weights.
     std::fs::remove_file(&weights).unwrap();
@@ -323,7 +339,17 @@ fn kill_experiment_shadow_and_interleave_change_what_pages_get() {
     let actions: Vec<String> = cdn.log().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
     assert_eq!(
         actions,
-        ["experiment-start", "shadow-start", "shadow-start", "interleave-start", "kill", "unkill", "interleave-stop", "shadow-stop", "experiment-stop"]
+        [
+            "experiment-start",
+            "shadow-start",
+            "shadow-start",
+            "interleave-start",
+            "kill",
+            "unkill",
+            "interleave-stop",
+            "shadow-stop",
+            "experiment-stop"
+        ]
     );
 
     // Targeting: a canary for internal users only, checked through `rollout assign --attr`.
@@ -342,7 +368,8 @@ fn kill_experiment_shadow_and_interleave_change_what_pages_get() {
 #[test]
 fn the_log_keeps_the_last_200_entries() {
     let cdn = Cdn::new();
-    let old: Vec<Value> = (0..200).map(|i| serde_json::json!({ "at": format!("old-{i}"), "action": "x", "detail": "", "by": "cli" })).collect();
+    let old: Vec<Value> =
+        (0..200).map(|i| serde_json::json!({ "at": format!("old-{i}"), "action": "x", "detail": "", "by": "cli" })).collect();
     std::fs::write(cdn.path("rollout-log.json"), serde_json::to_string(&old).unwrap()).unwrap();
     ok(cdn.rollout(&["kill"], &[]));
     let log = cdn.log();

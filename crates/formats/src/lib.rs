@@ -15,8 +15,8 @@ pub mod signature;
 pub mod telemetry;
 
 pub use channel::{content_path, manifest_path, Channel, CHANNEL_FILE, CHANNEL_SCHEMA_VERSION};
-pub use rollout::{Assignment, AssignmentKind, Rollout, Rule, RuleKind, Unit};
 pub use manifest::{ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats};
+pub use rollout::{Assignment, AssignmentKind, Rollout, Rule, RuleKind, Unit};
 pub use schema::{channel_schema, manifest_schema, signature_schema};
 pub use signature::{signature_path, signed_message, Signature, SignedKind};
 

@@ -225,7 +225,10 @@ fn report(folder: &ModelFolder, applied: &Applied) {
         println!("{} {}: nothing to change{rule}", folder.model, applied.change.action);
         return;
     }
-    println!("{} {}{rule}: {}; channel updatedAt {}", folder.model, applied.change.action, applied.change.detail, applied.channel.updated_at);
+    println!(
+        "{} {}{rule}: {}; channel updatedAt {}",
+        folder.model, applied.change.action, applied.change.detail, applied.channel.updated_at
+    );
     match &applied.signed_by {
         Some(key) => println!("signed the channel with key {key}"),
         None if applied.removed_signature => {
@@ -245,15 +248,21 @@ pub fn run(args: RolloutArgs) -> Result<()> {
             let steps = parse::percents(&steps).map_err(RolloutError::Refused)?;
             change(&target, |c| edits::ramp_schedule(c, rule.as_deref(), &steps, every, chrono::Utc::now()))
         }
-        RolloutCommand::Ramp { target, rule, percent: Some(percent), .. } => change(&target, |c| edits::ramp_percent(c, rule.as_deref(), percent)),
+        RolloutCommand::Ramp { target, rule, percent: Some(percent), .. } => {
+            change(&target, |c| edits::ramp_percent(c, rule.as_deref(), percent))
+        }
         RolloutCommand::Ramp { .. } => Err(RolloutError::Refused("ramp needs --steps with --every, or --percent".into()).into()),
         RolloutCommand::Promote { target, rule, arm } => change(&target, |c| edits::promote(c, rule.as_deref(), arm.as_deref())),
         RolloutCommand::Rollback { target, rule, alias } => change(&target, |c| edits::rollback(c, rule.as_deref(), &alias)),
         RolloutCommand::Kill { target, off } => change(&target, |c| edits::kill(c, !off)),
         RolloutCommand::Experiment { command: ExperimentCommand::Start { target, key, arms, coverage, namespace, alias, groups } } => {
-            change(&target, |c| edits::experiment_start(c, ExperimentSpec { key: &key, alias: &alias, arms, coverage, namespace, groups: &groups }))
+            change(&target, |c| {
+                edits::experiment_start(c, ExperimentSpec { key: &key, alias: &alias, arms, coverage, namespace, groups: &groups })
+            })
         }
-        RolloutCommand::Experiment { command: ExperimentCommand::Stop { target, key } } => change(&target, |c| edits::experiment_stop(c, &key)),
+        RolloutCommand::Experiment { command: ExperimentCommand::Stop { target, key } } => {
+            change(&target, |c| edits::experiment_stop(c, &key))
+        }
         RolloutCommand::Shadow { command: ShadowCommand::Start { target, challenger, sample, alias } } => {
             change(&target, |c| edits::shadow_start(c, &challenger, sample, &alias))
         }
@@ -263,10 +272,16 @@ pub fn run(args: RolloutArgs) -> Result<()> {
         RolloutCommand::Interleave { command: InterleaveCommand::Start { target, key, arms, alias } } => {
             change(&target, |c| edits::interleave_start(c, &key, &alias, arms))
         }
-        RolloutCommand::Interleave { command: InterleaveCommand::Stop { target, key } } => change(&target, |c| edits::interleave_stop(c, &key)),
-        RolloutCommand::Assign { model, models, id, alias, attributes, stored, pin, at } => {
-            print_assignment(&models, &model, &alias, Unit { id, attributes: into_map(attributes), stored: into_map(stored), pin }, at.as_deref())
+        RolloutCommand::Interleave { command: InterleaveCommand::Stop { target, key } } => {
+            change(&target, |c| edits::interleave_stop(c, &key))
         }
+        RolloutCommand::Assign { model, models, id, alias, attributes, stored, pin, at } => print_assignment(
+            &models,
+            &model,
+            &alias,
+            Unit { id, attributes: into_map(attributes), stored: into_map(stored), pin },
+            at.as_deref(),
+        ),
     }
 }
 
@@ -278,7 +293,9 @@ fn print_assignment(models: &Path, model: &str, alias: &str, unit: Unit, at: Opt
     let folder = ModelFolder::open(models, model, None)?;
     let channel = folder.read()?;
     let now = match at {
-        Some(text) => parse_utc_millis(text).with_context(|| format!("--at {text:?} is not an RFC 3339 UTC time (like 2026-12-01T15:00:00Z)"))?,
+        Some(text) => {
+            parse_utc_millis(text).with_context(|| format!("--at {text:?} is not an RFC 3339 UTC time (like 2026-12-01T15:00:00Z)"))?
+        }
         None => chrono::Utc::now().timestamp_millis(),
     };
     let assignment = assign(&channel, alias, &unit, now)?;

@@ -38,7 +38,11 @@ fn rules(channel: &Channel) -> &[Rule] {
 
 fn rule_list(channel: &Channel) -> String {
     let keys: Vec<&str> = rules(channel).iter().map(|r| r.key.as_str()).collect();
-    if keys.is_empty() { "it has none".into() } else { format!("it has: {}", keys.join(", ")) }
+    if keys.is_empty() {
+        "it has none".into()
+    } else {
+        format!("it has: {}", keys.join(", "))
+    }
 }
 
 /// Index of the rule named `key`, or of the only rule (of `kind`, if given) when `key` is None.
@@ -61,7 +65,11 @@ fn find_rule(channel: &Channel, key: Option<&str>, kind: Option<RuleKind>) -> Re
 fn alias_version<'c>(channel: &'c Channel, alias: &str) -> Result<&'c str, RolloutError> {
     match channel.aliases.get(alias) {
         Some(v) => Ok(v),
-        None => refuse(format!("{} has no alias {alias:?} (it has: {})", channel.name, channel.aliases.keys().cloned().collect::<Vec<_>>().join(", "))),
+        None => refuse(format!(
+            "{} has no alias {alias:?} (it has: {})",
+            channel.name,
+            channel.aliases.keys().cloned().collect::<Vec<_>>().join(", ")
+        )),
     }
 }
 
@@ -69,7 +77,11 @@ fn published(channel: &Channel, version: &str) -> Result<(), RolloutError> {
     if channel.versions.iter().any(|v| v == version) {
         return Ok(());
     }
-    refuse(format!("{}@{version} is not published (published: {}); run `burn-edge publish` first", channel.name, channel.versions.join(", ")))
+    refuse(format!(
+        "{}@{version} is not published (published: {}); run `burn-edge publish` first",
+        channel.name,
+        channel.versions.join(", ")
+    ))
 }
 
 /// A percentage given on the command line as a share in [0, 1].
@@ -111,7 +123,10 @@ fn ensure_new_key(channel: &Channel, key: &str) -> Result<(), RolloutError> {
     let rollout = channel.rollout.as_ref();
     let taken = rollout.is_some_and(|r| r.rules.iter().any(|x| x.key == key) || r.interleave.iter().any(|x| x.key == key));
     if taken {
-        return refuse(format!("{} already has a rule {key:?}; change it with `rollout ramp --rule {key}` or remove it first", channel.name));
+        return refuse(format!(
+            "{} already has a rule {key:?}; change it with `rollout ramp --rule {key}` or remove it first",
+            channel.name
+        ));
     }
     Ok(())
 }
@@ -150,7 +165,13 @@ fn arm_versions(rule: &Rule) -> Vec<String> {
 
 /// `rollout ramp --steps`: coverage steps starting `now`, one every `every_ms`. The rule keeps
 /// its coverage for clocks that have not reached the first step yet.
-pub fn ramp_schedule(channel: &mut Channel, key: Option<&str>, percents: &[f64], every_ms: i64, now: DateTime<Utc>) -> Result<Change, RolloutError> {
+pub fn ramp_schedule(
+    channel: &mut Channel,
+    key: Option<&str>,
+    percents: &[f64],
+    every_ms: i64,
+    now: DateTime<Utc>,
+) -> Result<Change, RolloutError> {
     if percents.is_empty() {
         return refuse("--steps lists no percentages");
     }

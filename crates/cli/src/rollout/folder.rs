@@ -127,7 +127,11 @@ pub fn next_updated_at(previous: &str, now: DateTime<Utc>) -> String {
     let next = match DateTime::parse_from_rfc3339(previous) {
         Ok(prev) => {
             let prev = DateTime::from_timestamp(prev.timestamp(), 0).unwrap_or(now);
-            if now > prev { now } else { prev + chrono::Duration::seconds(1) }
+            if now > prev {
+                now
+            } else {
+                prev + chrono::Duration::seconds(1)
+            }
         }
         Err(_) => now,
     };
@@ -150,7 +154,8 @@ impl Lock {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(_) => return Ok(Lock(path)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let age = std::fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| SystemTime::now().duration_since(t).ok());
+                    let age =
+                        std::fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| SystemTime::now().duration_since(t).ok());
                     if age.is_some_and(|a| a > STALE_AFTER) {
                         let _ = std::fs::remove_file(&path);
                         continue;

@@ -32,7 +32,13 @@ pub fn apply_with(
 
 /// Removes rule `rule` (the only rule when None; with no rules, moves `stable` back to the
 /// version published before it).
-pub fn rollback(folder: &ModelFolder, rule: Option<&str>, by: By, detail: Option<&str>, numbers: Option<Value>) -> Result<Applied, RolloutError> {
+pub fn rollback(
+    folder: &ModelFolder,
+    rule: Option<&str>,
+    by: By,
+    detail: Option<&str>,
+    numbers: Option<Value>,
+) -> Result<Applied, RolloutError> {
     apply_with(folder, by, detail, numbers, |c| edits::rollback(c, rule, "stable"))
 }
 

@@ -134,7 +134,16 @@ fn experiments_in_disjoint_namespace_ranges_never_share_an_id() {
         in2 += b as usize;
         // Together, each id lands in the one its namespace hash picks.
         let together = get(&both, &id, T0);
-        assert_eq!(together.rule.as_deref(), if a { Some("e1") } else if b { Some("e2") } else { None });
+        assert_eq!(
+            together.rule.as_deref(),
+            if a {
+                Some("e1")
+            } else if b {
+                Some("e2")
+            } else {
+                None
+            }
+        );
     }
     assert!(in1 > 2_000 && in2 > 2_000 && in1 + in2 == 5_000, "{in1} {in2}");
 }
@@ -249,13 +258,31 @@ fn bad_rollout_sections_are_refused_with_a_message_naming_the_field() {
                 "arms": [arm("canary", "1.1.0", 1.0)] }] }),
             "namespace range [0, 1.2]",
         ),
-        (json!({ "rules": [{ "key": "c d", "kind": "rollout", "alias": "stable", "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0)] }] }), "key \"c d\" must be"),
-        (json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "beta", "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0)] }] }), "alias \"beta\" is not one of"),
+        (
+            json!({ "rules": [{ "key": "c d", "kind": "rollout", "alias": "stable", "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0)] }] }),
+            "key \"c d\" must be",
+        ),
+        (
+            json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "beta", "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0)] }] }),
+            "alias \"beta\" is not one of",
+        ),
         (json!({ "rules": [{ "key": "c", "kind": "canary", "alias": "stable", "arms": [] }] }), "unknown variant `canary`"),
-        (json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "arms": [arm("x", "1.1.0", 1.0)] }] }), "needs a coverage or a ramp"),
-        (json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0), arm("y", "1.2.0", 1.0)] }] }), "exactly 1 arm"),
-        (json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "hashVersion": 3, "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0)] }] }), "hashVersion 3"),
-        (json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "bucketVersion": 1, "minBucketVersion": 2, "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0)] }] }), "minBucketVersion 2 is above bucketVersion 1"),
+        (
+            json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "arms": [arm("x", "1.1.0", 1.0)] }] }),
+            "needs a coverage or a ramp",
+        ),
+        (
+            json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0), arm("y", "1.2.0", 1.0)] }] }),
+            "exactly 1 arm",
+        ),
+        (
+            json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "hashVersion": 3, "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0)] }] }),
+            "hashVersion 3",
+        ),
+        (
+            json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "bucketVersion": 1, "minBucketVersion": 2, "coverage": 0.1, "arms": [arm("x", "1.1.0", 1.0)] }] }),
+            "minBucketVersion 2 is above bucketVersion 1",
+        ),
         (
             json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "ramp": [{ "at": "2026-12-01T16:00:00Z", "coverage": 0.5 }, { "at": "2026-12-01T15:00:00Z", "coverage": 1 }], "arms": [arm("x", "1.1.0", 1.0)] }] }),
             "ramp[1]: steps must be in strictly increasing time order",
@@ -264,10 +291,16 @@ fn bad_rollout_sections_are_refused_with_a_message_naming_the_field() {
             json!({ "rules": [{ "key": "c", "kind": "rollout", "alias": "stable", "ramp": [{ "at": "tomorrow", "coverage": 0.5 }], "arms": [arm("x", "1.1.0", 1.0)] }] }),
             "ramp[0]: at \"tomorrow\" is not an RFC 3339 UTC time",
         ),
-        (json!({ "shadow": [{ "alias": "stable", "challenger": "1.0.0", "sampleRate": 0.2 }] }), "challenger 1.0.0 is the version the alias already serves"),
+        (
+            json!({ "shadow": [{ "alias": "stable", "challenger": "1.0.0", "sampleRate": 0.2 }] }),
+            "challenger 1.0.0 is the version the alias already serves",
+        ),
         (json!({ "shadow": [{ "alias": "stable", "challenger": "1.1.0", "sampleRate": 2 }] }), "sampleRate 2 is outside [0, 1]"),
         (json!({ "shadow": [{ "alias": "stable", "challenger": "7.0.0", "sampleRate": 0.1 }] }), "challenger 7.0.0 is not published"),
-        (json!({ "interleave": [{ "key": "il", "alias": "stable", "arms": [{ "name": "a", "version": "1.0.0" }] }] }), "needs exactly 2 arms, has 1"),
+        (
+            json!({ "interleave": [{ "key": "il", "alias": "stable", "arms": [{ "name": "a", "version": "1.0.0" }] }] }),
+            "needs exactly 2 arms, has 1",
+        ),
         (
             json!({ "interleave": [{ "key": "il", "alias": "stable", "arms": [{ "name": "a", "version": "1.0.0" }, { "name": "b", "version": "1.0.0" }] }] }),
             "both arms are version 1.0.0",

@@ -64,8 +64,18 @@ fn cases() -> Vec<Case> {
         { "at": "2026-12-01T15:20:00Z", "coverage": 0.5 }, { "at": "2026-12-01T16:00:00Z", "coverage": 1 } ] });
     let three = experiment(json!({ "arms": [arm("control", "1.0.0", 0.2), arm("b", "1.1.0", 0.3), arm("c", "1.2.0", 0.5)] }));
     let ns = |range: [f64; 2]| experiment(json!({ "namespace": { "id": "mnist-exp", "range": range } }));
-    let internal = { let mut r = canary(1.0); r["condition"] = json!({ "group": ["internal", "staff"] }); r };
-    let by_account = { let mut r = canary(0.5); r["hashAttribute"] = json!("account"); r["hashVersion"] = json!(1); r["seed"] = json!("acct-seed"); r };
+    let internal = {
+        let mut r = canary(1.0);
+        r["condition"] = json!({ "group": ["internal", "staff"] });
+        r
+    };
+    let by_account = {
+        let mut r = canary(0.5);
+        r["hashAttribute"] = json!("account");
+        r["hashVersion"] = json!(1);
+        r["seed"] = json!("acct-seed");
+        r
+    };
     let sticky = experiment(json!({ "bucketVersion": 2, "minBucketVersion": 1, "coverage": 0.5 }));
     let two_rules = json!({ "rules": [canary(0.3), experiment(json!({}))] });
     let shadowed = json!({ "rules": [canary(0.5)], "shadow": [{ "alias": "stable", "challenger": "1.2.0", "sampleRate": 0.2 }],
@@ -78,33 +88,93 @@ fn cases() -> Vec<Case> {
         case("canary 50%: not included falls to the alias", Some(json!({ "rules": [canary(0.5)] })), |r| is(Alias, "1.0.0", None)(r)),
         case("canary 0%: nobody", Some(json!({ "rules": [canary(0.0)] })), |r| is(Alias, "1.0.0", None)(r)),
         case("canary 100%: everybody", Some(json!({ "rules": [canary(1.0)] })), |r| is(Rollout, "1.1.0", Some("canary"))(r)),
-        Case { alias: "canary", ..case("a stable rule does not touch canary pages", Some(json!({ "rules": [canary(1.0)] })), |r| is(Alias, "1.1.0", None)(r)) },
-        Case { now: "2026-12-01T14:59:59Z", ..case("ramp not started yet", Some(json!({ "rules": [ramp.clone()] })), |r| is(Alias, "1.0.0", None)(r)) },
-        Case { now: "2026-12-01T15:12:00Z", ..case("ramp at 25%: included", Some(json!({ "rules": [ramp.clone()] })), |r| is(Rollout, "1.1.0", Some("canary"))(r) && r.as_ref().is_ok_and(|a| a.bucket.unwrap() >= 0.05)) },
-        Case { now: "2026-12-01T15:12:00Z", ..case("ramp at 25%: not included", Some(json!({ "rules": [ramp.clone()] })), |r| is(Alias, "1.0.0", None)(r)) },
-        Case { now: "2026-12-01T16:00:00Z", ..case("ramp at 100% from its exact time", Some(json!({ "rules": [ramp.clone()] })), |r| is(Rollout, "1.1.0", Some("canary"))(r) && r.as_ref().is_ok_and(|a| a.bucket.unwrap() > 0.9)) },
-        case("experiment 50/50: control", Some(json!({ "rules": [experiment(json!({}))] })), |r| is(Experiment, "1.0.0", Some("control"))(r)),
+        Case {
+            alias: "canary",
+            ..case("a stable rule does not touch canary pages", Some(json!({ "rules": [canary(1.0)] })), |r| is(Alias, "1.1.0", None)(r))
+        },
+        Case {
+            now: "2026-12-01T14:59:59Z",
+            ..case("ramp not started yet", Some(json!({ "rules": [ramp.clone()] })), |r| is(Alias, "1.0.0", None)(r))
+        },
+        Case {
+            now: "2026-12-01T15:12:00Z",
+            ..case("ramp at 25%: included", Some(json!({ "rules": [ramp.clone()] })), |r| {
+                is(Rollout, "1.1.0", Some("canary"))(r) && r.as_ref().is_ok_and(|a| a.bucket.unwrap() >= 0.05)
+            })
+        },
+        Case {
+            now: "2026-12-01T15:12:00Z",
+            ..case("ramp at 25%: not included", Some(json!({ "rules": [ramp.clone()] })), |r| is(Alias, "1.0.0", None)(r))
+        },
+        Case {
+            now: "2026-12-01T16:00:00Z",
+            ..case("ramp at 100% from its exact time", Some(json!({ "rules": [ramp.clone()] })), |r| {
+                is(Rollout, "1.1.0", Some("canary"))(r) && r.as_ref().is_ok_and(|a| a.bucket.unwrap() > 0.9)
+            })
+        },
+        case("experiment 50/50: control", Some(json!({ "rules": [experiment(json!({}))] })), |r| {
+            is(Experiment, "1.0.0", Some("control"))(r)
+        }),
         case("experiment 50/50: b", Some(json!({ "rules": [experiment(json!({}))] })), |r| is(Experiment, "1.1.0", Some("b"))(r)),
         case("experiment 20/30/50: c", Some(json!({ "rules": [three.clone()] })), |r| is(Experiment, "1.2.0", Some("c"))(r)),
         case("experiment 20/30/50: b", Some(json!({ "rules": [three] })), |r| is(Experiment, "1.1.0", Some("b"))(r)),
-        case("experiment coverage 0.5: outside the ranges", Some(json!({ "rules": [experiment(json!({ "coverage": 0.5 }))] })), |r| is(Alias, "1.0.0", None)(r)),
+        case("experiment coverage 0.5: outside the ranges", Some(json!({ "rules": [experiment(json!({ "coverage": 0.5 }))] })), |r| {
+            is(Alias, "1.0.0", None)(r)
+        }),
         case("namespace hit", Some(json!({ "rules": [ns([0.0, 0.5])] })), |r| r.as_ref().is_ok_and(|a| a.kind == Experiment)),
         case("namespace miss", Some(json!({ "rules": [ns([0.0, 0.5])] })), |r| is(Alias, "1.0.0", None)(r)),
-        Case { attributes: map(&[("group", "internal")]), ..case("condition met", Some(json!({ "rules": [internal.clone()] })), |r| is(Rollout, "1.1.0", Some("canary"))(r)) },
-        Case { attributes: map(&[("group", "public")]), ..case("condition not met", Some(json!({ "rules": [internal.clone()] })), |r| is(Alias, "1.0.0", None)(r)) },
+        Case {
+            attributes: map(&[("group", "internal")]),
+            ..case("condition met", Some(json!({ "rules": [internal.clone()] })), |r| is(Rollout, "1.1.0", Some("canary"))(r))
+        },
+        Case {
+            attributes: map(&[("group", "public")]),
+            ..case("condition not met", Some(json!({ "rules": [internal.clone()] })), |r| is(Alias, "1.0.0", None)(r))
+        },
         case("condition attribute missing", Some(json!({ "rules": [internal] })), |r| is(Alias, "1.0.0", None)(r)),
-        Case { attributes: map(&[("account", "acct-41")]), ..case("hash on another attribute, hash v1, own seed: in", Some(json!({ "rules": [by_account.clone()] })), |r| is(Rollout, "1.1.0", Some("canary"))(r)) },
-        Case { attributes: map(&[("account", "acct-42")]), ..case("hash on another attribute, hash v1, own seed: out", Some(json!({ "rules": [by_account.clone()] })), |r| is(Alias, "1.0.0", None)(r)) },
+        Case {
+            attributes: map(&[("account", "acct-41")]),
+            ..case("hash on another attribute, hash v1, own seed: in", Some(json!({ "rules": [by_account.clone()] })), |r| {
+                is(Rollout, "1.1.0", Some("canary"))(r)
+            })
+        },
+        Case {
+            attributes: map(&[("account", "acct-42")]),
+            ..case("hash on another attribute, hash v1, own seed: out", Some(json!({ "rules": [by_account.clone()] })), |r| {
+                is(Alias, "1.0.0", None)(r)
+            })
+        },
         case("hash attribute missing: rule skipped", Some(json!({ "rules": [by_account] })), |r| is(Alias, "1.0.0", None)(r)),
-        Case { id: Some("élève-😀-42"), ..case("non-ASCII id (UTF-16 code units)", Some(json!({ "rules": [canary(0.5)] })), |r| r.is_ok()) },
-        Case { stored: map(&[("mnist-ab__2", "b")]), ..case("sticky: stored arm reused over the hash", Some(json!({ "rules": [sticky.clone()] })), |r| is(Experiment, "1.1.0", Some("b"))(r) && r.as_ref().is_ok_and(|a| a.bucket.unwrap() < 0.25)) },
-        Case { stored: map(&[("mnist-ab__1", "b")]), ..case("sticky: older bucket version ignored", Some(json!({ "rules": [sticky.clone()] })), |r| is(Experiment, "1.0.0", Some("control"))(r)) },
-        Case { stored: map(&[("mnist-ab__2", "gone")]), ..case("sticky: arm no longer there ignored", Some(json!({ "rules": [sticky] })), |r| is(Experiment, "1.0.0", Some("control"))(r)) },
+        Case {
+            id: Some("élève-😀-42"),
+            ..case("non-ASCII id (UTF-16 code units)", Some(json!({ "rules": [canary(0.5)] })), |r| r.is_ok())
+        },
+        Case {
+            stored: map(&[("mnist-ab__2", "b")]),
+            ..case("sticky: stored arm reused over the hash", Some(json!({ "rules": [sticky.clone()] })), |r| {
+                is(Experiment, "1.1.0", Some("b"))(r) && r.as_ref().is_ok_and(|a| a.bucket.unwrap() < 0.25)
+            })
+        },
+        Case {
+            stored: map(&[("mnist-ab__1", "b")]),
+            ..case("sticky: older bucket version ignored", Some(json!({ "rules": [sticky.clone()] })), |r| {
+                is(Experiment, "1.0.0", Some("control"))(r)
+            })
+        },
+        Case {
+            stored: map(&[("mnist-ab__2", "gone")]),
+            ..case("sticky: arm no longer there ignored", Some(json!({ "rules": [sticky] })), |r| {
+                is(Experiment, "1.0.0", Some("control"))(r)
+            })
+        },
         case("two rules: the first that assigns wins", Some(two_rules.clone()), |r| is(Rollout, "1.1.0", Some("canary"))(r)),
         case("two rules: falls through to the second", Some(two_rules), |r| is(Experiment, "1.0.0", Some("control"))(r)),
         case("shadow and interleave do not change the served version", Some(shadowed), |r| r.as_ref().is_ok_and(|a| a.kind == Rollout)),
         case("kill: stable for a stable page", Some(json!({ "kill": true, "rules": [canary(1.0)] })), |r| is(Kill, "1.0.0", None)(r)),
-        Case { alias: "canary", ..case("kill: stable for a canary page too", Some(json!({ "kill": true })), |r| is(Kill, "1.0.0", None)(r)) },
+        Case {
+            alias: "canary",
+            ..case("kill: stable for a canary page too", Some(json!({ "kill": true })), |r| is(Kill, "1.0.0", None)(r))
+        },
         Case { pin: Some("1.2.0"), ..case("pin beats the rules", Some(json!({ "rules": [canary(1.0)] })), |r| is(Pin, "1.2.0", None)(r)) },
         Case { pin: Some("1.1.0"), ..case("pin beats kill", Some(json!({ "kill": true })), |r| is(Pin, "1.1.0", None)(r)) },
         Case { pin: Some("9.9.9"), ..case("pin of an unpublished version is refused", None, |r| r.is_err()) },
@@ -128,7 +198,8 @@ fn compute() -> Value {
         let (id, result) = candidates
             .into_iter()
             .map(|id| {
-                let unit = Unit { id: id.clone(), attributes: c.attributes.clone(), stored: c.stored.clone(), pin: c.pin.map(String::from) };
+                let unit =
+                    Unit { id: id.clone(), attributes: c.attributes.clone(), stored: c.stored.clone(), pin: c.pin.map(String::from) };
                 let result = assign(&channel, c.alias, &unit, now_ms);
                 (id, result)
             })
