@@ -340,3 +340,12 @@ fn read_weights(path: &std::path::Path, device: &Device) -> Result<(Vec<u8>, bur
     let net = load_mnist(&bytes, device).with_context(|| format!("loading weights {}", path.display()))?;
     Ok((bytes, net))
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (rollout's flag relations included).
+    #[test]
+    fn the_command_line_definition_with_rollout_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

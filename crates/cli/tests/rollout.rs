@@ -110,7 +110,7 @@ fn now_ms() -> i64 {
 }
 
 #[test]
-fn canary_ramp_promote_rollback_round_trip() {
+fn rollout_canary_ramp_promote_rollback_round_trip() {
     let cdn = Cdn::new();
     let before = cdn.channel();
     assert!(cdn.path("channel.json.sig").exists());
@@ -178,7 +178,7 @@ fn canary_ramp_promote_rollback_round_trip() {
 }
 
 #[test]
-fn a_signing_key_re_signs_every_change_and_verify_accepts_it() {
+fn rollout_a_signing_key_re_signs_every_change_and_verify_accepts_it() {
     let cdn = Cdn::new();
     let keys = cdn.root().parent().unwrap().join(format!("keys-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&keys);
@@ -210,7 +210,7 @@ fn a_signing_key_re_signs_every_change_and_verify_accepts_it() {
 }
 
 #[test]
-fn a_version_whose_files_do_not_verify_is_refused_and_nothing_changes() {
+fn rollout_a_version_whose_files_do_not_verify_is_refused_and_nothing_changes() {
     let cdn = Cdn::new();
     let original = cdn.channel_text();
     let weights = cdn.weights_of("1.1.0");
@@ -247,7 +247,7 @@ fn a_version_whose_files_do_not_verify_is_refused_and_nothing_changes() {
 }
 
 #[test]
-fn bad_requests_are_refused_with_one_clear_line() {
+fn rollout_bad_requests_are_refused_with_one_clear_line() {
     let cdn = Cdn::new();
     ok(cdn.rollout(&["canary"], &["1.1.0", "--percent", "10", "--key", "c"]));
     let written = cdn.channel_text();
@@ -300,7 +300,7 @@ fn bad_requests_are_refused_with_one_clear_line() {
 }
 
 #[test]
-fn kill_experiment_shadow_and_interleave_change_what_pages_get() {
+fn rollout_kill_experiment_shadow_and_interleave_change_what_pages_get() {
     let cdn = Cdn::new();
     let arms = ["--arm", "control=1.0.0:0.5", "--arm", "b=1.1.0:0.5"];
     let mut args = vec!["--key", "mnist-ab", "--coverage", "0.8", "--namespace", "mnist-exp:0:1"];
@@ -366,7 +366,7 @@ fn kill_experiment_shadow_and_interleave_change_what_pages_get() {
 }
 
 #[test]
-fn the_log_keeps_the_last_200_entries() {
+fn rollout_the_log_keeps_the_last_200_entries() {
     let cdn = Cdn::new();
     let old: Vec<Value> =
         (0..200).map(|i| serde_json::json!({ "at": format!("old-{i}"), "action": "x", "detail": "", "by": "cli" })).collect();

@@ -43,8 +43,10 @@ enum RolloutCommand {
         target: Target,
         /// A published version.
         version: String,
+        /// Share of the alias's pages (0..100), sticky per unit.
         #[arg(long)]
         percent: f64,
+        /// The alias whose pages the canary applies to.
         #[arg(long, default_value = "stable")]
         alias: String,
         /// Rule key (default <model>-<version>-canary).
@@ -68,6 +70,7 @@ enum RolloutCommand {
         /// Time between steps: 30s, 10m, 2h, 1d.
         #[arg(long, value_parser = parse::duration_ms, requires = "steps")]
         every: Option<i64>,
+        /// Coverage now (0..100), replacing any schedule.
         #[arg(long, required_unless_present = "steps")]
         percent: Option<f64>,
     },
@@ -75,8 +78,10 @@ enum RolloutCommand {
     Promote {
         #[command(flatten)]
         target: Target,
+        /// The rule (default: the only rule).
         #[arg(long)]
         rule: Option<String>,
+        /// An experiment's arm to promote.
         #[arg(long)]
         arm: Option<String>,
     },
@@ -85,8 +90,10 @@ enum RolloutCommand {
     Rollback {
         #[command(flatten)]
         target: Target,
+        /// The rule to remove (default: the only rule).
         #[arg(long)]
         rule: Option<String>,
+        /// With no rules: the alias to move back.
         #[arg(long, default_value = "stable")]
         alias: String,
     },
@@ -94,6 +101,7 @@ enum RolloutCommand {
     Kill {
         #[command(flatten)]
         target: Target,
+        /// Turn the kill switch off again.
         #[arg(long)]
         off: bool,
     },
@@ -114,12 +122,15 @@ enum RolloutCommand {
     },
     /// Which version a unit gets, by the shell's own assignment rule; prints the assignment JSON.
     Assign {
+        /// The model: its folder under --models (e.g. mnist).
         model: String,
+        /// Root of the CDN layout.
         #[arg(long, default_value = "models")]
         models: PathBuf,
         /// The install id (or the id the page gives).
         #[arg(long)]
         id: String,
+        /// The alias the page loads.
         #[arg(long, default_value = "stable")]
         alias: String,
         /// A page attribute (repeatable).
@@ -143,8 +154,10 @@ enum ExperimentCommand {
     Start {
         #[command(flatten)]
         target: Target,
+        /// Experiment key (unique; also the hash seed).
         #[arg(long)]
         key: String,
+        /// An arm (repeat, 2 to 10): name=version:weight, weights summing to 1.
         #[arg(long = "arm", value_name = "NAME=VERSION:WEIGHT", value_parser = parse::weighted_arm, required = true)]
         arms: Vec<Arm>,
         /// Share of units included (0..1).
@@ -153,8 +166,10 @@ enum ExperimentCommand {
         /// Mutual exclusion: id:start:end (units whose namespace hash is in [start, end)).
         #[arg(long, value_parser = parse::namespace)]
         namespace: Option<Namespace>,
+        /// The alias whose pages the experiment applies to.
         #[arg(long, default_value = "stable")]
         alias: String,
+        /// Only pages with this attribute (repeatable).
         #[arg(long = "group", value_name = "ATTR=VALUE", value_parser = parse::key_value)]
         groups: Vec<(String, String)>,
     },
@@ -162,6 +177,7 @@ enum ExperimentCommand {
     Stop {
         #[command(flatten)]
         target: Target,
+        /// The experiment's key.
         #[arg(long)]
         key: String,
     },
@@ -173,9 +189,12 @@ enum ShadowCommand {
     Start {
         #[command(flatten)]
         target: Target,
+        /// A published version other than the alias's.
         challenger: String,
+        /// Share of inputs (0..1) the challenger also runs on.
         #[arg(long)]
         sample: f64,
+        /// The alias whose version is the champion.
         #[arg(long, default_value = "stable")]
         alias: String,
     },
@@ -185,6 +204,7 @@ enum ShadowCommand {
         target: Target,
         #[arg(long, default_value = "stable")]
         alias: String,
+        /// Only this challenger's shadow.
         #[arg(long)]
         challenger: Option<String>,
     },
@@ -196,16 +216,20 @@ enum InterleaveCommand {
     Start {
         #[command(flatten)]
         target: Target,
+        /// Interleave key (unique among rule keys).
         #[arg(long)]
         key: String,
+        /// An arm (exactly 2): name=version.
         #[arg(long = "arm", value_name = "NAME=VERSION", value_parser = parse::plain_arm, required = true)]
         arms: Vec<InterleaveArm>,
         #[arg(long, default_value = "stable")]
         alias: String,
     },
+    /// Stop interleaving.
     Stop {
         #[command(flatten)]
         target: Target,
+        /// The interleave's key.
         #[arg(long)]
         key: String,
     },
