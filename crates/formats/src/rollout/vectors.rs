@@ -62,6 +62,11 @@ fn cases() -> Vec<Case> {
     let ramp = json!({ "key": "mnist-ramp", "kind": "rollout", "alias": "stable", "arms": [arm("canary", "1.1.0", 1.0)], "ramp": [
         { "at": "2026-12-01T15:00:00Z", "coverage": 0.05 }, { "at": "2026-12-01T15:10:00Z", "coverage": 0.25 },
         { "at": "2026-12-01T15:20:00Z", "coverage": 0.5 }, { "at": "2026-12-01T16:00:00Z", "coverage": 1 } ] });
+    let ramped_from_full = {
+        let mut r = ramp.clone();
+        r["coverage"] = json!(1.0);
+        r
+    };
     let three = experiment(json!({ "arms": [arm("control", "1.0.0", 0.2), arm("b", "1.1.0", 0.3), arm("c", "1.2.0", 0.5)] }));
     let ns = |range: [f64; 2]| experiment(json!({ "namespace": { "id": "mnist-exp", "range": range } }));
     let internal = {
@@ -95,6 +100,12 @@ fn cases() -> Vec<Case> {
         Case {
             now: "2026-12-01T14:59:59Z",
             ..case("ramp not started yet", Some(json!({ "rules": [ramp.clone()] })), |r| is(Alias, "1.0.0", None)(r))
+        },
+        Case {
+            now: "2026-12-01T14:59:59Z",
+            ..case("ramp not started yet: the rule's coverage applies", Some(json!({ "rules": [ramped_from_full] })), |r| {
+                is(Rollout, "1.1.0", Some("canary"))(r)
+            })
         },
         Case {
             now: "2026-12-01T15:12:00Z",
@@ -144,6 +155,10 @@ fn cases() -> Vec<Case> {
                 is(Alias, "1.0.0", None)(r)
             })
         },
+        Case {
+            attributes: map(&[("account", "")]),
+            ..case("hash attribute empty: rule skipped", Some(json!({ "rules": [by_account.clone()] })), |r| is(Alias, "1.0.0", None)(r))
+        },
         case("hash attribute missing: rule skipped", Some(json!({ "rules": [by_account] })), |r| is(Alias, "1.0.0", None)(r)),
         Case {
             id: Some("élève-😀-42"),
@@ -166,6 +181,20 @@ fn cases() -> Vec<Case> {
             ..case("sticky: arm no longer there ignored", Some(json!({ "rules": [sticky] })), |r| {
                 is(Experiment, "1.0.0", Some("control"))(r)
             })
+        },
+        Case {
+            stored: map(&[("mnist-ab__0", "b")]),
+            ..case("sticky skips the namespace check (GrowthBook)", Some(json!({ "rules": [ns([0.0, 0.0])] })), |r| {
+                is(Experiment, "1.1.0", Some("b"))(r)
+            })
+        },
+        Case {
+            stored: map(&[("mnist-ab__0", "b")]),
+            ..case(
+                "sticky does not skip the condition",
+                Some(json!({ "rules": [experiment(json!({ "condition": { "group": ["internal"] } }))] })),
+                |r| is(Alias, "1.0.0", None)(r),
+            )
         },
         case("two rules: the first that assigns wins", Some(two_rules.clone()), |r| is(Rollout, "1.1.0", Some("canary"))(r)),
         case("two rules: falls through to the second", Some(two_rules), |r| is(Experiment, "1.0.0", Some("control"))(r)),
