@@ -375,3 +375,83 @@ pub fn interleave_stop(channel: &mut Channel, key: &str) -> Result<Change, Rollo
     let il = list.remove(i);
     Ok(Change::new("interleave-stop", Some(key), format!("interleaving on {} stopped", il.alias), Vec::new()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel() -> Channel {
+        let mut c = Channel::new("mnist", "2026-12-01T15:00:00Z");
+        c.publish("1.0.0", &["stable".into()], "2026-12-01T15:00:00Z");
+        c.publish("1.1.0", &["canary".into()], "2026-12-01T15:00:00Z");
+        c.publish("1.2.0", &[], "2026-12-01T15:00:00Z");
+        c
+    }
+
+    fn arm(name: &str, version: &str, weight: f64) -> Arm {
+        Arm { name: name.into(), version: version.into(), weight }
+    }
+
+    fn experiment(c: &mut Channel, key: &str) {
+        let spec = ExperimentSpec {
+            key,
+            alias: "stable",
+            arms: vec![arm("control", "1.0.0", 0.5), arm("b", "1.2.0", 0.5)],
+            coverage: 1.0,
+            namespace: None,
+            groups: &[],
+        };
+        experiment_start(c, spec).unwrap();
+    }
+
+    fn message(r: Result<Change, RolloutError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn rollout_edits_pick_the_rule_and_refuse_what_does_not_fit() {
+        let mut c = channel();
+        let groups = [("group".to_string(), "internal".to_string()), ("group".to_string(), "staff".to_string())];
+        let change = canary(&mut c, "1.1.0", 100.0, "stable", None, &groups).unwrap();
+        assert_eq!((change.rule.as_deref(), change.verify.clone()), (Some("mnist-1.1.0-canary"), vec!["1.1.0".to_string()]));
+        assert_eq!(c.rollout.as_ref().unwrap().rules[0].condition["group"], ["internal", "staff"]);
+        experiment(&mut c, "ab");
+
+        // Two rules: commands that default to "the only rule" ask which.
+        assert!(message(rollback(&mut c.clone(), None, "stable"))
+            .contains("several rules: name one with --rule (it has: mnist-1.1.0-canary, ab)"));
+        assert!(message(promote(&mut c.clone(), None, None)).contains("several rules"));
+        // A ramp schedule defaults to the only rollout rule, and refuses an experiment.
+        let now = chrono::DateTime::from_timestamp(1_796_137_200, 0).unwrap();
+        assert_eq!(ramp_schedule(&mut c.clone(), None, &[5.0, 50.0], 60_000, now).unwrap().rule.as_deref(), Some("mnist-1.1.0-canary"));
+        assert!(message(ramp_schedule(&mut c.clone(), Some("ab"), &[5.0], 60_000, now))
+            .contains("is an experiment: ramps are for rollout rules"));
+        assert!(message(ramp_schedule(&mut c.clone(), None, &[5.0, 150.0], 60_000, now)).contains("--percent 150 is outside 0..100"));
+        // An experiment is promoted by naming its arm.
+        assert!(message(promote(&mut c.clone(), Some("ab"), None)).contains("name the arm to promote with --arm"));
+        let mut promoted = c.clone();
+        let change = promote(&mut promoted, Some("ab"), Some("b")).unwrap();
+        assert_eq!((promoted.aliases["stable"].as_str(), promoted.rollout.as_ref().unwrap().rules.len()), ("1.2.0", 1));
+        assert_eq!(change.detail, "stable: 1.0.0 -> 1.2.0 (arm \"b\"); rule removed");
+        // Rolling back one rule leaves the other.
+        let mut rolled = c.clone();
+        rollback(&mut rolled, Some("mnist-1.1.0-canary"), "stable").unwrap();
+        assert_eq!(rolled.rollout.as_ref().unwrap().rules.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["ab"]);
+        // Keys are unique across rules and interleaves.
+        let il =
+            vec![InterleaveArm { name: "a".into(), version: "1.0.0".into() }, InterleaveArm { name: "b".into(), version: "1.1.0".into() }];
+        assert!(message(interleave_start(&mut c.clone(), "ab", "stable", il)).contains("already has a rule \"ab\""));
+    }
+
+    #[test]
+    fn rollout_promote_ends_the_shadow_of_the_promoted_version() {
+        let mut c = channel();
+        canary(&mut c, "1.1.0", 10.0, "stable", None, &[]).unwrap();
+        shadow_start(&mut c, "1.1.0", 0.2, "stable").unwrap();
+        shadow_start(&mut c, "1.2.0", 0.1, "stable").unwrap();
+        promote(&mut c, None, None).unwrap();
+        let shadows = &c.rollout.as_ref().unwrap().shadow;
+        assert_eq!(shadows.iter().map(|s| s.challenger.as_str()).collect::<Vec<_>>(), ["1.2.0"]);
+        Channel::from_json(&c.to_json()).unwrap();
+    }
+}
