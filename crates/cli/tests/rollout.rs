@@ -382,3 +382,25 @@ fn rollout_the_log_keeps_the_last_200_entries() {
     refused(cdn.rollout(&["kill"], &["--off"]), "rollout-log.json is not a JSON array");
     assert_eq!(cdn.channel_text(), before);
 }
+
+#[test]
+fn rollout_and_publish_move_updated_at_forward_even_past_a_clock_behind() {
+    let cdn = Cdn::new();
+    // The last write came from a machine whose clock is ahead of ours.
+    let text = cdn.channel_text().replace(&cdn.channel().updated_at, "2030-01-01T00:00:00Z");
+    std::fs::write(cdn.path("channel.json"), text).unwrap();
+    ok(cdn.rollout(&["kill"], &[]));
+    assert_eq!(cdn.channel().updated_at, "2030-01-01T00:00:01Z");
+    let weights = repo_root().join("models/mnist/model.bpk");
+    let data = repo_root().join("../shared/datasets/mnist");
+    let o = Command::new(env!("CARGO_BIN_EXE_burn-edge"))
+        .args(["publish", "--version", "1.0.0", "--alias", "canary", "--models", cdn.root().to_str().unwrap()])
+        .args(["--weights", weights.to_str().unwrap(), "--data", data.to_str().unwrap()])
+        .env_remove("BURN_EDGE_SIGNING_KEY")
+        .output()
+        .unwrap();
+    ok(o);
+    let c = cdn.channel();
+    assert_eq!((c.aliases["canary"].as_str(), c.updated_at.as_str()), ("1.0.0", "2030-01-01T00:00:02Z"));
+    assert!(c.rollout.is_some_and(|r| r.kill), "publish keeps the rollout section");
+}
