@@ -105,7 +105,7 @@ fn fuzz_channel_parser() {
 #[test]
 fn fuzz_rollout_channel_parser() {
     let input = (inputs(committed("tests/fixtures/channel-rollout.json")), "[a-z0-9-]{0,12}", any::<i64>());
-    fuzz("rollout channel", input, |(bytes, id, now)| {
+    fuzz("channel-v2-rollout", input, |(bytes, id, now)| {
         let Ok(text) = std::str::from_utf8(&bytes) else { return Ok(()) };
         if let Ok(channel) = Channel::from_json(text) {
             prop_assert_eq!(Channel::from_json(&channel.to_json()).ok(), Some(channel.clone()));
