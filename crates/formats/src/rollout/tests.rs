@@ -231,8 +231,9 @@ fn hashing_uses_the_seed_the_attribute_and_the_hash_version() {
     assert_eq!(get(&c, "install", T0).kind, AssignmentKind::Alias);
 }
 
-#[test]
-fn bad_rollout_sections_are_refused_with_a_message_naming_the_field() {
+/// Rollout sections the validation refuses, each with (part of) the message it must give.
+/// Also written to `tests/fixtures/rollout-refusals.json` for the JS validator.
+fn refusal_cases() -> Vec<(Value, &'static str)> {
     let arm = |name: &str, version: &str, weight: f64| json!({ "name": name, "version": version, "weight": weight });
     let exp = |arms: Vec<Value>| json!({ "rules": [{ "key": "e", "kind": "experiment", "alias": "stable", "arms": arms }] });
     let cases: Vec<(Value, &str)> = vec![
@@ -310,10 +311,42 @@ fn bad_rollout_sections_are_refused_with_a_message_naming_the_field() {
             "interleave \"c\": key is used by another rule",
         ),
     ];
-    for (rollout, expected) in cases {
+    cases
+}
+
+#[test]
+fn bad_rollout_sections_are_refused_with_a_message_naming_the_field() {
+    for (rollout, expected) in refusal_cases() {
         let err = refused(rollout.clone());
         assert!(err.contains(expected), "{rollout}\n  gave: {err}\n  expected: {expected}");
     }
+}
+
+/// `tests/fixtures/rollout-refusals.json`: every refused section as a whole channel, with the
+/// Rust message, so the shell's validator can be checked to refuse the same (`BLESS=1` rewrites).
+#[test]
+fn the_committed_rollout_refusals_are_what_this_code_refuses() {
+    let cases: Vec<Value> = refusal_cases()
+        .into_iter()
+        .map(|(rollout, _)| {
+            let mut channel: Value = serde_json::from_str(&channel(json!({})).to_json()).unwrap();
+            channel["schemaVersion"] = json!(2);
+            channel["rollout"] = rollout;
+            let message = Channel::from_json(&channel.to_string()).unwrap_err().to_string();
+            json!({ "channel": channel, "rustError": message })
+        })
+        .collect();
+    let file = json!({
+        "_about": "Channels whose rollout section burn_edge_formats refuses (crates/formats/src/rollout/tests.rs, BLESS=1 rewrites), with its message; a loader must refuse each too.",
+        "cases": cases,
+    });
+    let generated = serde_json::to_string_pretty(&file).unwrap() + "\n";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/rollout-refusals.json");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(committed == generated, "{path} is stale: run `BLESS=1 cargo test --workspace rollout_refusals`");
 }
 
 #[test]
