@@ -66,6 +66,20 @@ test('the validators reject what the Rust types would refuse', () => {
   assert.equal(validate.channel(channel), false);
 });
 
+test('a schemaVersion 2 channel with a rollout section validates; a typo in an arm does not', () => {
+  // The same two files crates/formats reads in its tests: accepted there, refused there.
+  const good = json('tests/fixtures/channel-rollout.json');
+  assert.ok(validate.channel(good), ajv.errorsText(validate.channel.errors));
+  assert.equal(good.schemaVersion, 2);
+  assert.equal(validate.channel(json('tests/fixtures/channel-rollout-refused.json')), false);
+  assert.match(ajv.errorsText(validate.channel.errors), /additional properties/);
+  const rules = schemas.channel.$defs.Rule;
+  for (const field of ['key', 'kind', 'alias', 'arms']) assert.ok(rules.required.includes(field), `Rule.${field} is not required`);
+  assert.equal(rules.additionalProperties, false);
+  assert.equal(rules.properties.kind.$ref, '#/$defs/RuleKind');
+  assert.deepEqual(schemas.channel.$defs.RuleKind.oneOf.map((/** @type {{const: string}} */ k) => k.const), ['rollout', 'experiment']);
+});
+
 test('every field the JS loader reads is required by the schemas', () => {
   // What www/lib reads without a fallback (locate.js, index.js, files.js, download.js).
   const reads = {

@@ -1,4 +1,4 @@
-//! `burn-edge`: the developer commands (train, eval, predict, publish, serve) around the shared
+//! `burn-edge`: the developer commands (train, eval, predict, publish, rollout, serve) around the shared
 //! model crate.
 
 mod collector;
@@ -12,6 +12,7 @@ mod import_onnx;
 mod mnist_release;
 mod predict;
 mod publish;
+mod rollout;
 mod serve;
 mod serve_args;
 mod server;
@@ -171,6 +172,9 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Roll a new version out through the channel file: canary, ramp, promote, rollback, kill,
+    /// experiment, shadow, interleave; `assign` says which version a unit gets.
+    Rollout(rollout::RolloutArgs),
     /// Serve the demo page (www/), the wasm builds (pkg/), models/ and the telemetry collector
     /// on a local port.
     Serve(serve_args::ServeArgs),
@@ -311,6 +315,7 @@ fn main() -> Result<()> {
             degrade::degrade(&weights, &out, noise, seed)?;
             println!("wrote {} ({} with noise {noise} x each tensor's standard deviation, seed {seed})", out.display(), weights.display());
         }
+        Command::Rollout(args) => rollout::run(args)?,
         Command::Serve(args) => serve_args::run(args)?,
     }
     Ok(())
@@ -353,4 +358,13 @@ fn read_weights(path: &std::path::Path, device: &Device) -> Result<(Vec<u8>, bur
     let bytes = std::fs::read(path).with_context(|| format!("reading weights {}", path.display()))?;
     let net = load_mnist(&bytes, device).with_context(|| format!("loading weights {}", path.display()))?;
     Ok((bytes, net))
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (rollout's flag relations included).
+    #[test]
+    fn the_command_line_definition_with_rollout_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

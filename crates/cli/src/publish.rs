@@ -117,11 +117,17 @@ pub fn publish(
     };
 
     let channel_file = model_dir.join(CHANNEL_FILE);
-    let mut channel = match read_if_exists(&channel_file)? {
-        Some(json) => Channel::from_json(&json).map_err(|source| PublishError::Format { path: channel_file.clone(), source })?,
-        None => Channel::new(&manifest.name, now),
+    let (mut channel, updated_at) = match read_if_exists(&channel_file)? {
+        Some(json) => {
+            let channel = Channel::from_json(&json).map_err(|source| PublishError::Format { path: channel_file.clone(), source })?;
+            // Strictly later than the last write (a `rollout` command may have written this second).
+            let now_time = chrono::DateTime::parse_from_rfc3339(now).map_or_else(|_| chrono::Utc::now(), |t| t.with_timezone(&chrono::Utc));
+            let updated_at = crate::rollout::folder::next_updated_at(&channel.updated_at, now_time);
+            (channel, updated_at)
+        }
+        None => (Channel::new(&manifest.name, now), now.to_string()),
     };
-    channel.publish(&manifest.version, aliases, now);
+    channel.publish(&manifest.version, aliases, &updated_at);
     let json = channel.to_json();
     write_atomically(&channel_file, json.as_bytes())?;
     match key {

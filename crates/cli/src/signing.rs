@@ -166,37 +166,42 @@ struct Release {
 
 fn read_release(model_dir: &Path) -> Result<Release, SigningError> {
     let read = |path: &Path| std::fs::read(path).map_err(io_at(path));
-    let unverified = |path: &Path, problem: String| SigningError::Unverified { path: path.into(), problem };
     let channel_file = model_dir.join(CHANNEL_FILE);
     let channel_bytes = read(&channel_file)?;
     let channel = Channel::from_json(&String::from_utf8_lossy(&channel_bytes)).map_err(format_at(&channel_file))?;
-    let mut manifests = Vec::new();
-    for version in &channel.versions {
-        let path = model_dir.join(burn_edge_formats::manifest_path(version));
-        let bytes = read(&path)?;
-        let manifest = Manifest::from_json(&String::from_utf8_lossy(&bytes)).map_err(format_at(&path))?;
-        if manifest.name != channel.name || &manifest.version != version {
-            let found = format!("{}@{}", manifest.name, manifest.version);
-            return Err(unverified(&path, format!("it describes {found}, the channel lists it as {}@{version}", channel.name)));
-        }
-        let folder = path.parent().unwrap_or(model_dir);
-        for file in &manifest.files {
-            let content = read(&folder.join(&file.path))?;
-            let actual = sha256_hex(&content);
-            if actual != file.sha256 || content.len() as u64 != file.size {
-                let problem = format!(
-                    "{} is {} bytes with sha256 {actual}, the manifest says {} bytes, {}",
-                    file.path,
-                    content.len(),
-                    file.size,
-                    file.sha256
-                );
-                return Err(unverified(&path, problem));
-            }
-        }
-        manifests.push((path, bytes));
-    }
+    let manifests = channel.versions.iter().map(|version| verify_version(model_dir, &channel.name, version)).collect::<Result<_, _>>()?;
     Ok(Release { channel, channel_file: (channel_file, channel_bytes), manifests })
+}
+
+/// Checks one published version of `model` in `model_dir`: its manifest parses and names this
+/// model and version, and every file it lists has its size and sha256. Returns the manifest's
+/// path and exact bytes. `rollout` uses this before pointing any unit at a version.
+pub(crate) fn verify_version(model_dir: &Path, model: &str, version: &str) -> Result<(PathBuf, Vec<u8>), SigningError> {
+    let read = |path: &Path| std::fs::read(path).map_err(io_at(path));
+    let unverified = |path: &Path, problem: String| SigningError::Unverified { path: path.into(), problem };
+    let path = model_dir.join(burn_edge_formats::manifest_path(version));
+    let bytes = read(&path)?;
+    let manifest = Manifest::from_json(&String::from_utf8_lossy(&bytes)).map_err(format_at(&path))?;
+    if manifest.name != model || manifest.version != version {
+        let found = format!("{}@{}", manifest.name, manifest.version);
+        return Err(unverified(&path, format!("it describes {found}, the channel lists it as {model}@{version}")));
+    }
+    let folder = path.parent().unwrap_or(model_dir);
+    for file in &manifest.files {
+        let content = read(&folder.join(&file.path))?;
+        let actual = sha256_hex(&content);
+        if actual != file.sha256 || content.len() as u64 != file.size {
+            let problem = format!(
+                "{} is {} bytes with sha256 {actual}, the manifest says {} bytes, {}",
+                file.path,
+                content.len(),
+                file.size,
+                file.sha256
+            );
+            return Err(unverified(&path, problem));
+        }
+    }
+    Ok((path, bytes))
 }
 
 /// (Re)signs a published model folder: every manifest the channel lists, then the channel.

@@ -1,12 +1,21 @@
 //! The channel file: the one small mutable file of a model's CDN folder, mapping aliases
-//! (`stable`, `canary`, ...) to published versions. Also the folder layout both sides share.
+//! (`stable`, `canary`, ...) to published versions, and (schemaVersion 2) the rollout rules
+//! deciding which unit gets which version (see `rollout`). Also the folder layout both sides share.
+//!
+//! Versions: a file without a `rollout` section is written as schemaVersion 1, so loaders that
+//! predate rollouts keep reading it; with one it is schemaVersion 2, which those loaders refuse
+//! rather than silently ignoring a kill switch. This reader takes both.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::rollout::{self, Rollout};
 use crate::{parse_version, FormatError, SCHEMA_VERSION};
+
+/// The newest channel schema version this build reads (and writes when a rollout is present).
+pub const CHANNEL_SCHEMA_VERSION: u32 = 2;
 
 /// File name of the channel file in a model's folder.
 pub const CHANNEL_FILE: &str = "channel.json";
@@ -33,8 +42,12 @@ pub struct Channel {
     pub aliases: BTreeMap<String, String>,
     /// Every published version, oldest first; their manifests stay available.
     pub versions: Vec<String>,
-    /// RFC 3339 UTC time of the last change.
+    /// RFC 3339 UTC time of the last change; strictly increases with every write (loaders
+    /// that pin a key refuse an older channel as a replay).
     pub updated_at: String,
+    /// Rollout rules, shadow, interleave and kill switch (schemaVersion 2 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }
 
 impl Channel {
@@ -46,6 +59,7 @@ impl Channel {
             aliases: BTreeMap::new(),
             versions: Vec::new(),
             updated_at: now.into(),
+            rollout: None,
         }
     }
 
@@ -53,18 +67,39 @@ impl Channel {
     pub fn from_json(json: &str) -> Result<Self, FormatError> {
         let channel: Channel = serde_json::from_str(json).map_err(|e| FormatError::Json { what: "channel", message: e.to_string() })?;
         channel.validate()?;
-        Ok(channel)
+        Ok(channel.normalized())
     }
 
-    /// Pretty JSON with a trailing newline, as published.
+    /// Pretty JSON with a trailing newline, as published: schemaVersion 1 without a rollout
+    /// (or an empty one), 2 with one.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a channel always serialises") + "\n"
+        serde_json::to_string_pretty(&self.clone().normalized()).expect("a channel always serialises") + "\n"
     }
 
-    /// Checks versions are semver and every alias names a published version.
+    /// The same channel as it is written: an empty rollout dropped, the schema version it implies.
+    fn normalized(mut self) -> Self {
+        if self.rollout.as_ref().is_some_and(Rollout::is_empty) {
+            self.rollout = None;
+        }
+        self.schema_version = if self.rollout.is_some() { CHANNEL_SCHEMA_VERSION } else { SCHEMA_VERSION };
+        self
+    }
+
+    /// The rollout section, empty when absent.
+    pub fn rollout_mut(&mut self) -> &mut Rollout {
+        self.rollout.get_or_insert_with(Rollout::default)
+    }
+
+    /// Checks versions are semver, every alias names a published version, and the rollout
+    /// section (only in schemaVersion 2) is consistent with them.
     pub fn validate(&self) -> Result<(), FormatError> {
-        if self.schema_version != SCHEMA_VERSION {
-            return Err(FormatError::SchemaVersion { what: "channel", found: self.schema_version });
+        let rollout = self.rollout.as_ref().filter(|r| !r.is_empty());
+        match (self.schema_version, rollout) {
+            (SCHEMA_VERSION, None) | (CHANNEL_SCHEMA_VERSION, _) => {}
+            (SCHEMA_VERSION, Some(_)) => {
+                return Err(FormatError::Inconsistent("a channel with a rollout section must have schemaVersion 2".into()))
+            }
+            (found, _) => return Err(FormatError::ChannelSchemaVersion { found }),
         }
         for version in &self.versions {
             parse_version("version", version)?;
@@ -77,6 +112,9 @@ impl Channel {
                     "alias {alias:?} points to {version}, which is not among the published versions"
                 )));
             }
+        }
+        if let Some(rollout) = rollout {
+            rollout::validate(rollout, self)?;
         }
         Ok(())
     }
@@ -96,7 +134,8 @@ impl Channel {
         })
     }
 
-    /// Records a newly published version (idempotent) and points `aliases` at it.
+    /// Records a newly published version (idempotent) and points `aliases` at it. A shadow
+    /// whose challenger an alias now serves itself has nothing left to compare and is dropped.
     pub fn publish(&mut self, version: &str, aliases: &[String], now: &str) {
         if !self.versions.iter().any(|v| v == version) {
             self.versions.push(version.into());
@@ -104,7 +143,16 @@ impl Channel {
         for alias in aliases {
             self.aliases.insert(alias.clone(), version.into());
         }
+        self.drop_moot_shadows();
         self.updated_at = now.into();
+    }
+
+    /// Removes shadow entries whose challenger is the version their alias serves.
+    pub fn drop_moot_shadows(&mut self) {
+        let aliases = &self.aliases;
+        if let Some(rollout) = &mut self.rollout {
+            rollout.shadow.retain(|s| aliases.get(&s.alias) != Some(&s.challenger));
+        }
     }
 }
 

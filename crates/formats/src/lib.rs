@@ -6,18 +6,21 @@
 //! (`stable`, `canary`, ...) to versions. Both are camelCase JSON, and each may carry a detached
 //! Ed25519 *signature* file (`signature`).
 
+pub mod bucketing;
 pub mod channel;
 pub mod manifest;
+pub mod rollout;
 mod schema;
 pub mod signature;
 pub mod telemetry;
 
-pub use channel::{content_path, manifest_path, Channel, CHANNEL_FILE};
+pub use channel::{content_path, manifest_path, Channel, CHANNEL_FILE, CHANNEL_SCHEMA_VERSION};
 pub use manifest::{ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats};
+pub use rollout::{Assignment, AssignmentKind, Rollout, Rule, RuleKind, Unit};
 pub use schema::{channel_schema, manifest_schema, signature_schema};
 pub use signature::{signature_path, signed_message, Signature, SignedKind};
 
-/// The only schema version this build reads and writes.
+/// The schema version of manifests and signatures, and of channels without a rollout section.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Why a manifest or channel file is not acceptable.
@@ -27,6 +30,10 @@ pub enum FormatError {
     Json { what: &'static str, message: String },
     #[error("{what} schema version {found} is not supported (this build reads version {SCHEMA_VERSION})")]
     SchemaVersion { what: &'static str, found: u32 },
+    #[error("channel schema version {found} is not supported (this build reads versions 1 and 2)")]
+    ChannelSchemaVersion { found: u32 },
+    #[error("rollout {at}: {problem}")]
+    Rollout { at: String, problem: String },
     #[error("{field} {value:?} is not a semantic version (like 1.2.0)")]
     Version { field: &'static str, value: String },
     #[error("file {path:?}: sha256 must be 64 lowercase hex digits, got {sha256:?}")]

@@ -1,5 +1,5 @@
 //! Property-based fuzzing of the wire-format parsers a loader or the CLI feeds with bytes from
-//! the network: channel, manifest and signature files, arbitrary and as the committed MNIST
+//! the network: channel (v1, and v2 with a rollout section), manifest and signature files, arbitrary and as the committed MNIST
 //! files mutated at random offsets (byte flips, insertions, deletions, truncations). Every input
 //! must parse and validate, or give a `FormatError`; never a panic. A channel that parses
 //! survives a round trip through its own serialisation; a manifest that validates names only
@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn_edge_formats::manifest::is_plain_relative_path;
+use burn_edge_formats::rollout::{assign, Unit};
 use burn_edge_formats::{Channel, Manifest, Signature};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -94,6 +95,92 @@ fn fuzz_channel_parser() {
         let Ok(text) = std::str::from_utf8(&bytes) else { return Ok(()) };
         if let Ok(channel) = Channel::from_json(text) {
             prop_assert_eq!(Channel::from_json(&channel.to_json()).ok(), Some(channel));
+        }
+        Ok(())
+    });
+}
+
+/// The schemaVersion 2 channel with every rollout field (rules of both kinds, ramp, namespace,
+/// condition, shadow, interleave): a parsed one round-trips and can assign any unit.
+#[test]
+fn fuzz_rollout_channel_parser() {
+    let input = (inputs(committed("tests/fixtures/channel-rollout.json")), "[a-z0-9-]{0,12}", any::<i64>());
+    fuzz("channel-v2-rollout", input, |(bytes, id, now)| {
+        let Ok(text) = std::str::from_utf8(&bytes) else { return Ok(()) };
+        if let Ok(channel) = Channel::from_json(text) {
+            prop_assert_eq!(Channel::from_json(&channel.to_json()).ok(), Some(channel.clone()));
+            for alias in channel.aliases.keys() {
+                let assignment = assign(&channel, alias, &Unit::new(&id), now);
+                prop_assert!(assignment.is_ok_and(|a| channel.versions.contains(&a.version)), "{alias} {id}");
+            }
+        }
+        Ok(())
+    });
+}
+
+/// A rollout rule drawn from a wide space, mostly valid: arms with fitting weights (or now and
+/// then any weight), published versions (or not), coverages and namespace ranges in or just
+/// outside [0, 1], hash versions 0..3.
+fn rule_json() -> impl Strategy<Value = serde_json::Value> {
+    let version = prop_oneof![4 => Just("1.0.0"), 4 => Just("1.1.0"), 1 => Just("9.9.9"), 1 => Just("x")];
+    let weight = prop_oneof![8 => Just(None), 1 => (-0.5f64..1.5).prop_map(Some)];
+    let arm = (prop_oneof![Just("a"), Just("b"), Just("c")], version, weight);
+    let share = || prop_oneof![8 => 0.0f64..=1.0, 1 => -0.2f64..1.2];
+    (
+        prop_oneof![Just("rollout"), Just("experiment")],
+        prop_oneof![Just("k1"), Just("k2"), Just("k3")],
+        prop::collection::vec(arm, 1..4),
+        prop::option::of(share()),
+        prop::option::of((share(), share())),
+        prop_oneof![8 => 1u32..=2, 1 => 0u32..4],
+    )
+        .prop_map(|(kind, key, arms, coverage, namespace, hash_version)| {
+            // A rollout has one arm; an experiment's weights fill 1 between the arms.
+            let arms = if kind == "rollout" { arms[..1].to_vec() } else { arms };
+            let n = arms.len() as f64;
+            let arms: Vec<_> = arms
+                .into_iter()
+                .map(|(name, version, w)| serde_json::json!({ "name": name, "version": version, "weight": w.unwrap_or(1.0 / n) }))
+                .collect();
+            let mut rule = serde_json::json!({ "key": key, "kind": kind, "alias": "stable", "hashVersion": hash_version, "arms": arms });
+            if let Some(c) = coverage.or((kind == "rollout").then_some(0.5)) {
+                rule["coverage"] = c.into();
+            }
+            if let Some((a, b)) = namespace {
+                rule["namespace"] = serde_json::json!({ "id": "ns", "range": [a.min(b), a.max(b)] });
+            }
+            rule
+        })
+}
+
+/// Structured rollout sections: each is accepted or refused with a `FormatError`, never a
+/// panic; an accepted one assigns every unit a published version, and raising the rules'
+/// coverage never takes a unit out of its rule or arm (it may move to an earlier rule).
+#[test]
+fn fuzz_rollout_rules() {
+    let input = (prop::collection::vec(rule_json(), 0..4), any::<bool>(), prop::collection::vec("[a-z0-9]{1,8}", 1..20));
+    fuzz("rollout-rules", input, |(rules, kill, ids)| {
+        let channel = serde_json::json!({ "schemaVersion": 2, "name": "m", "aliases": { "stable": "1.0.0" },
+            "versions": ["1.0.0", "1.1.0"], "updatedAt": "2026-12-01T00:00:00Z", "rollout": { "kill": kill, "rules": rules } });
+        let Ok(c) = Channel::from_json(&channel.to_string()) else { return Ok(()) };
+        let mut wider = c.clone();
+        for rule in &mut wider.rollout_mut().rules {
+            rule.coverage = rule.coverage.map(|x| (x + 0.3).min(1.0));
+        }
+        for id in &ids {
+            let a = assign(&c, "stable", &Unit::new(id), 0).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(c.versions.contains(&a.version));
+            let b = assign(&wider, "stable", &Unit::new(id), 0).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            // Rules are tried in order and both kinds only grow with coverage: a unit in rule i
+            // stays in rule i (same arm) or moves to an earlier one.
+            let position = |rule: &Option<String>| rule.as_ref().and_then(|k| c.rollout.as_ref()?.rules.iter().position(|r| &r.key == k));
+            if let Some(before) = position(&a.rule) {
+                let after = position(&b.rule);
+                prop_assert!(after.is_some_and(|after| after <= before), "raising coverage took {} out of {:?}", id, a.rule);
+                if after == Some(before) {
+                    prop_assert_eq!(&a.arm, &b.arm, "raising coverage moved {} to another arm", id);
+                }
+            }
         }
         Ok(())
     });
