@@ -235,7 +235,7 @@ function meets(condition, attributes) {
     values.some((v) => String(v) === String(attributes[attr])));
 }
 
-/** The sticky store key of a rule. @param {Rule} rule */
+/** The sticky store key of a rule. @param {{ key: string, bucketVersion?: number }} rule */
 export const stickyKey = (rule) => `${rule.key}__${rule.bucketVersion ?? 0}`;
 
 /**
