@@ -235,9 +235,9 @@ export function createModel(o) {
     telemetry?.record('burn_edge.swap', { 'burn_edge.swap.from': from, 'burn_edge.swap.to': assignment.version,
       'burn_edge.swap.ms': swapMs, 'burn_edge.swap.reason': reason, 'burn_edge.rollout.rule': assignment.rule,
       'burn_edge.rollout.arm': assignment.arm });
-    await loader.served(assignment);
-    configure();
     emit('swap', { ...swap, assignment });
+    configure();
+    await loader.served(assignment);
   }
 
   const watcher = watch({ interval: o.channelUrl ? o.recheckInterval : 0, check });

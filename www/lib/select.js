@@ -8,6 +8,9 @@
  */
 import { assign, pinFromUrl, stickyKey } from './assign.js';
 
+/** Separates the unit id from the sticky key in the stored assignments' keys. */
+const UNIT = '\u0000';
+
 /**
  * @typedef {import('./assign.js').Assignment} Assignment
  * @typedef {import('./assign.js').Channel} Channel
@@ -20,6 +23,14 @@ import { assign, pinFromUrl, stickyKey } from './assign.js';
  * @param {SelectOptions} o
  */
 export function createSelector(o) {
+  /**
+   * This unit's stored assignments: they are kept per unit id (`id` + UNIT + sticky key), so
+   * ids a page gives (several users of one browser) never share an arm.
+   * @param {import('./store.js').ModelIndex} index
+   * @returns {Record<string, string>}
+   */
+  const storedFor = (index) => Object.fromEntries(Object.entries(index.assignments ?? {})
+    .filter(([k, v]) => k.startsWith(`${o.id}${UNIT}`) && typeof v === 'string').map(([k, v]) => [k.slice(o.id.length + 1), v]));
   /** Sticky keys + arms reported by this page (where nothing can be stored, once per page). */
   const reported = new Set();
   /**
@@ -29,7 +40,7 @@ export function createSelector(o) {
    */
   async function select(channel, { offline, cached }) {
     const index = await o.store.index(o.folder);
-    const stored = index.assignments ?? {};
+    const stored = storedFor(index);
     const pin = o.pin ?? pinFromUrl(o.pageUrl, channel.name);
     const a = assign(channel, { alias: o.alias, id: o.id, attributes: o.attributes, now: Date.now(), stored, pin });
     if (offline && !cached.includes(a.version)) {
@@ -48,9 +59,9 @@ export function createSelector(o) {
   async function served(a) {
     const index = await o.store.index(o.folder);
     const key = a.rule !== null && a.arm !== null ? stickyKey({ key: a.rule, bucketVersion: a.bucketVersion ?? 0 }) : null;
-    const isNew = key !== null && index.assignments?.[key] !== a.arm && !reported.has(`${key}=${a.arm}`);
+    const isNew = key !== null && storedFor(index)[key] !== a.arm && !reported.has(`${key}=${a.arm}`);
     if (key) reported.add(`${key}=${a.arm}`);
-    await o.store.rememberAssignments(o.folder, key && a.arm ? { [key]: a.arm } : {}, o.alias, a).catch(() => {});
+    await o.store.rememberAssignments(o.folder, key && a.arm ? { [`${o.id}${UNIT}${key}`]: a.arm } : {}, o.alias, a).catch(() => {});
     return isNew;
   }
 
