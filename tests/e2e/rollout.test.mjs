@@ -223,7 +223,7 @@ test('the kill switch reaches an open page within one re-check; a developer pin 
     const bad = await ctx.newPage();
     const b = await open(bad, 'id=killed&recheck=0&burn-edge-pin=9.9.9');
     assert.equal(b.error.code, 'PIN');
-    assert.match(b.error.message, /9\.9\.9, which the channel does not publish/);
+    assert.match(b.error.message, /"9\.9\.9", which the channel does not publish/);
   } finally {
     await ctx.close();
   }

@@ -92,7 +92,7 @@ async function load(options, telemetry) {
   const locateOptions = { ...o, trust };
   const alias = o.channelUrl ? o.alias : undefined;
   const selector = o.channelUrl
-    ? createSelector({ store, folder, alias: o.alias, id: o.id ?? telemetry?.installId ?? installIdentity(), attributes: o.attributes,
+    ? createSelector({ store, folder, alias: o.alias, id: o.id ?? telemetry?.installId ?? installIdentity, attributes: o.attributes,
       pin: o.pin, pageUrl: base })
     : null;
   try {

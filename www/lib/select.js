@@ -14,7 +14,7 @@ const UNIT = '\u0000';
 /**
  * @typedef {import('./assign.js').Assignment} Assignment
  * @typedef {import('./assign.js').Channel} Channel
- * @typedef {{ store: import('./store.js').Store, folder: string, alias: string, id: string,
+ * @typedef {{ store: import('./store.js').Store, folder: string, alias: string, id: string | (() => string),
  *             attributes?: Record<string, unknown>, pin?: string | null, pageUrl?: string }} SelectOptions
  */
 
@@ -29,8 +29,18 @@ export function createSelector(o) {
    * @param {import('./store.js').ModelIndex} index
    * @returns {Record<string, string>}
    */
-  const storedFor = (index) => Object.fromEntries(Object.entries(index.assignments ?? {})
-    .filter(([k, v]) => k.startsWith(`${o.id}${UNIT}`) && typeof v === 'string').map(([k, v]) => [k.slice(o.id.length + 1), v]));
+  const storedFor = (index) => {
+    const id = unitId();
+    return Object.fromEntries(Object.entries(index.assignments ?? {})
+      .filter(([k, v]) => k.startsWith(`${id}${UNIT}`) && typeof v === 'string').map(([k, v]) => [k.slice(id.length + 1), v]));
+  };
+  /** @type {string | null} */
+  let unit = typeof o.id === 'string' ? o.id : null;
+  // The install id is only created (in localStorage) once a rule needs it: a page without rules,
+  // or opted out of telemetry on a channel without rules, stores nothing.
+  const unitId = () => (unit ??= typeof o.id === 'function' ? o.id() : o.id);
+  /** @param {Channel} channel */
+  const needsUnit = (channel) => !channel.rollout?.kill && (channel.rollout?.rules ?? []).some((r) => r.alias === o.alias);
   /** Sticky keys + arms reported by this page (where nothing can be stored, once per page). */
   const reported = new Set();
   /**
@@ -40,9 +50,10 @@ export function createSelector(o) {
    */
   async function select(channel, { offline, cached }) {
     const index = await o.store.index(o.folder);
-    const stored = storedFor(index);
     const pin = o.pin ?? pinFromUrl(o.pageUrl, channel.name);
-    const a = assign(channel, { alias: o.alias, id: o.id, attributes: o.attributes, now: Date.now(), stored, pin });
+    const ruled = !pin && needsUnit(channel);
+    const stored = ruled ? storedFor(index) : {};
+    const a = assign(channel, { alias: o.alias, id: ruled ? unitId() : null, attributes: o.attributes, now: Date.now(), stored, pin });
     if (offline && !cached.includes(a.version)) {
       const previous = /** @type {Assignment | undefined} */ (index.served?.[o.alias]);
       return previous && typeof previous.version === 'string' && cached.includes(previous.version) ? previous : null;
@@ -61,7 +72,7 @@ export function createSelector(o) {
     const key = a.rule !== null && a.arm !== null ? stickyKey({ key: a.rule, bucketVersion: a.bucketVersion ?? 0 }) : null;
     const isNew = key !== null && storedFor(index)[key] !== a.arm && !reported.has(`${key}=${a.arm}`);
     if (key) reported.add(`${key}=${a.arm}`);
-    await o.store.rememberAssignments(o.folder, key && a.arm ? { [`${o.id}${UNIT}${key}`]: a.arm } : {}, o.alias, a).catch(() => {});
+    await o.store.rememberAssignments(o.folder, key && a.arm ? { [`${unitId()}${UNIT}${key}`]: a.arm } : {}, o.alias, a).catch(() => {});
     return isNew;
   }
 
