@@ -112,6 +112,7 @@ test('kill switch: the alias serves, no rule, no shadow or interleave; a pin bea
   validateRollout(c);
   assert.deepEqual(assign(c, { alias: 'stable', id: 'u' }), { version: '1.0.0', alias: 'stable', rule: null, kind: 'kill', arm: null, bucket: null, bucketVersion: null });
   assert.deepEqual(extras(c, 'stable'), { shadow: null, interleave: null });
+  assert.equal(assign(c, { alias: 'canary', id: 'u' }).version, '1.0.0', 'a canary page goes to stable too');
   assert.equal(assign(c, { alias: 'stable', id: 'u', pin: '1.2.0' }).kind, 'pin');
   assert.equal(assign(c, { alias: 'stable', id: 'u', pin: '1.2.0' }).version, '1.2.0');
   assert.throws(() => assign(c, { alias: 'stable', id: 'u', pin: '9.9.9' }), /does not publish/);
@@ -145,6 +146,11 @@ test('validation refuses each malformed rollout with a specific message', () => 
     [{ interleave: [{ key: 'il', alias: 'stable', arms: [{ name: 'a', version: '1.0.0' }, { name: 'b', version: '1.0.0' }] }] }, /both run 1\.0\.0/],
     [{ interleave: [{ key: 'il', alias: 'stable', arms: [{ name: 'a', version: '1.0.0' }] }] }, /exactly 2 arms/],
     ['yes', /not an object/],
+    [{ rules: [{ ...rule, alias: 'beta' }] }, /alias is "beta", not one of the channel's aliases/],
+    [{ rules: [{ ...rule, coverage: undefined }] }, /needs a coverage or a ramp/],
+    [{ rules: [{ ...rule, bucketVersion: 0, minBucketVersion: 1 }] }, /minBucketVersion 1 is above/],
+    [{ rules: [{ ...rule, condition: { group: [] } }] }, /at least one string/],
+    [{ shadow: [{ alias: 'stable', challenger: '1.1.0', sampleRate: 0.1 }, { alias: 'stable', challenger: '1.1.0', sampleRate: 0.2 }] }, /shadowed twice/],
   ]);
   for (const [rollout, message] of bad) {
     assert.throws(() => validateRollout(channel(rollout)), (/** @type {any} */ err) => {

@@ -93,6 +93,12 @@ export function validateRollout(channel) {
     if (keys.has(key)) throw new ChannelError(`${where}.key ${key} is used twice`);
     keys.add(key);
   };
+  /** @param {unknown} alias @param {string} where */
+  const knownAlias = (alias, where) => {
+    if (typeof alias !== 'string' || !Object.hasOwn(channel.aliases ?? {}, alias)) {
+      throw new ChannelError(`${where} is ${show(alias)}, not one of the channel's aliases (${Object.keys(channel.aliases ?? {}).join(', ')})`);
+    }
+  };
   /** @param {unknown} list @param {string} where */
   const array = (list, where) => {
     if (list === undefined) return [];
@@ -107,8 +113,10 @@ export function validateRollout(channel) {
       'coverage', 'namespace', 'condition', 'ramp', 'arms'], at);
     uniqueKey(rule.key, at);
     if (rule.kind !== 'rollout' && rule.kind !== 'experiment') throw new ChannelError(`${at}.kind is ${show(rule.kind)}: "rollout" or "experiment"`);
-    if (typeof rule.alias !== 'string' || !rule.alias) throw new ChannelError(`${at}.alias is ${show(rule.alias)}, not an alias name`);
-    if (rule.seed !== undefined && typeof rule.seed !== 'string') throw new ChannelError(`${at}.seed is ${show(rule.seed)}, not a string`);
+    knownAlias(rule.alias, `${at}.alias`);
+    if (rule.seed !== undefined && (typeof rule.seed !== 'string' || !rule.seed)) {
+      throw new ChannelError(`${at}.seed is ${show(rule.seed)}: a non-empty string (leave it out to use the key)`);
+    }
     if (rule.hashAttribute !== undefined && (typeof rule.hashAttribute !== 'string' || !rule.hashAttribute)) {
       throw new ChannelError(`${at}.hashAttribute is ${show(rule.hashAttribute)}, not an attribute name`);
     }
@@ -117,12 +125,15 @@ export function validateRollout(channel) {
     }
     if (!counter(rule.bucketVersion)) throw new ChannelError(`${at}.bucketVersion is ${show(rule.bucketVersion)}, not a whole number >= 0`);
     if (!counter(rule.minBucketVersion)) throw new ChannelError(`${at}.minBucketVersion is ${show(rule.minBucketVersion)}, not a whole number >= 0`);
+    if (/** @type {number} */ (rule.minBucketVersion ?? 0) > /** @type {number} */ (rule.bucketVersion ?? 0)) {
+      throw new ChannelError(`${at}.minBucketVersion ${rule.minBucketVersion} is above its bucketVersion ${rule.bucketVersion ?? 0}`);
+    }
     if (rule.coverage !== undefined && !unit(rule.coverage)) throw new ChannelError(`${at}.coverage is ${show(rule.coverage)}, not in [0, 1]`);
     if (rule.namespace !== undefined) {
       const ns = rule.namespace;
       if (!isObject(ns)) throw new ChannelError(`${at}.namespace is ${show(ns)}, not an object`);
       onlyFields(ns, ['id', 'range'], `${at}.namespace`);
-      if (typeof ns.id !== 'string' || !ns.id) throw new ChannelError(`${at}.namespace.id is ${show(ns.id)}, not a string`);
+      if (typeof ns.id !== 'string' || !KEY.test(ns.id)) throw new ChannelError(`${at}.namespace.id is ${show(ns.id)}: use 1 to 64 of A-Z a-z 0-9 . _ -`);
       const range = ns.range;
       if (!Array.isArray(range) || range.length !== 2 || !unit(range[0]) || !unit(range[1]) || range[0] > range[1]) {
         throw new ChannelError(`${at}.namespace.range is ${show(range)}: [start, end] within [0, 1], start <= end`);
@@ -131,8 +142,8 @@ export function validateRollout(channel) {
     if (rule.condition !== undefined) {
       if (!isObject(rule.condition)) throw new ChannelError(`${at}.condition is ${show(rule.condition)}, not an object`);
       for (const [attr, values] of Object.entries(rule.condition)) {
-        if (!Array.isArray(values) || values.some((v) => !['string', 'number', 'boolean'].includes(typeof v))) {
-          throw new ChannelError(`${at}.condition.${attr} is ${show(values)}, not a list of values`);
+        if (!attr || !Array.isArray(values) || !values.length || values.some((v) => typeof v !== 'string')) {
+          throw new ChannelError(`${at}.condition.${attr} is ${show(values)}: an attribute name and a list of at least one string`);
         }
       }
     }
@@ -165,6 +176,9 @@ export function validateRollout(channel) {
     if (rule.kind === 'rollout' && (arms.length !== 1 || arms[0].weight !== 1)) {
       throw new ChannelError(`${at} is a rollout: exactly one arm with weight 1 (it has ${arms.length})`);
     }
+    if (rule.kind === 'rollout' && rule.coverage === undefined && !(Array.isArray(rule.ramp) && rule.ramp.length)) {
+      throw new ChannelError(`${at} is a rollout: it needs a coverage or a ramp`);
+    }
     if (rule.kind === 'experiment') {
       if (arms.length < 2 || arms.length > 10) throw new ChannelError(`${at} is an experiment: 2 to 10 arms (it has ${arms.length})`);
       const sum = arms.reduce((s, a) => s + a.weight, 0);
@@ -172,14 +186,17 @@ export function validateRollout(channel) {
     }
   });
 
+  const shadowed = new Set();
   array(r.shadow, 'rollout.shadow').forEach((s, i) => {
     const at = `rollout.shadow[${i}]`;
     if (!isObject(s)) throw new ChannelError(`${at} is ${show(s)}, not an object`);
     onlyFields(s, ['alias', 'challenger', 'sampleRate'], at);
-    if (typeof s.alias !== 'string' || !s.alias) throw new ChannelError(`${at}.alias is ${show(s.alias)}, not an alias name`);
+    knownAlias(s.alias, `${at}.alias`);
     published(channel, s.challenger, `${at}.challenger`);
+    if (shadowed.has(`${s.alias}\n${s.challenger}`)) throw new ChannelError(`${at}.challenger ${s.challenger} is shadowed twice on alias "${s.alias}"`);
+    shadowed.add(`${s.alias}\n${s.challenger}`);
     if (!unit(s.sampleRate)) throw new ChannelError(`${at}.sampleRate is ${show(s.sampleRate)}, not in [0, 1]`);
-    if (channel.aliases?.[s.alias] === s.challenger) throw new ChannelError(`${at}.challenger ${s.challenger} is what alias "${s.alias}" serves`);
+    if (channel.aliases?.[/** @type {string} */ (s.alias)] === s.challenger) throw new ChannelError(`${at}.challenger ${s.challenger} is what alias "${s.alias}" serves`);
   });
 
   array(r.interleave, 'rollout.interleave').forEach((il, i) => {
@@ -187,7 +204,7 @@ export function validateRollout(channel) {
     if (!isObject(il)) throw new ChannelError(`${at} is ${show(il)}, not an object`);
     onlyFields(il, ['key', 'alias', 'arms'], at);
     uniqueKey(il.key, at);
-    if (typeof il.alias !== 'string' || !il.alias) throw new ChannelError(`${at}.alias is ${show(il.alias)}, not an alias name`);
+    knownAlias(il.alias, `${at}.alias`);
     const arms = array(il.arms, `${at}.arms`);
     if (arms.length !== 2) throw new ChannelError(`${at} needs exactly 2 arms (it has ${arms.length})`);
     arms.forEach((arm, j) => {
@@ -210,16 +227,15 @@ function millis(now) {
 }
 
 /**
- * The rollout coverage in force at `now`: the latest ramp step whose `at` <= now, else the
- * rule's own coverage (0 for a ramp that has not started yet).
+ * The coverage in force at `now`: the latest ramp step whose `at` <= now, else the rule's own
+ * coverage, else nobody (rollout) or everybody (experiment).
  * @param {Rule} rule
  * @param {number} now
  */
 export function coverageAt(rule, now) {
   const steps = (rule.ramp ?? []).filter((s) => Date.parse(s.at) <= now);
   if (steps.length) return steps[steps.length - 1].coverage;
-  if (rule.ramp?.length) return rule.coverage ?? 0;
-  return rule.coverage ?? 1;
+  return rule.coverage ?? (rule.kind === 'rollout' ? 0 : 1);
 }
 
 /**
@@ -247,6 +263,11 @@ export const stickyKey = (rule) => `${rule.key}__${rule.bucketVersion ?? 0}`;
 export function assign(channel, { alias, id = null, attributes = {}, now, stored = {}, pin = null }) {
   const versions = Array.isArray(channel.versions) ? channel.versions : Object.values(channel.aliases ?? {});
   const base = { alias, rule: null, arm: null, bucket: null, bucketVersion: null };
+  const aliasVersion = Object.hasOwn(channel.aliases ?? {}, alias) ? channel.aliases[alias] : undefined;
+  if (typeof aliasVersion !== 'string') {
+    throw new BurnEdgeError(`the channel has no alias "${alias}" (it has: ${Object.keys(channel.aliases ?? {}).join(', ')}); ` +
+      'pass one of those as alias', { code: 'UNKNOWN_ALIAS' });
+  }
   if (pin) {
     if (!versions.includes(pin)) {
       throw new BurnEdgeError(`the developer pin asks for version ${show(pin)}, which the channel does not publish ` +
@@ -254,13 +275,9 @@ export function assign(channel, { alias, id = null, attributes = {}, now, stored
     }
     return { ...base, version: pin, kind: 'pin' };
   }
-  const aliasVersion = Object.hasOwn(channel.aliases ?? {}, alias) ? channel.aliases[alias] : undefined;
-  if (typeof aliasVersion !== 'string') {
-    throw new BurnEdgeError(`the channel has no alias "${alias}" (it has: ${Object.keys(channel.aliases ?? {}).join(', ')}); ` +
-      'pass one of those as alias', { code: 'UNKNOWN_ALIAS' });
-  }
   const rollout = channel.rollout;
-  if (rollout?.kill) return { ...base, version: aliasVersion, kind: 'kill' };
+  // The kill switch sends every page to stable (its own alias where the channel has no stable).
+  if (rollout?.kill) return { ...base, version: typeof channel.aliases.stable === 'string' ? channel.aliases.stable : aliasVersion, kind: 'kill' };
   const t = millis(now);
   /** @type {Record<string, unknown>} */
   const attrs = { ...attributes, ...(id !== null && id !== undefined ? { id } : {}) };
@@ -275,9 +292,9 @@ export function assign(channel, { alias, id = null, attributes = {}, now, stored
     const result = (/** @type {Arm} */ arm) => /** @type {Assignment} */ ({ version: arm.version, alias, rule: rule.key, kind: rule.kind,
       arm: arm.name, bucket: n, bucketVersion });
     if (rule.kind === 'experiment') {
-      // Sticky first (GrowthBook): a stored arm that still exists wins over the hash; one stored
-      // under a bucketVersion below minBucketVersion is dropped (never stored under this key).
-      const sticky = bucketVersion >= (rule.minBucketVersion ?? 0) ? stored[stickyKey(rule)] : undefined;
+      // Sticky first (GrowthBook): a stored arm that still exists wins over the hash and skips the
+      // namespace and coverage; arms stored under older bucketVersions are never looked up.
+      const sticky = stored[stickyKey(rule)];
       const kept = sticky !== undefined ? rule.arms.find((a) => a.name === sticky) : undefined;
       if (kept) return result(kept);
       if (rule.namespace && !inNamespace(key, [rule.namespace.id, rule.namespace.range[0], rule.namespace.range[1]])) continue;
