@@ -4,7 +4,7 @@
 // read by intercepting /v1/logs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serverAndBrowser } from './harness.mjs';
@@ -344,6 +344,81 @@ test('an invalid channel (unknown arm field, weights not summing to 1, unpublish
       assert.match(r.info.rolloutError.message, why);
       assert.match(r.failed?.message ?? '', why);
     }
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a page that becomes visible re-checks; a re-checked channel not signed by the pinned key is refused as on a first load', TIMEOUT, async () => {
+  writeChannel(undefined);
+  const { ctx } = await context();
+  try {
+    const page = await ctx.newPage();
+    const { info } = await open(page, 'id=visible&recheck=0');
+    assert.equal(info.version, '1.0.0');
+    // Forged: a valid channel signed by a key the page does not pin.
+    clock += 1000;
+    const forged = JSON.stringify({ schemaVersion: 1, name: 'mnist', aliases: { stable: '1.1.0', canary: '1.1.0' }, versions: ['1.0.0', '1.1.0'],
+      updatedAt: new Date(clock).toISOString().replace(/\.\d+Z$/, 'Z') });
+    writeFileSync(join(root, 'models/mnist/channel.json'), forged);
+    writeFileSync(join(root, 'models/mnist/channel.json.sig'), signer(null).sign('channel', forged));
+    const refused = await page.evaluate(async () => {
+      const h = /** @type {any} */ (window).burnEdgeDemo.handle;
+      await h.recheck();
+      return h.info();
+    });
+    assert.equal(refused.version, '1.0.0');
+    assert.equal(refused.rolloutError?.code, 'INTEGRITY');
+    writeChannel(undefined, { stable: '1.1.0', canary: '1.1.0' });
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await page.waitForFunction(() => /** @type {any} */ (window).burnEdgeDemo.handle.info().version === '1.1.0', null, { timeout: 30_000 });
+    const now = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info());
+    assert.equal(now.rolloutError, null);
+    assert.equal(now.swaps.at(-1).reason, 'channel');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('offline, the last verified channel assigns, but only a version whose files are cached', TIMEOUT, async () => {
+  const canaryWeights = JSON.parse(readFileSync(join(root, 'models/mnist/1.1.0/manifest.json'), 'utf8')).files[0].path.split('/').pop();
+  writeChannel(undefined);
+  const { ctx } = await context();
+  try {
+    const page = await ctx.newPage();
+    assert.equal((await open(page, 'id=offline-a&recheck=0')).info.version, '1.0.0');
+    // The canary's weights cannot be fetched: the page keeps 1.0.0 (and caches the canary channel).
+    writeChannel(canary(1));
+    await ctx.route(`**/${canaryWeights}`, (route) => route.abort());
+    await page.reload();
+    await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
+    const fellBack = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info());
+    assert.equal(fellBack.version, '1.0.0');
+    assert.equal(fellBack.fallback?.reason, 'NETWORK');
+    // Offline: the cached channel assigns 1.1.0, which is not cached, so 1.0.0 keeps serving.
+    await ctx.route('**/models/**', (route) => route.abort());
+    await page.reload();
+    await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
+    const offline = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info());
+    assert.equal(offline.offline, true);
+    assert.equal(offline.version, '1.0.0');
+    assert.equal(offline.assignment?.kind, 'alias');
+
+    // Another install with both versions cached: offline, the cached channel's canary serves.
+    await ctx.unroute('**/models/**');
+    await ctx.unroute(`**/${canaryWeights}`);
+    const other = await ctx.newPage();
+    assert.equal((await open(other, 'id=offline-b&recheck=0')).info.version, '1.1.0');
+    await ctx.route('**/models/**', (route) => route.abort());
+    await other.reload();
+    await other.waitForSelector('body[data-ready]', { timeout: 60_000 });
+    const cached = await other.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info());
+    assert.equal(cached.offline, true);
+    assert.equal(cached.version, '1.1.0');
+    assert.equal(cached.assignment?.rule, 'mnist-1.1.0-canary');
   } finally {
     await ctx.close();
   }
