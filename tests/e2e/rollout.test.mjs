@@ -146,7 +146,8 @@ test('a hot swap while 200+ predictions run: none fails, the swap event fires, i
       /** @type {any} */
       let swap = null;
       let seenAt = 0;
-      h.addEventListener('swap', (/** @type {any} */ e) => { swap = e.detail; });
+      let atSwap = 0;
+      h.addEventListener('swap', (/** @type {any} */ e) => { swap = e.detail; atSwap = done; });
       let done = 0;
       let failed = 0;
       let afterSwap = 0;
@@ -172,7 +173,7 @@ test('a hot swap while 200+ predictions run: none fails, the swap event fires, i
         }
       };
       await Promise.all([loop(), loop(), loop()]);
-      return { done, failed, errors, swap, info: h.info() };
+      return { done, failed, errors, swap, info: h.info(), duringSwap: atSwap - 20 };
     });
     assert.equal(result.failed, 0, result.errors.join('; '));
     assert.ok(result.done >= 200);
@@ -181,7 +182,8 @@ test('a hot swap while 200+ predictions run: none fails, the swap event fires, i
     assert.equal(result.swap.to, '1.1.0');
     assert.equal(result.info.version, '1.1.0');
     assert.equal(result.info.swaps.length, 1);
-    console.log(`hot swap 1.0.0 -> 1.1.0 under load: ${result.done} predictions, 0 failed, swap ${result.swap.swapMs.toFixed(1)} ms ` +
+    console.log(`hot swap 1.0.0 -> 1.1.0 under load: ${result.done} predictions (${result.duringSwap} while the new version was ` +
+      `being prepared), 0 failed, swap ${result.swap.swapMs.toFixed(1)} ms ` +
       '(new assignment seen -> new version serving: download, verify, cache, worker start, init, load, warm-up)');
     await flush(page);
     const swaps = records.filter((r) => r.event === 'burn_edge.swap');
@@ -419,6 +421,65 @@ test('offline, the last verified channel assigns, but only a version whose files
     assert.equal(cached.offline, true);
     assert.equal(cached.version, '1.1.0');
     assert.equal(cached.assignment?.rule, 'mnist-1.1.0-canary');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a version that fails to prepare keeps the old one serving (swapfailed), and the next re-check tries again', TIMEOUT, async () => {
+  const canaryWeights = JSON.parse(readFileSync(join(root, 'models/mnist/1.1.0/manifest.json'), 'utf8')).files[0].path.split('/').pop();
+  writeChannel(undefined);
+  const { ctx, records } = await context();
+  try {
+    const page = await ctx.newPage();
+    assert.equal((await open(page, 'id=failing&recheck=0&retries=0')).info.version, '1.0.0');
+    await ctx.route(`**/${canaryWeights}`, (route) => route.abort());
+    writeChannel(undefined, { stable: '1.1.0', canary: '1.1.0' });
+    const failed = await page.evaluate(async () => {
+      const h = /** @type {any} */ (window).burnEdgeDemo.handle;
+      /** @type {any} */
+      let detail = null;
+      h.addEventListener('swapfailed', (/** @type {any} */ e) => { detail = e.detail; }, { once: true });
+      await h.recheck();
+      const probs = await h.predict(new Float32Array(784));
+      return { detail, info: h.info(), predicted: probs.length };
+    });
+    assert.equal(failed.info.version, '1.0.0');
+    assert.equal(failed.predicted, 10);
+    assert.equal(failed.detail?.to, '1.1.0');
+    assert.equal(failed.detail?.reason, 'NETWORK');
+    await ctx.unroute(`**/${canaryWeights}`);
+    const retried = await page.evaluate(async () => {
+      const h = /** @type {any} */ (window).burnEdgeDemo.handle;
+      await h.recheck();
+      return h.info();
+    });
+    assert.equal(retried.version, '1.1.0');
+    assert.equal(retried.rolloutError, null);
+    await flush(page);
+    const swaps = records.filter((r) => r.event === 'burn_edge.swap');
+    assert.ok(swaps.some((r) => String(r['burn_edge.swap.reason']).startsWith('failed: ')), 'the failure is in telemetry');
+    assert.ok(records.some((r) => r.event === 'burn_edge.error' && r['error.type'] === 'NETWORK'));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a ramp step that comes due moves an open page with the channel unchanged (rolling)', TIMEOUT, async () => {
+  const due = Date.now() + 4000;
+  const iso = (/** @type {number} */ t) => new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
+  writeChannel({ rules: [{ key: 'mnist-ramp', kind: 'rollout', alias: 'stable',
+    ramp: [{ at: iso(due - 3_600_000), coverage: 0 }, { at: iso(due), coverage: 1 }],
+    arms: [{ name: 'canary', version: '1.1.0', weight: 1 }] }] });
+  const { ctx } = await context();
+  try {
+    const page = await ctx.newPage();
+    const { info } = await open(page, 'id=ramped&recheck=500');
+    assert.equal(info.version, '1.0.0', 'coverage 0 before the step');
+    await page.waitForFunction(() => /** @type {any} */ (window).burnEdgeDemo.handle.info().version === '1.1.0', null, { timeout: 30_000 });
+    const now = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info());
+    assert.ok(Date.now() >= due - 1000, 'not before the step');
+    assert.equal(now.assignment.rule, 'mnist-ramp');
   } finally {
     await ctx.close();
   }

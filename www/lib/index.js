@@ -177,7 +177,8 @@ async function load(options, telemetry) {
       storage,
       evicted: p.evicted,
       warnings: p === prepared ? warnings : [...warnings.filter((w) => w.startsWith('loaded without')), ...p.warnings],
-      loadMs: Math.round(performance.now() - started),
+      // A version prepared later (a hot swap) reports its own preparation time.
+      loadMs: Math.round(p === prepared ? performance.now() - started : p.phases.totalMs),
     });
     const slot = slotFor(prepared, describe(prepared, assignment));
 

@@ -178,25 +178,33 @@ export function createModel(o) {
     if (disposed || !o.channelUrl) return;
     const probe = await channelChanged(o.channelUrl, last);
     last.etag = probe.etag;
-    if (!probe.changed || disposed) return;
-    /** @type {ResolvedChannel} */
-    let resolved;
+    // A ramp moves coverage with time alone: an unchanged channel is assigned again.
+    const ramped = (/** @type {Channel | null} */ c) => Boolean(c?.rollout?.rules?.some((r) => r.ramp?.length));
+    if ((!probe.changed && !ramped(channel)) || disposed) return;
+    /** @type {ResolvedChannel | null} */
+    let resolved = null;
     /** @type {Assignment | null} */
     let assignment;
     try {
-      resolved = await loader.resolve();
-      assignment = await loader.select(resolved.channel);
+      if (probe.changed) resolved = await loader.resolve();
+      const next = resolved?.channel ?? channel;
+      if (!next) return;
+      assignment = await loader.select(next);
     } catch (err) {
       if (err instanceof NetworkError) return; // unreachable now: the next check tries again
       last.text = null;
       refuse(err, null);
       return;
     }
+    if (resolved) {
+      const same = resolved.text === last.text;
+      last.text = resolved.text;
+      last.etag = resolved.etag ?? last.etag;
+      channel = resolved.channel;
+      if (same && !rolloutError && !ramped(channel)) return;
+      rolloutError = null;
+    }
     const seen = performance.now();
-    last.text = resolved.text;
-    last.etag = resolved.etag ?? last.etag;
-    channel = resolved.channel;
-    rolloutError = null;
     if (!assignment || disposed) return;
     if (assignment.version === current.info.version) {
       const before = current.info.assignment;
@@ -215,6 +223,9 @@ export function createModel(o) {
     try {
       prepared = await loader.prepare(assignment.version, { remember: true });
     } catch (err) {
+      // Forget the ETag: the next check tries this version again (a download can succeed later).
+      last.etag = null;
+      last.text = null;
       refuse(err, assignment.version);
       return;
     }

@@ -20,7 +20,8 @@ import { checkFilePaths, getFiles } from './files.js';
  * @typedef {import('./files.js').FilesContext & { backend: 'auto' | 'webgpu' | 'cpu', keepVersions: number, alias?: string }} PrepareContext
  * @typedef {{ engine: Engine, target: Located, manifest: any, files: import('./files.js').VerifiedFile[],
  *             session: Record<string, any>, runtime: RuntimeInfo, evicted: string[], variant?: string, warnings: string[],
- *             phases: { downloadMs: number, backendInitMs: number, warmupMs: number } }} Prepared
+ *             phases: { downloadMs: number, backendInitMs: number, warmupMs: number, totalMs: number } }} Prepared
+ *   `totalMs`: from the call to the version being ready (the runtime's start included).
  */
 
 /**
@@ -64,6 +65,7 @@ function zeros(manifest) {
  */
 export async function prepareVersion(target, started, ctx, { remember = true } = {}) {
   const { engine } = started;
+  const begun = performance.now();
   const runtime = await started.runtime;
   // The runtime is the authority on what it can run (architecture, minRuntimeVersion, schema).
   const manifest = JSON.parse(target.manifest);
@@ -104,5 +106,5 @@ export async function prepareVersion(target, started, ctx, { remember = true } =
     }
   }
   return { engine, target, manifest, files, session, runtime, evicted, warnings: ctx.warnings,
-    variant: /** @type {{ variant?: string }} */ (weights.entry).variant, phases: { downloadMs, backendInitMs, warmupMs } };
+    variant: /** @type {{ variant?: string }} */ (weights.entry).variant, phases: { downloadMs, backendInitMs, warmupMs, totalMs: performance.now() - begun } };
 }

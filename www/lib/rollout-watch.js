@@ -8,8 +8,8 @@
 
 /**
  * Asks whether the channel at `url` changed since `etag`: `{ changed: false }` on 304 or the
- * same text as last verified, else `{ changed: true }` (the caller fetches and verifies it).
- * A network failure counts as unchanged (keep serving).
+ * same text as last verified, else `{ changed: true }` (the caller fetches and verifies it, from
+ * the mirrors too, so a primary that fails also counts as "look again").
  * @param {string} url
  * @param {{ etag: string | null, text: string | null }} last
  * @returns {Promise<{ changed: boolean, etag: string | null }>}
@@ -21,12 +21,12 @@ export async function channelChanged(url, last) {
   try {
     response = await fetch(url, { cache: 'no-store', headers });
   } catch {
-    return { changed: false, etag: last.etag };
+    return { changed: true, etag: last.etag }; // the primary is down: the full check tries the mirrors
   }
   if (response.status === 304) return { changed: false, etag: last.etag };
   if (!response.ok) {
     response.body?.cancel().catch(() => {});
-    return { changed: false, etag: last.etag };
+    return { changed: true, etag: last.etag };
   }
   const etag = response.headers.get('etag');
   const text = await response.text().catch(() => null);
