@@ -143,7 +143,8 @@ export interface Telemetry {
   /** Records `burn_edge.feedback`: the true label of a prediction. */
   feedback(predictionId: string, trueLabel: number): void;
   /** Model attributes added to later events. */
-  setModel(model: { name?: string; version?: string; variant?: string; role?: string; backend?: string; runtimeVersion?: string }): void;
+  setModel(model: { name?: string; version?: string; variant?: string; role?: string; backend?: string; runtimeVersion?: string;
+    alias?: string | null; rule?: string | null; arm?: string | null }): void;
   /** False when opted out, under Global Privacy Control, or sampled out. */
   readonly enabled: boolean;
   /** Random anonymous id kept in localStorage (`burn-edge.install-id`); null when disabled. */
