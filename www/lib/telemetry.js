@@ -34,12 +34,12 @@ const ROLE = /** @type {const} */ ([['burn_edge.role', 'string', false]]);
 
 /** @type {Record<string, ReadonlyArray<readonly [string, Kind, boolean]>>} */
 export const EVENTS = {
-  'burn_edge.model.load': [['event.id', 'string', true], ...MODEL, ...RUN,
+  'burn_edge.model.load': [['event.id', 'string', true], ...MODEL, ...RUN, ...ROLLOUT,
     ['burn_edge.load.source', 'string', false], ['burn_edge.load.bytes', 'int', false],
     ['burn_edge.load.channel_ms', 'double', false], ['burn_edge.load.manifest_ms', 'double', false],
     ['burn_edge.load.download_ms', 'double', false], ['burn_edge.load.wasm_compile_ms', 'double', false],
     ['burn_edge.load.backend_init_ms', 'double', false], ['burn_edge.load.warmup_ms', 'double', false],
-    ['burn_edge.load.time_to_first_prediction_ms', 'double', true], ...ROLLOUT],
+    ['burn_edge.load.time_to_first_prediction_ms', 'double', true]],
   'burn_edge.inference': [['event.id', 'string', true], ...MODEL, ...RUN,
     ['burn_edge.latency_ms', 'double', true], ['burn_edge.batch_size', 'int', true],
     ['burn_edge.predicted_class', 'int', true], ['burn_edge.confidence', 'double', true],
