@@ -18,15 +18,15 @@ export function cliPath() {
 }
 
 /**
- * Starts `burn-edge serve` on a free loopback port.
- * @param {{ root?: string }} [options] project folder to serve (www/, pkg/, models/); default `.`
+ * Starts `burn-edge serve` on a free loopback port, with `args` added (e.g. `--models DIR`).
+ * @param {string[]} [args]
  * @returns {Promise<{ url: string, stop: () => void }>}
  */
-export function startServer({ root } = {}) {
+export function startServer(args = []) {
   return new Promise((resolve, reject) => {
     // Each server gets its own telemetry store, so parallel test files never share one.
     const db = join(mkdtempSync(join(tmpdir(), 'burn-edge-e2e-')), 'telemetry.sqlite');
-    const child = spawn(cliPath(), ['serve', '--addr', '127.0.0.1:0', '--telemetry-db', db, ...(root ? ['--root', root] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cliPath(), ['serve', '--addr', '127.0.0.1:0', '--telemetry-db', db, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`burn-edge serve exited with ${code}: ${out}`)));
@@ -57,12 +57,12 @@ export function launchBrowser({ webgpu }) {
 /**
  * The usual set-up of a test file: the server and a browser started before its tests, both
  * stopped after them. The fields are filled in by the time the first test runs.
- * @param {{ webgpu?: boolean, root?: string }} [options]
+ * @param {{ webgpu?: boolean, args?: string[] }} [options] `args`: added to `burn-edge serve` (e.g. `--root DIR`)
  */
-export function serverAndBrowser({ webgpu = false, root } = {}) {
+export function serverAndBrowser({ webgpu = false, args = [] } = {}) {
   const env = /** @type {{ server: { url: string, stop: () => void }, browser: import('playwright-core').Browser }} */ ({});
   before(async () => {
-    [env.server, env.browser] = await Promise.all([startServer({ root }), launchBrowser({ webgpu })]);
+    [env.server, env.browser] = await Promise.all([startServer(args), launchBrowser({ webgpu })]);
   });
   after(async () => {
     await env.browser?.close();

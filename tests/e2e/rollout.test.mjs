@@ -16,7 +16,7 @@ const root = mkdtempSync(join(tmpdir(), 'burn-edge-rollout-'));
 symlinkSync(resolve('www'), join(root, 'www'));
 symlinkSync(resolve('pkg'), join(root, 'pkg'));
 cpSync('models', join(root, 'models'), { recursive: true });
-const env = serverAndBrowser({ root });
+const env = serverAndBrowser({ args: ['--root', root] });
 const dev = signer();
 let clock = Date.now();
 
