@@ -2,9 +2,9 @@
 // (www/ and pkg/ linked, models/ copied) whose mnist channel each test rewrites and signs with the
 // dev key the demo pins; headless Chromium runs the loader demo. Telemetry the pages send is
 // read by intercepting /v1/logs.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serverAndBrowser } from './harness.mjs';
@@ -17,6 +17,8 @@ symlinkSync(resolve('www'), join(root, 'www'));
 symlinkSync(resolve('pkg'), join(root, 'pkg'));
 cpSync('models', join(root, 'models'), { recursive: true });
 const env = serverAndBrowser({ args: ['--root', root] });
+// The links go, not what they point at.
+after(() => rmSync(root, { recursive: true, force: true }));
 const dev = signer();
 let clock = Date.now();
 
