@@ -12,7 +12,7 @@ import { signer } from './cdn-harness.mjs';
 import { assign } from '../../www/lib/assign.js';
 
 const TIMEOUT = { timeout: 180_000 };
-const root = mkdtempSync(join(tmpdir(), 'burn-edge-rollout-'));
+const root = mkdtempSync(join(tmpdir(), 'burn-edge-rollout-shell-'));
 symlinkSync(resolve('www'), join(root, 'www'));
 symlinkSync(resolve('pkg'), join(root, 'pkg'));
 cpSync('models', join(root, 'models'), { recursive: true });
