@@ -486,3 +486,30 @@ test('a ramp step that comes due moves an open page with the channel unchanged (
     await ctx.close();
   }
 });
+
+test('a first load meeting an invalid rollout section serves the last verified version (info().fallback), or fails with INVALID_CHANNEL', TIMEOUT, async () => {
+  writeChannel(undefined);
+  const { ctx } = await context();
+  try {
+    const page = await ctx.newPage();
+    assert.equal((await open(page, 'id=first&recheck=0')).info.version, '1.0.0');
+    writeChannel({ rules: [{ ...canary(1).rules[0], covrage: 1 }] });
+    await page.reload();
+    await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
+    const info = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle?.info());
+    assert.equal(info.version, '1.0.0');
+    assert.equal(info.fallback?.reason, 'INVALID_CHANNEL');
+    assert.match(info.fallback.message, /unknown field "covrage"/);
+  } finally {
+    await ctx.close();
+  }
+  const fresh = await context();
+  try {
+    const page = await fresh.ctx.newPage();
+    const { error } = await open(page, 'id=first&recheck=0');
+    assert.equal(error?.code, 'INVALID_CHANNEL');
+    assert.match(error.message, /unknown field "covrage"/);
+  } finally {
+    await fresh.ctx.close();
+  }
+});
