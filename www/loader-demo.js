@@ -4,7 +4,9 @@
  * from, and classifies what is drawn. Query parameters (`channel`, `manifest`, `alias`,
  * `mirror` (repeatable), `backend`, `retries`, `retryDelay`, `stallTimeout`, `keepVersions`, `worker=0`, `sw=0`, `publicKey`
  * (see pinned-key.js); telemetry:
- * `collector` (endpoint URL), `key`, `sampleRate`, `optOut=1`, `flushMs`) let tests drive it; `window.burnEdgeDemo` exposes the handle and helpers for them.
+ * `collector` (endpoint URL), `key`, `sampleRate`, `optOut=1`, `flushMs`; rollout: `id`, `recheck` (ms), `shadow=0`,
+ * `burn-edge-pin`) let tests drive it; `window.burnEdgeDemo` exposes the handle and helpers for them. The rollout
+ * rows show the version, rule and arm serving and each hot swap as it happens, without a reload.
  */
 import { attachDrawing, drawStrokes } from './draw-pad.js';
 import { createTelemetry, loadModel } from './lib/index.js';
@@ -86,8 +88,12 @@ async function load() {
     sampleRate: number('sampleRate'), optOut: params.get('optOut') === '1', flushIntervalMs: number('flushMs') }) : null;
   const manifestUrl = params.get('manifest') ?? undefined;
   try {
+    demo.publicKey = await pinnedKey(params);
     handle = await loadModel({
-      publicKey: await pinnedKey(params),
+      publicKey: demo.publicKey,
+      id: params.get('id') ?? undefined,
+      recheckInterval: number('recheck'),
+      shadow: params.get('shadow') !== '0',
       channelUrl: manifestUrl ? undefined : params.get('channel') ?? '/models/mnist/channel.json',
       manifestUrl,
       alias: params.get('alias') ?? undefined,
@@ -124,13 +130,38 @@ async function load() {
   $('st-thread').textContent = info.worker ? `Web Worker (${info.thread})` : `page (${info.thread})`;
   $('st-runtime').textContent = `${info.runtime.build} build ${info.runtimeVersion}, from ${info.runtime.source}`;
   if (progress.length === 0) $('st-progress').textContent = 'nothing to download';
+  showRollout();
+  handle.addEventListener('swap', (event) => {
+    const { from, to, reason, swapMs, at } = /** @type {CustomEvent<import('./lib/index.js').SwapDetail>} */ (event).detail;
+    const li = document.createElement('li');
+    li.textContent = `${new Date(at).toLocaleTimeString()}: ${from} → ${to} (${reason}), ${swapMs.toFixed(0)} ms`;
+    $('st-swaps').append(li);
+    showRollout();
+  });
+  handle.addEventListener('swapfailed', (event) => {
+    const { to, message } = /** @type {CustomEvent<import('./lib/index.js').SwapFailedDetail>} */ (event).detail;
+    $('st-rollout-error').textContent = `kept ${handle?.info().version}${to ? `, ${to} failed` : ''}: ${message}`;
+  });
   document.body.dataset.ready = info.source;
+}
+
+/** The rollout rows: what serves now, under which rule and arm. */
+function showRollout() {
+  if (!handle) return;
+  const info = handle.info();
+  const a = info.assignment;
+  $('st-model').textContent = `${info.model} ${info.version} (${info.architecture})`;
+  $('st-assignment').textContent = a ? `${a.version} · ${a.kind}${a.rule ? ` · rule ${a.rule}` : ''}${a.arm ? ` · arm ${a.arm}` : ''}` : '–';
+  $('st-shadow').textContent = info.shadow ? `${info.shadow.version} on ${Math.round(info.shadow.sampleRate * 100)}% of predictions` : 'none';
+  $('st-rollout-error').textContent = info.rolloutError ? info.rolloutError.message : '';
+  document.body.dataset.version = info.version;
 }
 
 /** Test hooks: the handle once loaded, the progress events, the error if loading failed. */
 const demo = /** @type {{ handle: import('./lib/index.js').Model | null, progress: typeof progress, error: unknown,
-  classifySample: typeof classifySample, loadModel: typeof loadModel, telemetry: import('./lib/index.js').Telemetry | null }} */ ({
-  handle: null, progress, error: null, classifySample, loadModel, telemetry: null,
+  classifySample: typeof classifySample, loadModel: typeof loadModel, telemetry: import('./lib/index.js').Telemetry | null,
+  publicKey: string | undefined }} */ ({
+  handle: null, progress, error: null, classifySample, loadModel, telemetry: null, publicKey: undefined,
 });
 /** @type {any} */ (window).burnEdgeDemo = demo;
 

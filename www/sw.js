@@ -19,7 +19,8 @@ const PRECACHE = [
   './lib/download.js', './lib/files.js', './lib/locate.js', './lib/store.js', './lib/storage.js',
   './lib/runtime-files.js', './lib/choose-build.js', './lib/telemetry.js', './lib/telemetry-queue.js', './lib/image.js',
   './lib/wasm-module.js', './lib/signature.js', './lib/urls.js', './pinned-key.js', './dev-key.json',
-  './lib/privacy.js', './lib/worker-engine.js',
+  './lib/privacy.js', './lib/worker-engine.js', './lib/assign.js', './lib/bucketing.js', './lib/select.js',
+  './lib/prepare.js', './lib/model.js', './lib/rollout-watch.js', './lib/interleave.js',
 ];
 
 /**

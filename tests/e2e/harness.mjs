@@ -57,12 +57,12 @@ export function launchBrowser({ webgpu }) {
 /**
  * The usual set-up of a test file: the server and a browser started before its tests, both
  * stopped after them. The fields are filled in by the time the first test runs.
- * @param {{ webgpu?: boolean }} [options]
+ * @param {{ webgpu?: boolean, args?: string[] }} [options] `args`: added to `burn-edge serve` (e.g. `--root DIR`)
  */
-export function serverAndBrowser({ webgpu = false } = {}) {
+export function serverAndBrowser({ webgpu = false, args = [] } = {}) {
   const env = /** @type {{ server: { url: string, stop: () => void }, browser: import('playwright-core').Browser }} */ ({});
   before(async () => {
-    [env.server, env.browser] = await Promise.all([startServer(), launchBrowser({ webgpu })]);
+    [env.server, env.browser] = await Promise.all([startServer(args), launchBrowser({ webgpu })]);
   });
   after(async () => {
     await env.browser?.close();

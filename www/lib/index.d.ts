@@ -62,6 +62,47 @@ export interface LoadOptions {
    * weights' hashes are checked, `info().signed` is false and `info().warnings` says so.
    */
   publicKey?: string | CryptoKey;
+  /** The rollout unit (hashed into buckets). Default: the anonymous install id (localStorage `burn-edge.install-id`). */
+  id?: string;
+  /** Page attributes rollout rules target (`condition`) or hash (`hashAttribute`). */
+  attributes?: Record<string, unknown>;
+  /** Developer pin: serve this published version whatever the channel says (also `?burn-edge-pin=1.1.0` or `mnist@1.1.0` in the page URL). */
+  pin?: string;
+  /** Re-check the channel every this many ms (and when the page becomes visible); 0: only on `recheck()`. Default 60000. */
+  recheckInterval?: number;
+  /** Run the channel's shadow challenger beside the served version. Default true. */
+  shadow?: boolean;
+}
+
+/** Which version serves this page, and why (the select stage). */
+export interface Assignment {
+  version: string;
+  alias: string;
+  /** The rollout rule's key; null when the alias served plainly. */
+  rule: string | null;
+  kind: 'rollout' | 'experiment' | 'alias' | 'pin' | 'kill';
+  arm: string | null;
+  /** The unit's hash in [0, 1) for the rule. */
+  bucket: number | null;
+  bucketVersion: number | null;
+}
+
+/** A hot swap done: `swapMs` from the new assignment seen to the new version serving. */
+export interface SwapDetail {
+  from: string;
+  to: string;
+  reason: 'channel' | 'kill' | 'pin' | string;
+  swapMs: number;
+  at: string;
+  assignment: Assignment;
+}
+
+/** A re-check that did not swap: the channel was refused or the new version failed to prepare. */
+export interface SwapFailedDetail {
+  from: string;
+  to: string | null;
+  reason: string;
+  message: string;
 }
 
 /** Options of `createTelemetry`. */
@@ -102,7 +143,8 @@ export interface Telemetry {
   /** Records `burn_edge.feedback`: the true label of a prediction. */
   feedback(predictionId: string, trueLabel: number): void;
   /** Model attributes added to later events. */
-  setModel(model: { name?: string; version?: string; variant?: string; role?: string; backend?: string; runtimeVersion?: string }): void;
+  setModel(model: { name?: string; version?: string; variant?: string; role?: string; backend?: string; runtimeVersion?: string;
+    alias?: string | null; rule?: string | null; arm?: string | null }): void;
   /** False when opted out, under Global Privacy Control, or sampled out. */
   readonly enabled: boolean;
   /** Random anonymous id kept in localStorage (`burn-edge.install-id`); null when disabled. */
@@ -168,10 +210,33 @@ export interface ModelInfo {
   evicted: string[];
   warnings: string[];
   loadMs: number;
+  /** Null for a load by manifestUrl. */
+  assignment: Assignment | null;
+  /** Hot swaps this handle made, oldest first. */
+  swaps: Omit<SwapDetail, 'assignment'>[];
+  /** Why the last re-check kept the old version (a refused channel, a failed preparation); null after a good one. */
+  rolloutError: { code: string; message: string; at: string } | null;
+  shadow: { version: string; sampleRate: number; ready: boolean; error: string | null; runs: number; failures: number; skipped: number } | null;
+  interleave: { rule: string; arms: { name: string; version: string }[] } | null;
   [key: string]: unknown;
 }
 
-export interface Model {
+/** One item of an interleaved list and the arm that contributed it. */
+export interface InterleavedItem {
+  index: number;
+  label: string;
+  probability: number;
+  arm: string;
+}
+
+export interface Model extends EventTarget {
+  addEventListener(type: 'swap', listener: (event: CustomEvent<SwapDetail>) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: 'swapfailed', listener: (event: CustomEvent<SwapFailedDetail>) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  /** Re-checks the channel now; resolves once any swap it caused is done. */
+  recheck(): Promise<void>;
+  /** A top-k list from both arms of the channel's interleave rule (team draft); rejects with `NO_INTERLEAVE` without one. */
+  interleave(input: Float32Array, k?: number, options?: { seed?: string }): Promise<InterleavedItem[]>;
   /** Class probabilities (`n * classes`) for `n` inputs in one array. */
   predict(input: Float32Array): Promise<Float32Array>;
   /** Model input from RGBA pixels of any size (e.g. `ImageData.data`). */
@@ -189,6 +254,8 @@ export interface Model {
   readonly lastPredictionId: string | null;
   /** Records the true label of a prediction (telemetry `burn_edge.feedback`); a no-op without telemetry. */
   feedback(predictionId: string, trueLabel: number): void;
+  /** Credits the arm that contributed the picked item of the last interleaved list (`burn_edge.interleave`); returns it. */
+  feedback(pick: { picked: number }): string | null;
 }
 
 export function loadModel(options: LoadOptions): Promise<Model>;
@@ -218,6 +285,13 @@ export class IntegrityError extends BurnEdgeError {
   reason?: string;
   /** The model version that was wanted, when known (a refused manifest). */
   wanted?: string;
+}
+
+/** The channel's rollout section is invalid; nothing in it was used and the last good assignment keeps serving. */
+export class ChannelError extends BurnEdgeError {
+  constructor(message: string);
+  code: 'INVALID_CHANNEL';
+  reason: string;
 }
 
 export class NetworkError extends BurnEdgeError {

@@ -13,6 +13,7 @@
 import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
 import { readAtMost } from './download.js';
 import { candidates, fetchFromMirrors, fetchWithStallTimeout } from './fetch.js';
+import { validateRollout } from './assign.js';
 import { verifySignature } from './signature.js';
 import { insideFolder, isSemver } from './urls.js';
 
@@ -21,10 +22,18 @@ import { insideFolder, isSemver } from './urls.js';
  * @typedef {import('./store.js').VersionRecord} VersionRecord
  * @typedef {import('./signature.js').TrustKey} TrustKey
  * @typedef {import('./signature.js').SignedKind} SignedKind
+ * @typedef {import('./assign.js').Channel} Channel
+ * @typedef {import('./assign.js').Assignment} Assignment
  * @typedef {{ channelUrl?: string, manifestUrl?: string, alias: string, mirrors: string[],
  *             retries: number, retryDelay: number, stallTimeout?: number, trust: TrustKey | null }} LocateOptions
+ * @typedef {{ channel: Channel, text: string, signature?: string, url: string, etag: string | null }} ResolvedChannel
+ *   `url`: the mirror that served it, or `'cache'`.
  * @typedef {{ manifestUrl: string, manifest: string, signature?: string, version?: string,
- *             served: { channel?: string, manifest: string }, offline: NetworkError | null }} Located
+ *             served: { channel?: string, manifest: string }, offline: NetworkError | null,
+ *             channel?: ResolvedChannel | null, assignment?: Assignment | null }} Located
+ * @typedef {(channel: Channel, context: { offline: boolean, cached: string[] }) => Promise<Assignment | null>} Select
+ *   The select stage: the version to serve from a verified channel; null offline when what it
+ *   would assign is not cached (then the last good version serves).
  *   `served` says where each came from: the URL of the mirror that answered, or `'cache'`.
  *   `signature` is the manifest's `.sig` text, kept with it in the cache (when a key was pinned).
  */
@@ -103,18 +112,20 @@ async function fetchSignature(url, init) {
  * @param {SignedKind} kind
  * @param {string} what for messages
  * @param {(text: string, from: string) => T | Promise<T>} check parses; throws to refuse
- * @returns {Promise<{ value: T, text: string, signature: string | undefined, url: string }>}
+ * @param {RequestInit} [init] e.g. `{ cache: 'no-cache' }` for a re-check past the HTTP cache
+ * @returns {Promise<{ value: T, text: string, signature: string | undefined, url: string, etag: string | null }>}
  */
-async function fetchSigned(url, folder, o, kind, what, check) {
+async function fetchSigned(url, folder, o, kind, what, check, init) {
   const file = url.slice(folder.length);
   const { value, url: servedBy } = await fetchFromMirrors(candidates(url, folder, o.mirrors), {
-    retries: o.retries, retryDelay: o.retryDelay, stallTimeout: o.stallTimeout, what,
+    retries: o.retries, retryDelay: o.retryDelay, stallTimeout: o.stallTimeout, what, init,
     consume: async (response, from) => {
+      const etag = response.headers.get('etag');
       let bytes = await readAtMost(response, FILE_LIMIT, { file, url: from });
       /** @type {string | null} */
       let signature = null;
       if (o.trust) {
-        signature = await fetchSignature(from);
+        signature = await fetchSignature(from, init);
         try {
           await verifySignature(o.trust, kind, bytes, signature, { file, url: from });
         } catch (err) {
@@ -129,73 +140,169 @@ async function fetchSigned(url, folder, o, kind, what, check) {
         }
       }
       const text = new TextDecoder().decode(bytes);
-      return { value: await check(text, from), text, signature: signature ?? undefined };
+      return { value: await check(text, from), text, signature: signature ?? undefined, etag };
     },
   });
   return { ...value, url: servedBy };
 }
 
 /**
+ * Parses and checks a channel's text: JSON, a schema version this loader reads (1, or 2 with a
+ * `rollout` section), and a valid rollout section (ChannelError otherwise).
+ * @param {string} text
+ * @param {string} url for messages
+ * @returns {Channel}
+ */
+export function parseChannel(text, url) {
+  const channel = JSON.parse(text);
+  if (channel?.schemaVersion !== 1 && channel?.schemaVersion !== 2) {
+    throw new BurnEdgeError(`${url} has schemaVersion ${channel?.schemaVersion}, which this loader does not ` +
+      'read: update the burn-edge package', { code: 'INVALID_CHANNEL' });
+  }
+  if (typeof channel.aliases !== 'object' || channel.aliases === null) {
+    throw new BurnEdgeError(`${url} has no aliases object`, { code: 'INVALID_CHANNEL' });
+  }
+  validateRollout(channel);
+  return channel;
+}
+
+/**
+ * The resolve stage's channel half: fetches the channel (and, with a key, its signature) from
+ * the mirrors, verifies it, refuses a replay, parses and validates it, and remembers it (text
+ * and signature) for offline use. NetworkError when no mirror answers.
+ * @param {LocateOptions & { channelUrl: string }} o
+ * @param {Store} store
+ * @param {RequestInit} [init]
+ * @returns {Promise<ResolvedChannel>}
+ */
+export async function resolveChannel(o, store, init) {
+  const folder = modelFolder(o);
+  const channelUrl = new URL(o.channelUrl).href;
+  const lastUpdate = o.trust ? await store.channelUpdatedAt(folder) : null;
+  const { value: channel, url, text, signature, etag } = await fetchSigned(channelUrl, folder, o, 'channel', `the channel ${channelUrl}`,
+    (text, from) => {
+      const parsed = JSON.parse(text); // a captive portal's HTML page counts as a failed mirror
+      const updated = Date.parse(parsed?.updatedAt);
+      if (lastUpdate && !(updated >= Date.parse(lastUpdate))) {
+        throw new IntegrityError({ file: 'channel.json', url: from, reason: `the channel's updatedAt ` +
+          `${parsed?.updatedAt} is older than the last verified one (${lastUpdate}): a replayed or rolled-back channel` });
+      }
+      return parsed;
+    }, init);
+  const parsed = parseChannel(text, channelUrl);
+  if (o.trust && typeof channel.updatedAt === 'string') {
+    await store.rememberChannel(folder, channel.updatedAt).catch(() => {});
+  }
+  await store.rememberChannelText(folder, { text, signature }).catch(() => {});
+  return { channel: parsed, text, signature, url, etag };
+}
+
+/**
+ * The last verified channel from the cache (its signature checked again under a key); null
+ * when there is none or it no longer verifies or parses.
+ * @param {Store} store
+ * @param {string} folder
+ * @param {TrustKey | null} trust
+ * @returns {Promise<ResolvedChannel | null>}
+ */
+export async function cachedChannel(store, folder, trust) {
+  const cached = (await store.index(folder)).channel;
+  if (!cached) return null;
+  try {
+    if (trust) {
+      await verifySignature(trust, 'channel', new TextEncoder().encode(cached.text), cached.signature ?? null,
+        { file: 'channel.json', url: 'the cache' });
+    }
+    return { channel: parseChannel(cached.text, 'the cached channel'), text: cached.text, signature: cached.signature, url: 'cache', etag: null };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Versions of the model whose manifest is cached (and trusted under the key); their files were
+ * verified and cached when they were recorded.
+ * @param {Store} store
+ * @param {string} folder
+ * @param {TrustKey | null} trust
+ */
+export async function cachedVersions(store, folder, trust) {
+  const out = [];
+  for (const record of await store.versions(folder)) if (await trustedRecord(trust, record)) out.push(record);
+  return out;
+}
+
+/**
  * @param {LocateOptions} o
  * @param {Store} store
+ * @param {Select} [select] the select stage; default: the alias's version
  * @returns {Promise<Located>}
  */
-export async function locate(o, store) {
+export async function locate(o, store, select) {
   const folder = modelFolder(o);
-  const known = await store.versions(folder);
   /** @param {NetworkError} err */
   const offline = async (err) => {
-    const pick = await lastGood(store, folder, o);
+    // Offline: assign from the last verified channel, but only to a version already cached.
+    const channel = o.channelUrl && select ? await cachedChannel(store, folder, o.trust) : null;
+    const records = await cachedVersions(store, folder, o.trust);
+    const assignment = channel && select ? await select(channel.channel, { offline: true, cached: records.map((r) => r.version) }) : null;
+    const pick = (assignment && records.find((r) => r.version === assignment.version)) || await lastGood(store, folder, o);
     if (!pick) throw err;
     return { manifestUrl: pick.manifestUrl, manifest: pick.manifest, signature: pick.signature, version: pick.version,
-      served: { channel: o.channelUrl && 'cache', manifest: 'cache' }, offline: err };
+      served: { channel: o.channelUrl && 'cache', manifest: 'cache' }, offline: err, channel,
+      assignment: assignment && assignment.version === pick.version ? assignment : null };
   };
+  if (!o.channelUrl) return locateManifest(o, store, {}, offline);
+  /** @type {ResolvedChannel} */
+  let resolved;
+  try {
+    resolved = await resolveChannel({ ...o, channelUrl: o.channelUrl }, store);
+  } catch (err) {
+    if (err instanceof NetworkError) return offline(err);
+    throw err;
+  }
+  const assignment = select
+    ? await select(resolved.channel, { offline: false, cached: [] })
+    : null;
+  const version = assignment?.version ?? aliasVersion(resolved.channel, o.alias, o.channelUrl);
+  const located = await locateManifest(o, store, { version, modelName: resolved.channel.name, channelServed: resolved.url }, offline);
+  return { ...located, channel: resolved, assignment: located.offline ? null : assignment };
+}
 
+/**
+ * The alias's version in a verified channel (UNKNOWN_ALIAS when it has none).
+ * @param {Channel} channel
+ * @param {string} alias
+ * @param {string} url
+ */
+export function aliasVersion(channel, alias, url) {
+  const version = Object.hasOwn(channel.aliases ?? {}, alias) ? channel.aliases[alias] : undefined;
+  if (typeof version !== 'string') {
+    throw new BurnEdgeError(`${url} has no alias "${alias}" (it has: ${Object.keys(channel.aliases ?? {}).join(', ')}); ` +
+      'pass one of those as alias', { code: 'UNKNOWN_ALIAS' });
+  }
+  return version;
+}
+
+/**
+ * The resolve stage's manifest half: the verified manifest of `version` (from the cache when
+ * verified there before), bound to the channel's model name and that version.
+ * @param {LocateOptions} o
+ * @param {Store} store
+ * @param {{ version?: string, modelName?: string, channelServed?: string }} from
+ * @param {(err: NetworkError) => Promise<Located>} [offline] what to serve when no mirror answers
+ * @returns {Promise<Located>}
+ */
+export async function locateManifest(o, store, { version, modelName, channelServed }, offline) {
+  const folder = modelFolder(o);
+  const known = await store.versions(folder);
   let manifestUrl = o.manifestUrl ?? '';
-  /** @type {string | undefined} */
-  let version;
-  /** @type {string | undefined} */
-  let modelName;
-  /** @type {string | undefined} */
-  let channelServed;
   if (o.channelUrl) {
-    const channelUrl = new URL(o.channelUrl).href;
-    const lastUpdate = o.trust ? await store.channelUpdatedAt(folder) : null;
-    /** @type {any} */
-    let channel;
-    try {
-      ({ value: channel, url: channelServed } = await fetchSigned(channelUrl, folder, o, 'channel', `the channel ${channelUrl}`,
-        (text, from) => {
-          const parsed = JSON.parse(text); // a captive portal's HTML page counts as a failed mirror
-          const updated = Date.parse(parsed?.updatedAt);
-          if (lastUpdate && !(updated >= Date.parse(lastUpdate))) {
-            throw new IntegrityError({ file: 'channel.json', url: from, reason: `the channel's updatedAt ` +
-              `${parsed?.updatedAt} is older than the last verified one (${lastUpdate}): a replayed or rolled-back channel` });
-          }
-          return parsed;
-        }));
-    } catch (err) {
-      if (err instanceof NetworkError) return offline(err);
-      throw err;
-    }
-    if (channel?.schemaVersion !== 1) {
-      throw new BurnEdgeError(`${channelUrl} has schemaVersion ${channel?.schemaVersion}, which this loader does not ` +
-        'read: update the burn-edge package', { code: 'INVALID_CHANNEL' });
-    }
-    if (o.trust && typeof channel.updatedAt === 'string') {
-      await store.rememberChannel(folder, channel.updatedAt).catch(() => {});
-    }
-    version = Object.hasOwn(channel.aliases ?? {}, o.alias) ? channel.aliases[o.alias] : undefined;
-    if (typeof version !== 'string') {
-      throw new BurnEdgeError(`${channelUrl} has no alias "${o.alias}" (it has: ${Object.keys(channel.aliases ?? {}).join(', ')}); ` +
-        'pass one of those as alias', { code: 'UNKNOWN_ALIAS' });
-    }
     if (!isSemver(version)) {
-      throw new IntegrityError({ file: 'channel.json', url: channelServed, reason: `alias "${o.alias}" points to ` +
+      throw new IntegrityError({ file: 'channel.json', url: channelServed ?? o.channelUrl, reason: `alias "${o.alias}" points to ` +
         `${JSON.stringify(String(version).slice(0, 100))}, which is not a semantic version; no URL is built from it` });
     }
-    modelName = typeof channel.name === 'string' ? channel.name : undefined;
-    manifestUrl = new URL(`${version}/manifest.json`, channelUrl).href;
+    manifestUrl = new URL(`${version}/manifest.json`, o.channelUrl).href;
   }
   manifestUrl = new URL(manifestUrl).href;
   if (!insideFolder(manifestUrl, folder)) {
@@ -228,7 +335,7 @@ export async function locate(o, store) {
       });
     return { manifestUrl, manifest: text, signature, version, served: { channel: channelServed, manifest: url }, offline: null };
   } catch (err) {
-    if (err instanceof NetworkError) return offline(err);
+    if (err instanceof NetworkError && offline) return offline(err);
     if (err instanceof IntegrityError) err.wanted = version ?? expectedVersion ?? manifestUrl;
     throw err;
   }

@@ -5,7 +5,9 @@
  * model remembers the verified manifests, newest use first, which is what serves a model
  * offline and what eviction trims to `keepVersions`. A manifest is kept with its signature, so a
  * page that pins a key verifies it again when it reads it; the index also remembers the
- * `updatedAt` of the last verified channel, which a replayed older channel cannot pass.
+ * `updatedAt` of the last verified channel, which a replayed older channel cannot pass, the last
+ * verified channel's text (and signature, checked again when read), which assigns offline, and
+ * the rollout assignments made (rule key + "__" + bucketVersion → arm), which keep reloads sticky.
  */
 import { verify } from './download.js';
 
@@ -17,7 +19,10 @@ export const KEY_PREFIX = '/__burn-edge/';
  * @typedef {import('./download.js').FileEntry} FileEntry
  * @typedef {{ version: string, alias?: string, manifestUrl: string, manifest: string, signature?: string,
  *             files: string[], verifiedAt: string }} VersionRecord
- * @typedef {{ model: string, versions: VersionRecord[], channelUpdatedAt?: string }} ModelIndex
+ * @typedef {{ text: string, signature?: string }} CachedChannel
+ * @typedef {{ model: string, versions: VersionRecord[], channelUpdatedAt?: string, channel?: CachedChannel,
+ *             assignments?: Record<string, string>, served?: Record<string, unknown> }} ModelIndex
+ *   `served`: the last Assignment served per alias.
  */
 
 /** @param {string} path */
@@ -89,8 +94,13 @@ export class Store {
     const hit = await this.cache?.match(indexKey(model));
     try {
       const index = hit ? await hit.json() : null;
+      const record = (/** @type {unknown} */ v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : undefined);
+      const channel = /** @type {CachedChannel | undefined} */ (record(index?.channel));
       return { model, versions: Array.isArray(index?.versions) ? index.versions : [],
-        channelUpdatedAt: typeof index?.channelUpdatedAt === 'string' ? index.channelUpdatedAt : undefined };
+        channelUpdatedAt: typeof index?.channelUpdatedAt === 'string' ? index.channelUpdatedAt : undefined,
+        channel: typeof channel?.text === 'string' ? channel : undefined,
+        assignments: /** @type {Record<string, string> | undefined} */ (record(index?.assignments)),
+        served: /** @type {Record<string, unknown> | undefined} */ (record(index?.served)) };
     } catch {
       return { model, versions: [] };
     }
@@ -110,11 +120,48 @@ export class Store {
    * @param {string} updatedAt
    */
   async rememberChannel(model, updatedAt) {
-    if (!this.cache) return;
-    const index = await this.index(model);
-    const known = index.channelUpdatedAt ? Date.parse(index.channelUpdatedAt) : NaN;
-    if (Date.parse(updatedAt) <= known) return;
-    await this.cache.put(indexKey(model), Response.json({ ...index, channelUpdatedAt: updatedAt }));
+    await this.update(model, (index) => {
+      const known = index.channelUpdatedAt ? Date.parse(index.channelUpdatedAt) : NaN;
+      return Date.parse(updatedAt) <= known ? null : { ...index, channelUpdatedAt: updatedAt };
+    });
+  }
+
+  /**
+   * Changes the model's index entry; changes through one Store run one at a time.
+   * @param {string} model
+   * @param {(index: ModelIndex) => ModelIndex | null} change null: leave it as it is
+   */
+  update(model, change) {
+    const run = this.#queue.then(async () => {
+      if (!this.cache) return;
+      const next = change(await this.index(model));
+      if (next) await this.cache.put(indexKey(model), Response.json(next));
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #queue = Promise.resolve();
+
+  /**
+   * Keeps the last verified channel's text (and signature) to assign from when offline.
+   * @param {string} model
+   * @param {CachedChannel} channel
+   */
+  rememberChannelText(model, channel) {
+    return this.update(model, (index) => ({ ...index, channel }));
+  }
+
+  /**
+   * Records rollout assignments (sticky key → arm) and the Assignment served for an alias.
+   * @param {string} model
+   * @param {Record<string, string>} assignments
+   * @param {string} [alias]
+   * @param {unknown} [served]
+   */
+  rememberAssignments(model, assignments, alias, served) {
+    return this.update(model, (index) => ({ ...index, assignments: { ...index.assignments, ...assignments },
+      served: alias ? { ...index.served, [alias]: served } : index.served }));
   }
 
   /**
@@ -127,13 +174,18 @@ export class Store {
    */
   async remember(model, record, keep) {
     if (!this.cache) return [];
-    const index = await this.index(model);
-    const previous = index.versions.filter((v) => v.version !== record.version);
-    const all = [record, ...previous];
-    const kept = all.slice(0, Math.max(1, keep));
-    const evicted = all.slice(kept.length);
-    await this.cache.put(indexKey(model), Response.json({ ...index, versions: kept }));
-    if (evicted.length === 0) return [];
+    /** @type {VersionRecord[]} */
+    let kept = [];
+    /** @type {VersionRecord[]} */
+    let evicted = [];
+    await this.update(model, (index) => {
+      const previous = index.versions.filter((v) => v.version !== record.version);
+      const all = [record, ...previous];
+      kept = all.slice(0, Math.max(1, keep));
+      evicted = all.slice(kept.length);
+      return { ...index, versions: kept };
+    });
+    if (evicted.length === 0 || !this.cache) return [];
     const inUse = new Set(kept.flatMap((v) => v.files));
     for (const request of await this.cache.keys()) {
       if (!request.url.startsWith(key('models/')) || request.url === indexKey(model)) continue;

@@ -27,10 +27,14 @@ const MODEL = /** @type {const} */ ([['burn_edge.model.name', 'string', true], [
 const MODEL_OPT = /** @type {const} */ ([['burn_edge.model.name', 'string', false], ['burn_edge.model.version', 'string', false]]);
 const RUN = /** @type {const} */ ([['burn_edge.backend', 'string', true], ['burn_edge.variant', 'string', false],
   ['burn_edge.role', 'string', false]]);
+/** Which alias the page asked for and which rollout rule and arm served it (rollout, spec section 2). */
+const ROLLOUT = /** @type {const} */ ([['burn_edge.alias', 'string', false], ['burn_edge.rollout.rule', 'string', false],
+  ['burn_edge.rollout.arm', 'string', false]]);
+const ROLE = /** @type {const} */ ([['burn_edge.role', 'string', false]]);
 
 /** @type {Record<string, ReadonlyArray<readonly [string, Kind, boolean]>>} */
 export const EVENTS = {
-  'burn_edge.model.load': [['event.id', 'string', true], ...MODEL, ...RUN,
+  'burn_edge.model.load': [['event.id', 'string', true], ...MODEL, ...RUN, ...ROLLOUT,
     ['burn_edge.load.source', 'string', false], ['burn_edge.load.bytes', 'int', false],
     ['burn_edge.load.channel_ms', 'double', false], ['burn_edge.load.manifest_ms', 'double', false],
     ['burn_edge.load.download_ms', 'double', false], ['burn_edge.load.wasm_compile_ms', 'double', false],
@@ -39,15 +43,24 @@ export const EVENTS = {
   'burn_edge.inference': [['event.id', 'string', true], ...MODEL, ...RUN,
     ['burn_edge.latency_ms', 'double', true], ['burn_edge.batch_size', 'int', true],
     ['burn_edge.predicted_class', 'int', true], ['burn_edge.confidence', 'double', true],
-    ['burn_edge.prediction_id', 'string', false]],
+    ['burn_edge.prediction_id', 'string', false], ...ROLLOUT, ['burn_edge.shadow.of', 'string', false]],
   'burn_edge.backend.fallback': [['event.id', 'string', true], ...MODEL_OPT,
     ['burn_edge.fallback.from', 'string', true], ['burn_edge.fallback.to', 'string', true],
-    ['burn_edge.fallback.reason', 'string', true]],
+    ['burn_edge.fallback.reason', 'string', true], ...ROLE, ...ROLLOUT],
   'burn_edge.device.lost': [['event.id', 'string', true], ...MODEL_OPT, ['burn_edge.device_lost.reason', 'string', true]],
   'burn_edge.error': [['event.id', 'string', true], ...MODEL_OPT, ['error.type', 'string', true],
-    ['error.message', 'string', true], ['burn_edge.offline', 'bool', false]],
+    ['error.message', 'string', true], ['burn_edge.offline', 'bool', false], ...ROLE, ...ROLLOUT],
   'burn_edge.feedback': [['event.id', 'string', true], ['burn_edge.prediction_id', 'string', true],
-    ['burn_edge.true_label', 'int', true], ...MODEL_OPT],
+    ['burn_edge.true_label', 'int', true], ...MODEL_OPT, ...ROLE, ...ROLLOUT],
+  'burn_edge.exposure': [['event.id', 'string', true], ...MODEL, ['burn_edge.rollout.rule', 'string', true],
+    ['burn_edge.rollout.arm', 'string', true], ['burn_edge.alias', 'string', false], ['burn_edge.rollout.kind', 'string', false],
+    ['burn_edge.rollout.bucket', 'double', false], ['burn_edge.rollout.bucket_version', 'int', false]],
+  'burn_edge.swap': [['event.id', 'string', true], ['burn_edge.model.name', 'string', true],
+    ['burn_edge.swap.from', 'string', true], ['burn_edge.swap.to', 'string', true], ['burn_edge.swap.ms', 'double', true],
+    ['burn_edge.swap.reason', 'string', false], ['burn_edge.rollout.rule', 'string', false], ['burn_edge.rollout.arm', 'string', false]],
+  'burn_edge.interleave': [['event.id', 'string', true], ['burn_edge.model.name', 'string', true],
+    ['burn_edge.rollout.rule', 'string', true], ['burn_edge.interleave.winner', 'string', true],
+    ['burn_edge.prediction_id', 'string', false]],
 };
 
 /** @type {ReadonlyArray<readonly [string, Kind, boolean]>} */
@@ -230,7 +243,8 @@ export function errorAttributes(err) {
  *             honorGlobalPrivacyControl?: boolean, batchSize?: number, flushIntervalMs?: number,
  *             maxQueue?: number, runtimeVersion?: string, retryDelayMs?: number }} TelemetryOptions
  * @typedef {{ name?: string, version?: string, variant?: string, role?: string, backend?: string,
- *             runtimeVersion?: string }} ModelContext
+ *             runtimeVersion?: string, alias?: string | null, rule?: string | null, arm?: string | null }} ModelContext
+ *   `null` clears a field (a swap to a version no rule serves).
  * @typedef {{ record(eventName: string, attributes?: Attributes): void, flush(): Promise<void>,
  *             feedback(predictionId: string, trueLabel: number): void, setModel(model: ModelContext): void,
  *             readonly enabled: boolean, readonly installId: string | null, shutdown(): Promise<void> }} Telemetry
@@ -244,8 +258,11 @@ const debug = (err) => {
   try { console.debug('burn-edge telemetry:', err); } catch { /* nothing to do */ }
 };
 
-/** The install id from localStorage, created on first use; per page when storage is refused. */
-function installIdentity() {
+/**
+ * The anonymous install id from localStorage, created on first use; per page when storage is
+ * refused. Telemetry reports it, and rollout assignment hashes it (also without telemetry).
+ */
+export function installIdentity() {
   try {
     let id = localStorage.getItem(INSTALL_ID_KEY);
     if (!id) {
@@ -441,7 +458,8 @@ export function createTelemetry(options) {
       try {
         if (blocked) return;
         const ctx = { 'burn_edge.model.name': model.name, 'burn_edge.model.version': model.version,
-          'burn_edge.backend': model.backend, 'burn_edge.variant': model.variant, 'burn_edge.role': model.role };
+          'burn_edge.backend': model.backend, 'burn_edge.variant': model.variant, 'burn_edge.role': model.role,
+          'burn_edge.alias': model.alias, 'burn_edge.rollout.rule': model.rule, 'burn_edge.rollout.arm': model.arm };
         const record = buildRecord(eventName, { ...ctx, ...attributes });
         if (!record) {
           debug(`unknown event ${eventName}`);
