@@ -40,9 +40,12 @@ struct Rates {
     error: f64,
     fallback: f64,
     slow: f64,
+    /// Share of predictions the page reports the true label of, and of those wrong.
+    feedback: f64,
+    wrong: f64,
 }
 
-const BASE: Rates = Rates { error: 0.01, fallback: 0.005, slow: 0.05 };
+const BASE: Rates = Rates { error: 0.01, fallback: 0.005, slow: 0.05, feedback: 0.2, wrong: 0.01 };
 
 #[derive(Clone, Copy, Debug)]
 struct Traffic {
@@ -67,6 +70,12 @@ fn user(rng: &mut SplitMix, arm: &mut ArmCounts, rates: &Rates, attempts: u64) {
             arm.predictions += 1;
             if rng.bernoulli(rates.slow) {
                 arm.slow += 1;
+            }
+            if rng.bernoulli(rates.feedback) {
+                arm.feedback += 1;
+                if rng.bernoulli(rates.wrong) {
+                    arm.wrong += 1;
+                }
             }
         }
         if rng.bernoulli(rates.fallback) {
@@ -150,6 +159,8 @@ fn regressions_are_caught() {
         ("slow share 5% -> 15%, 50/50", Metric::SlowShare, Rates { slow: 0.15, ..BASE }, 0.5),
         ("slow share 5% -> 15%, 10% canary", Metric::SlowShare, Rates { slow: 0.15, ..BASE }, 0.1),
         ("fallback rate 0.5% -> 2%, 50/50", Metric::FallbackRate, Rates { fallback: 0.02, ..BASE }, 0.5),
+        ("misprediction 1% -> 10% (feedback on 20%), 50/50", Metric::Misprediction, Rates { wrong: 0.10, ..BASE }, 0.5),
+        ("misprediction 1% -> 10% (feedback on 20%), 10% canary", Metric::Misprediction, Rates { wrong: 0.10, ..BASE }, 0.1),
     ];
     let runs = 200;
     for (i, (name, metric, worse, share)) in cases.into_iter().enumerate() {
