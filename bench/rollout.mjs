@@ -56,11 +56,13 @@ async function openInstall(/** @type {string} */ id, /** @type {Record<string, u
     const w = /** @type {any} */ (window);
     w.swaps = [];
     w.stats = { ok: 0, failed: 0, errors: [] };
-    w.model = await loadModel({ channelUrl: '/models/mnist/channel.json', publicKey, id, recheckInterval: recheck, ...extra });
-    w.model.addEventListener('swap', (/** @type {any} */ e) => w.swaps.push({ at: Date.now(), ...e.detail, assignment: undefined }));
+    // Telemetry to the same server's collector: shadow runs are only ever logged, so they need it.
+    const telemetry = { endpoint: `${location.origin}/`, key: 'demo-key', app: 'bench-rollout', flushIntervalMs: 1000 };
+    w.model = await loadModel({ channelUrl: '/models/mnist/channel.json', publicKey, id, recheckInterval: recheck, telemetry, ...extra });
+    w.model.addEventListener('swap', (/** @type {any} */ e) => w.swaps.push({ ...e.detail, assignment: undefined, at: Date.now() }));
     const input = new Float32Array(784);
     (async () => {
-      while (!w.stop) {
+      while (!w.halt) {
         try { await w.model.predict(input); w.stats.ok++; } catch (err) { w.stats.failed++; w.stats.errors.push(String(err)); }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -158,7 +160,7 @@ rows.push({ strategy: 'interleaving', step: 'stop', moved: PAGES, maxMs: await u
 
 const totals = { ok: 0, failed: 0, errors: /** @type {string[]} */ ([]), swapMs: /** @type {number[]} */ ([]) };
 for (const i of installs) {
-  const s = await i.page.evaluate(() => { const w = /** @type {any} */ (window); w.stop = true; return { ...w.stats, swapMs: w.swaps.map((/** @type {any} */ x) => x.swapMs) }; });
+  const s = await i.page.evaluate(() => { const w = /** @type {any} */ (window); w.halt = true; return { ...w.stats, swapMs: w.swaps.map((/** @type {any} */ x) => x.swapMs) }; });
   totals.ok += s.ok; totals.failed += s.failed; totals.errors.push(...s.errors.slice(0, 3)); totals.swapMs.push(...s.swapMs);
   await i.context.close();
 }
@@ -168,9 +170,10 @@ rollout('shadow', 'start', 'mnist', '1.1.0', '--sample', '1');
 const probe = await openInstall('bench-shadow', { recheckInterval: 0 });
 const latency = await probe.page.evaluate(async ({ blocks, block, publicKey }) => {
   const w = /** @type {any} */ (window);
-  w.stop = true;
+  w.halt = true;
   const { loadModel } = await import('/lib/index.js');
-  const plain = await loadModel({ channelUrl: '/models/mnist/channel.json', publicKey, id: 'bench-shadow', shadow: false, recheckInterval: 0 });
+  const telemetry = { endpoint: `${location.origin}/`, key: 'demo-key', app: 'bench-rollout' };
+  const plain = await loadModel({ channelUrl: '/models/mnist/channel.json', publicKey, id: 'bench-shadow', shadow: false, recheckInterval: 0, telemetry });
   const shadowed = w.model;
   for (let t = 0; !shadowed.info().shadow?.ready && t < 600; t++) await new Promise((r) => setTimeout(r, 100));
   const input = new Float32Array(784);
