@@ -23,7 +23,7 @@ const SVG = 'http://www.w3.org/2000/svg';
  * @typedef {{ rule: string, arms: string[], wins: Record<string, number>, ties: number,
  *   preferenceB: number | null, ci95?: [number, number] }} Interleave
  * @typedef {{ rule: string, observed: Record<string, number>, expectedShares: Record<string, number> | null,
- *   chiSquare?: number, pValue?: number, mismatch?: boolean }} Srm
+ *   chiSquare?: number, pValue?: number, mismatch?: boolean, skipped?: string }} Srm
  * @typedef {{ at?: unknown, action?: unknown, rule?: unknown, by?: unknown, detail?: unknown }} LogEntry
  * @typedef {{ key?: unknown, kind?: unknown, alias?: unknown, coverage?: unknown,
  *   ramp?: { at?: unknown, coverage?: unknown }[], arms?: { name?: unknown, version?: unknown }[] }} ChannelRule
@@ -151,7 +151,7 @@ function renderSrm(srm) {
   if (!srm) return box;
   const observed = Object.entries(srm.observed ?? {}).map(([k, v]) => `${k} ${v}`).join(' · ');
   const expected = srm.expectedShares ? Object.entries(srm.expectedShares).map(([k, v]) => `${k} ${pct(v)}`).join(' · ') : 'not configured';
-  let verdict = 'test pending';
+  let verdict = typeof srm.skipped === 'string' ? `not tested: ${srm.skipped}` : 'test pending';
   if (typeof srm.chiSquare === 'number') {
     verdict = `χ² ${srm.chiSquare.toFixed(2)}, p ${typeof srm.pValue === 'number' ? srm.pValue.toPrecision(2) : '–'}: ${srm.mismatch ? 'SAMPLE RATIO MISMATCH' : 'split as configured'}`;
   }

@@ -41,6 +41,8 @@ import { insideFolder, isSemver } from './urls.js';
 /** Channel and manifest files are small; a mirror sending more is refused, not buffered. */
 const FILE_LIMIT = 1 << 20;
 const SIGNATURE_LIMIT = 4096;
+/** How long a file whose signature does not match waits before it is asked for once more. */
+const RESIGN_GRACE_MS = 250;
 
 /**
  * The model's folder on the primary CDN: the channel's folder, or the manifest's parent.
@@ -130,8 +132,10 @@ async function fetchSigned(url, folder, o, kind, what, check, init) {
           await verifySignature(o.trust, kind, bytes, signature, { file, url: from });
         } catch (err) {
           if (!(err instanceof IntegrityError)) throw err;
-          // An HTTP-cached file beside a fresh signature (a release moments ago): ask once more
-          // past the cache, both from this mirror, before calling it tampered.
+          // An HTTP-cached file beside a fresh signature, or a file and its signature caught
+          // between the publisher's two writes (a release moments ago): ask once more past the
+          // cache, both from this mirror, a moment later, before calling it tampered.
+          await new Promise((resolve) => setTimeout(resolve, RESIGN_GRACE_MS));
           const again = await fetchWithStallTimeout(from, { cache: 'no-cache' });
           if (!again.ok) throw err;
           bytes = await readAtMost(again, FILE_LIMIT, { file, url: from });

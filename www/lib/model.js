@@ -192,6 +192,9 @@ export function createModel(o) {
       assignment = await loader.select(next);
     } catch (err) {
       if (err instanceof NetworkError) return; // unreachable now: the next check tries again
+      // Forget the refused channel's ETag too: a 304 for it must not hide the fixed one (a
+      // channel caught between its write and its signature's is verified again next time).
+      last.etag = null;
       last.text = null;
       refuse(err, null);
       return;

@@ -42,12 +42,16 @@ fn burn_edge(args: &[&str]) -> Output {
 /// One install's telemetry: an exposure when in the canary, `n` predictions, feedback on each
 /// (`wrong` of them mislabelled by the model).
 fn install(id: &str, canary: bool, n: usize, wrong: usize, t0: u64) -> String {
-    let rollout: Vec<(&str, Attr)> =
-        if canary { vec![("burn_edge.rollout.rule", s(RULE)), ("burn_edge.rollout.arm", s("canary"))] } else { vec![("burn_edge.alias", s("stable"))] };
+    let rollout: Vec<(&str, Attr)> = if canary {
+        vec![("burn_edge.rollout.rule", s(RULE)), ("burn_edge.rollout.arm", s("canary"))]
+    } else {
+        vec![("burn_edge.alias", s("stable"))]
+    };
     let version = if canary { "1.1.0" } else { "1.0.0" };
     let mut records = Vec::new();
     if canary {
-        let mut attrs = vec![("event.id", s(&format!("{id}-x"))), ("burn_edge.model.name", s("mnist")), ("burn_edge.model.version", s(version))];
+        let mut attrs =
+            vec![("event.id", s(&format!("{id}-x"))), ("burn_edge.model.name", s("mnist")), ("burn_edge.model.version", s(version))];
         attrs.extend(rollout.iter().map(|(k, v)| (*k, clone(v))));
         records.push(record("burn_edge.exposure", t0, &attrs));
     }
@@ -111,7 +115,8 @@ fn scenario(canary_wrong: usize) -> (Output, Value, Vec<Value>) {
     for _ in 0..100 {
         let out = burn_edge(&["rollout", "status", "mnist", "--collector", &collector, "--read-key", "demo-read-key", "--json"]);
         let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        let total: u64 = report["arms"].as_array().into_iter().flatten().chain([&report["control"]]).filter_map(|a| a["predictions"].as_u64()).sum();
+        let total: u64 =
+            report["arms"].as_array().into_iter().flatten().chain([&report["control"]]).filter_map(|a| a["predictions"].as_u64()).sum();
         if total >= 1200 {
             break;
         }
@@ -119,8 +124,24 @@ fn scenario(canary_wrong: usize) -> (Output, Value, Vec<Value>) {
     }
     let state: PathBuf = cdn.path().join("guard-state.json");
     let out = burn_edge(&[
-        "rollout", "guard", "mnist", "--models", &models, "--rule", RULE, "--once", "--collector", &collector, "--read-key", "demo-read-key",
-        "--min-predictions", "300", "--min-feedback", "300", "--state", state.to_str().unwrap(),
+        "rollout",
+        "guard",
+        "mnist",
+        "--models",
+        &models,
+        "--rule",
+        RULE,
+        "--once",
+        "--collector",
+        &collector,
+        "--read-key",
+        "demo-read-key",
+        "--min-predictions",
+        "300",
+        "--min-feedback",
+        "300",
+        "--state",
+        state.to_str().unwrap(),
     ]);
     let channel: Value = serde_json::from_str(&std::fs::read_to_string(cdn.path().join("mnist/channel.json")).unwrap()).unwrap();
     let log: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(cdn.path().join("mnist/rollout-log.json")).unwrap()).unwrap();

@@ -126,7 +126,11 @@ impl ArmCounts {
             });
         }
         if self.wrong > self.feedback {
-            return Err(StatsError::EventsExceedTrials { what: format!("{arm} wrong predictions"), events: self.wrong, trials: self.feedback });
+            return Err(StatsError::EventsExceedTrials {
+                what: format!("{arm} wrong predictions"),
+                events: self.wrong,
+                trials: self.feedback,
+            });
         }
         Ok(())
     }

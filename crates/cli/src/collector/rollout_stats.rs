@@ -46,7 +46,10 @@ fn split(report: &Value, rule: &str, treatment: &Value) -> Option<Split> {
     let spec = report["channel"]["rollout"]["rules"].as_array()?.iter().find(|r| r["key"].as_str() == Some(rule))?;
     let now = chrono::Utc::now();
     let steps_taken = spec["ramp"].as_array().map_or(0, |steps| {
-        steps.iter().filter(|s| s["at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_some_and(|at| at <= now)).count()
+        steps
+            .iter()
+            .filter(|s| s["at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_some_and(|at| at <= now))
+            .count()
     });
     // A targeted rule's control also holds the units it never targets: no fair split to test.
     if steps_taken > 1 || spec.get("condition").is_some_and(|c| !c.is_null()) || spec.get("namespace").is_some_and(|n| !n.is_null()) {
@@ -64,7 +67,10 @@ pub fn guard_input(report: &Value, rule: &str, arm: Option<&str>) -> Result<Guar
     let t = treatment(report, rule, arm).ok_or_else(|| {
         format!("the collector has no events of rule {rule:?}{} yet", arm.map(|a| format!(", arm {a:?}")).unwrap_or_default())
     })?;
-    let c = report["controls"].get(rule).filter(|c| c.is_object()).ok_or_else(|| format!("the collector reports no control for rule {rule:?}"))?;
+    let c = report["controls"]
+        .get(rule)
+        .filter(|c| c.is_object())
+        .ok_or_else(|| format!("the collector reports no control for rule {rule:?}"))?;
     Ok(GuardInput { control: arm_counts(c), treatment: arm_counts(t), expected_split: split(report, rule, t) })
 }
 
@@ -81,7 +87,7 @@ pub fn annotate(report: &mut Value) {
             let Ok(input) = guard_input(&snapshot, &rule, name.as_deref()) else { continue };
             // One look with a fresh state: each p-value is valid for this look alone; the guard
             // keeps the running minimum across its looks.
-            arm["vsControl"] = match check(&config, &mut GuardState::default(), &GuardInput { expected_split: None, ..input }) {
+            match check(&config, &mut GuardState::default(), &GuardInput { expected_split: None, ..input }) {
                 Ok(decision) => {
                     let value = serde_json::to_value(&decision).unwrap_or(Value::Null);
                     let mut per_metric = serde_json::Map::new();
@@ -94,10 +100,11 @@ pub fn annotate(report: &mut Value) {
                             );
                         }
                     }
-                    json!({ "decision": value["decision"], "reason": value["reason"], "metrics": per_metric })
+                    arm["vsControl"] = Value::Object(per_metric);
+                    arm["verdict"] = json!({ "decision": value["decision"], "reason": value["reason"] });
                 }
-                Err(e) => json!({ "error": e.to_string() }),
-            };
+                Err(e) => arm["verdict"] = json!({ "error": e.to_string() }),
+            }
         }
     }
     if let Some(rule) = snapshot["srm"]["rule"].as_str().filter(|_| snapshot["srm"].is_object()) {
@@ -108,12 +115,19 @@ pub fn annotate(report: &mut Value) {
             let counts: Vec<u64> = names.iter().map(|n| observed.get(*n).and_then(Value::as_u64).unwrap_or(0)).collect();
             let weights: Vec<f64> = names.iter().map(|n| shares[*n].as_f64().unwrap_or(f64::NAN)).collect();
             let usable = split(&snapshot, rule, treatment(&snapshot, rule, None).unwrap_or(&Value::Null)).is_some() || shares.len() > 2;
-            report["srm"]["test"] = match burn_edge_stats::srm::check(&counts, &weights, burn_edge_stats::srm::DEFAULT_THRESHOLD) {
-                Ok(r) if usable => json!({ "chiSquare": r.chi_square, "df": r.df, "pValue": r.p_value, "mismatch": r.mismatch,
-                                           "arms": names, "expected": r.expected }),
-                Ok(_) => json!({ "skipped": "the split changed within the window (a ramp step): not tested" }),
-                Err(e) => json!({ "skipped": e.to_string() }),
-            };
+            let srm = &mut report["srm"];
+            match burn_edge_stats::srm::check(&counts, &weights, burn_edge_stats::srm::DEFAULT_THRESHOLD) {
+                Ok(r) if usable => {
+                    srm["chiSquare"] = json!(r.chi_square);
+                    srm["df"] = json!(r.df);
+                    srm["pValue"] = json!(r.p_value);
+                    srm["mismatch"] = json!(r.mismatch);
+                    srm["expectedCounts"] =
+                        json!(names.iter().zip(&r.expected).map(|(n, e)| (n.as_str(), *e)).collect::<std::collections::BTreeMap<_, _>>());
+                }
+                Ok(_) => srm["skipped"] = json!("a ramp step or targeting changes the split within the window: not tested"),
+                Err(e) => srm["skipped"] = json!(e.to_string()),
+            }
         }
     }
     if let Some(list) = report.get_mut("interleave").and_then(Value::as_array_mut) {
@@ -173,12 +187,12 @@ mod tests {
         let mut r = report();
         annotate(&mut r);
         let vs = &r["arms"][0]["vsControl"];
-        assert_eq!(vs["decision"], "rollback", "{vs}");
-        assert_eq!(vs["metrics"]["errorRate"]["significant"], true);
-        assert!((vs["metrics"]["errorRate"]["diff"].as_f64().unwrap() - 0.02).abs() < 1e-9);
-        assert_eq!(vs["metrics"]["slowShare"]["significant"], false);
-        assert_eq!(r["srm"]["test"]["mismatch"], false);
-        assert!(r["srm"]["test"]["pValue"].as_f64().unwrap() > 0.5);
+        assert_eq!(r["arms"][0]["verdict"]["decision"], "rollback", "{}", r["arms"][0]);
+        assert_eq!(vs["errorRate"]["significant"], true);
+        assert!((vs["errorRate"]["diff"].as_f64().unwrap() - 0.02).abs() < 1e-9);
+        assert_eq!(vs["slowShare"]["significant"], false);
+        assert_eq!(r["srm"]["mismatch"], false);
+        assert!(r["srm"]["pValue"].as_f64().unwrap() > 0.5);
         let ci = r["interleave"][0]["ci95"].as_array().unwrap();
         assert!(ci[0].as_f64().unwrap() > 0.5 && ci[1].as_f64().unwrap() < 0.9, "{ci:?}");
         assert_eq!(r["interleave"][0]["significant"], true);

@@ -376,7 +376,19 @@ pub fn run(args: RolloutArgs) -> Result<()> {
             }
             Ok(())
         }
-        RolloutCommand::Guard { target, collector, rule, arm, interval, once, alpha, min_predictions, min_feedback, design_effect, state } => {
+        RolloutCommand::Guard {
+            target,
+            collector,
+            rule,
+            arm,
+            interval,
+            once,
+            alpha,
+            min_predictions,
+            min_feedback,
+            design_effect,
+            state,
+        } => {
             let folder = ModelFolder::open(&target.models, &target.model, target.signing_key.as_deref())?;
             let config = burn_edge_stats::GuardConfig { alpha, min_predictions, min_feedback, design_effect, ..Default::default() };
             let interval = std::time::Duration::from_millis(interval.max(100) as u64);

@@ -1,7 +1,6 @@
 //! Rollout edits applied to a model folder, as functions other commands reuse: `rollout guard`
 //! rolls a rule back with `rollback(&folder, Some(rule), By::Guard, Some(detail), Some(numbers))`.
 
-
 use serde_json::Value;
 
 use super::edits::{self, Change};
@@ -38,23 +37,6 @@ pub fn rollback(
     numbers: Option<Value>,
 ) -> Result<Applied, RolloutError> {
     apply_with(folder, by, detail, numbers, |c| edits::rollback(c, rule, "stable"))
-}
-
-/// Turns the kill switch on or off.
-pub fn kill(folder: &ModelFolder, on: bool, by: By, detail: Option<&str>, numbers: Option<Value>) -> Result<Applied, RolloutError> {
-    apply_with(folder, by, detail, numbers, |c| edits::kill(c, on))
-}
-
-/// Sets a rule's coverage now (ramping back without removing it).
-pub fn set_percent(
-    folder: &ModelFolder,
-    rule: Option<&str>,
-    percent: f64,
-    by: By,
-    detail: Option<&str>,
-    numbers: Option<Value>,
-) -> Result<Applied, RolloutError> {
-    apply_with(folder, by, detail, numbers, |c| edits::ramp_percent(c, rule, percent))
 }
 
 #[cfg(test)]
@@ -97,11 +79,5 @@ mod tests {
         let err = rollback(&folder, Some("c"), By::Guard, None, None).unwrap_err().to_string();
         assert!(err.contains("has no rollout rule \"c\""), "{err}");
         assert_eq!(super::super::log::read_log(&folder.dir).unwrap().len(), 2);
-        // Kill and ramp-back helpers.
-        assert!(kill(&folder, true, By::Guard, None, None).unwrap().channel.rollout.unwrap().kill);
-        assert!(!kill(&folder, true, By::Guard, None, None).unwrap().written, "already on");
-        folder.apply(By::Cli, |c| edits::canary(c, "1.1.0", 50.0, "stable", Some("c2"), &[])).unwrap();
-        let applied = set_percent(&folder, Some("c2"), 5.0, By::Guard, None, None).unwrap();
-        assert_eq!(applied.channel.rollout.unwrap().rules[0].coverage, Some(0.05));
     }
 }

@@ -20,7 +20,7 @@ fn pct(v: &Value) -> String {
 /// One row of the arms table.
 fn row(entry: &Value) -> Vec<String> {
     let name = entry["arm"].as_str().map(str::to_string).unwrap_or_else(|| "control".into());
-    let vs = entry["vsControl"]["metrics"].as_object().map(|metrics| {
+    let vs = entry["vsControl"].as_object().map(|metrics| {
         metrics
             .iter()
             .filter_map(|(metric, m)| {
@@ -42,7 +42,8 @@ fn row(entry: &Value) -> Vec<String> {
         pct(&entry["errorRate"]),
         pct(&entry["fallbackRate"]),
         entry["drift"]["psi"].as_f64().map_or("-".into(), |p| format!("{p:.3} {}", entry["drift"]["level"].as_str().unwrap_or(""))),
-        vs.filter(|s| !s.is_empty()).unwrap_or_else(|| if entry["control"].as_bool() == Some(true) { "(control)".into() } else { "-".into() }),
+        vs.filter(|s| !s.is_empty())
+            .unwrap_or_else(|| if entry["control"].as_bool() == Some(true) { "(control)".into() } else { "-".into() }),
     ]
 }
 
@@ -66,21 +67,31 @@ pub fn render(report: &Value) -> String {
     let what = spec.map_or("no longer in the channel".to_string(), |s| {
         format!("{}, alias {}, coverage {}", s["kind"].as_str().unwrap_or("?"), s["alias"].as_str().unwrap_or("?"), num(&s["coverage"]))
     });
-    out.push(format!("{model}: rule {rule} ({what}){}", if report["channel"]["rollout"]["kill"].as_bool() == Some(true) { " — KILL SWITCH ON" } else { "" }));
+    out.push(format!(
+        "{model}: rule {rule} ({what}){}",
+        if report["channel"]["rollout"]["kill"].as_bool() == Some(true) { " — KILL SWITCH ON" } else { "" }
+    ));
     let mut rows = vec![["arm", "version", "users", "predictions", "p50 ms", "p95 ms", "errors", "fallbacks", "drift (PSI)", "vs control"]
         .map(String::from)
         .to_vec()];
     if let Some(c) = report["controls"].get(rule) {
         rows.push(row(c));
     }
-    for arm in report["arms"].as_array().into_iter().flatten().filter(|a| a["rule"].as_str() == Some(rule) && a["control"].as_bool() != Some(true)) {
+    for arm in
+        report["arms"].as_array().into_iter().flatten().filter(|a| a["rule"].as_str() == Some(rule) && a["control"].as_bool() != Some(true))
+    {
         rows.push(row(arm));
     }
     out.push(table(&rows));
-    let test = &report["srm"]["test"];
+    let test = &report["srm"];
     if let Some(p) = test["pValue"].as_f64() {
         let verdict = if test["mismatch"].as_bool() == Some(true) { "MISMATCH: the split is broken" } else { "ok" };
-        out.push(format!("split: observed {} vs expected shares {}: chi-square {} p={p:.3} {verdict}", report["srm"]["observed"], report["srm"]["expectedShares"], num(&test["chiSquare"])));
+        out.push(format!(
+            "split: observed {} vs expected shares {}: chi-square {} p={p:.3} {verdict}",
+            report["srm"]["observed"],
+            report["srm"]["expectedShares"],
+            num(&test["chiSquare"])
+        ));
     } else if let Some(why) = test["skipped"].as_str() {
         out.push(format!("split: {why}"));
     }
@@ -97,14 +108,26 @@ pub fn render(report: &Value) -> String {
     }
     for il in report["interleave"].as_array().into_iter().flatten() {
         let ci = il["ci95"].as_array().map(|c| format!(" [{}, {}]", pct(&c[0]), pct(&c[1]))).unwrap_or_default();
-        out.push(format!("interleave {}: second arm preferred {}{ci}, wins {}, ties {}", il["rule"].as_str().unwrap_or("?"), pct(&il["preferenceB"]), il["wins"], num(&il["ties"])));
+        out.push(format!(
+            "interleave {}: second arm preferred {}{ci}, wins {}, ties {}",
+            il["rule"].as_str().unwrap_or("?"),
+            pct(&il["preferenceB"]),
+            il["wins"],
+            num(&il["ties"])
+        ));
     }
     let swaps = &report["swaps"];
     if swaps["count"].as_u64().unwrap_or(0) > 0 {
         out.push(format!("hot swaps: {}, p50 {} ms, p95 {} ms", num(&swaps["count"]), num(&swaps["p50Ms"]), num(&swaps["p95Ms"])));
     }
     for entry in report["guard"].as_array().into_iter().flatten().rev().take(3) {
-        out.push(format!("log {} {} by {}: {}", entry["at"].as_str().unwrap_or("?"), entry["action"].as_str().unwrap_or("?"), entry["by"].as_str().unwrap_or("?"), entry["detail"].as_str().unwrap_or("")));
+        out.push(format!(
+            "log {} {} by {}: {}",
+            entry["at"].as_str().unwrap_or("?"),
+            entry["action"].as_str().unwrap_or("?"),
+            entry["by"].as_str().unwrap_or("?"),
+            entry["detail"].as_str().unwrap_or("")
+        ));
     }
     out.join("\n")
 }
