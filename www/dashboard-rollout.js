@@ -16,7 +16,7 @@ const SVG = 'http://www.w3.org/2000/svg';
  *   exposures: number, predictions: number, p50Ms: number | null, p95Ms: number | null, errors: number,
  *   errorRate: number, fallbacks: number, fallbackRate: number, slowOverControlP95: number | null,
  *   drift: { psi: number, level: string } | null, control?: boolean, controlOf?: string, alias?: string,
- *   vsControl?: Record<string, Test> }} Arm
+ *   vsControl?: Record<string, Test>, verdict?: { decision?: string, reason?: string, error?: string } }} Arm
  * @typedef {{ champion: string, challenger: string, pairs: number, agreement: number | null,
  *   confusion: number[][], confusionOutOfRange: number, championP50Ms: number | null, championP95Ms: number | null,
  *   challengerP50Ms: number | null, challengerP95Ms: number | null }} ShadowPair
@@ -92,7 +92,8 @@ function significance(arm) {
   const box = el('span');
   const tests = arm.vsControl && typeof arm.vsControl === 'object' ? Object.entries(arm.vsControl) : [];
   if (arm.control || !tests.length) {
-    box.textContent = arm.control ? 'control' : '–';
+    box.textContent = arm.control ? 'control' : arm.verdict?.decision === 'notEnoughData' ? 'not enough data yet' : '–';
+    if (!arm.control && typeof arm.verdict?.reason === 'string') box.title = arm.verdict.reason;
     return box;
   }
   for (const [name, test] of tests) {

@@ -1,7 +1,10 @@
 //! The HTTP/1.1 connection loop under `burn-edge serve`, with the limits axum's `serve` lacks:
 //! a header read timeout (which also closes idle keep-alive connections), and a cap on open
-//! connections. Over the cap a connection is answered `503` with `Retry-After` and closed at
-//! once, so a flood of slow clients cannot queue up memory or file descriptors. Each request
+//! connections. Over the cap a connection is answered `503` with `Retry-After` and closed
+//! within half a second (what the client already sent is read first, a bounded few KiB, so the
+//! close does not reset the connection before the client reads the answer; past
+//! `LINGERING` such connections at once, they are closed at once), so a flood of slow clients
+//! cannot queue up memory or file descriptors. Each request
 //! carries its peer address (`ConnectInfo`) for per-client rate limits.
 
 use std::convert::Infallible;
@@ -12,7 +15,8 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
@@ -27,10 +31,32 @@ pub struct ConnLimits {
 }
 
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+/// Refused connections drained at once; beyond, they are closed without draining.
+const LINGERING: usize = 64;
+
+/// Answers 503 and closes after reading (briefly, boundedly) what the client already sent:
+/// closing a socket with unread data sends a reset, which can destroy the answer in flight.
+async fn refuse(mut stream: TcpStream) {
+    // Best effort: a fresh socket's send buffer takes these few bytes at once.
+    let _ = stream.try_write(OVER_CAPACITY);
+    let _ = stream.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let drain = async {
+        let mut total = 0;
+        while total < 64 * 1024 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+}
 
 /// Serves `app` on `listener` until the process ends.
 pub async fn run(listener: TcpListener, app: Router, limits: ConnLimits) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let lingering = Arc::new(Semaphore::new(LINGERING));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -42,8 +68,17 @@ pub async fn run(listener: TcpListener, app: Router, limits: ConnLimits) {
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            // Best effort: a fresh socket's send buffer takes these few bytes at once.
-            let _ = stream.try_write(OVER_CAPACITY);
+            match lingering.clone().try_acquire_owned() {
+                Ok(linger) => {
+                    tokio::spawn(async move {
+                        refuse(stream).await;
+                        drop(linger);
+                    });
+                }
+                Err(_) => {
+                    let _ = stream.try_write(OVER_CAPACITY);
+                }
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);

@@ -42,8 +42,11 @@ fn row(entry: &Value) -> Vec<String> {
         pct(&entry["errorRate"]),
         pct(&entry["fallbackRate"]),
         entry["drift"]["psi"].as_f64().map_or("-".into(), |p| format!("{p:.3} {}", entry["drift"]["level"].as_str().unwrap_or(""))),
-        vs.filter(|s| !s.is_empty())
-            .unwrap_or_else(|| if entry["control"].as_bool() == Some(true) { "(control)".into() } else { "-".into() }),
+        vs.filter(|s| !s.is_empty()).unwrap_or_else(|| match (entry["control"].as_bool(), entry["verdict"]["decision"].as_str()) {
+            (Some(true), _) => "(control)".into(),
+            (_, Some("notEnoughData")) => "not enough data yet".into(),
+            _ => "-".into(),
+        }),
     ]
 }
 
