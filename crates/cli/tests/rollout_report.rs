@@ -284,9 +284,14 @@ fn check_report(r: &Value) {
     assert_eq!((pair["championP50Ms"].as_f64(), pair["championP95Ms"].as_f64()), (Some(5.0), Some(10.0)));
     assert_eq!((pair["challengerP50Ms"].as_f64(), pair["challengerP95Ms"].as_f64()), (Some(104.0), Some(109.0)));
 
+    let mut interleave = r["interleave"].clone();
+    // The Wilson interval of 5 wins of 8 decided picks (statistics added on top of the counts).
+    let ci: Vec<f64> = interleave[0]["ci95"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!((ci[0] - 0.3057).abs() < 1e-3 && (ci[1] - 0.8632).abs() < 1e-3, "{ci:?}");
+    interleave[0].as_object_mut().unwrap().remove("ci95");
     assert_eq!(
-        r["interleave"],
-        json!([{ "rule": "mnist-il", "arms": ["a", "b"], "wins": { "a": 3, "b": 5 }, "ties": 2, "preferenceB": 0.625 }])
+        interleave,
+        json!([{ "rule": "mnist-il", "arms": ["a", "b"], "wins": { "a": 3, "b": 5 }, "ties": 2, "preferenceB": 0.625, "significant": false }])
     );
     assert_eq!(r["swaps"], json!({ "count": 4, "p50Ms": 200.0, "p95Ms": 400.0 }));
     let guard = r["guard"].as_array().unwrap();
