@@ -2,6 +2,8 @@
 //! stable, 1.1.0 = canary): every command's effect on the channel and the log, signing, and every
 //! refusal (one line, non-zero exit, nothing written).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -21,17 +23,7 @@ struct Cdn {
 impl Cdn {
     fn new() -> Cdn {
         let dir = tempfile::tempdir().unwrap();
-        let from = repo_root().join("models/mnist");
-        for entry in ["channel.json", "channel.json.sig", "1.0.0/manifest.json", "1.1.0/manifest.json"] {
-            let to = dir.path().join("mnist").join(entry);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(from.join(entry), to).unwrap();
-        }
-        std::fs::create_dir_all(dir.path().join("mnist/files")).unwrap();
-        for file in std::fs::read_dir(from.join("files")).unwrap() {
-            let file = file.unwrap();
-            std::fs::copy(file.path(), dir.path().join("mnist/files").join(file.file_name())).unwrap();
-        }
+        support::copy_mnist(dir.path());
         Cdn { dir }
     }
 

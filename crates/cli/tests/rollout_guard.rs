@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -21,17 +21,7 @@ fn s(v: &str) -> Attr {
 /// A temporary models root holding a copy of models/mnist.
 fn cdn() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mnist");
-    for entry in ["channel.json", "1.0.0/manifest.json", "1.1.0/manifest.json"] {
-        let to = dir.path().join("mnist").join(entry);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(from.join(entry), to).unwrap();
-    }
-    std::fs::create_dir_all(dir.path().join("mnist/files")).unwrap();
-    for file in std::fs::read_dir(from.join("files")).unwrap() {
-        let file = file.unwrap();
-        std::fs::copy(file.path(), dir.path().join("mnist/files").join(file.file_name())).unwrap();
-    }
+    support::copy_mnist(dir.path());
     dir
 }
 

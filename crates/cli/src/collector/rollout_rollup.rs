@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, Connection};
 
+use super::sqlite::LATEST_FEEDBACK;
 use super::store::{
     bucket_of, class_of, ArmKey, Bucket, RolloutAggregates, RolloutLimits, ShadowPair, StoreError, ARM_EVENTS, CONFUSION_CLASSES, FINE,
     MAX_CLASSES, ROLE_SHADOW,
@@ -251,11 +252,7 @@ pub fn read(conn: &Connection, model: &str, limits: &RolloutLimits) -> Result<Ro
     out.feedback = rows(
         conn,
         &format!(
-            "{top}, f AS (SELECT app, pid, true_label FROM
-               (SELECT app, prediction_id AS pid, true_label,
-                  row_number() OVER (PARTITION BY app, prediction_id ORDER BY time_unix_nano DESC, event_id DESC) AS rn
-                FROM events WHERE name = 'burn_edge.feedback' AND prediction_id IS NOT NULL AND true_label IS NOT NULL)
-               WHERE rn = 1),
+            "{top}, {LATEST_FEEDBACK},
              j AS (SELECT CASE WHEN COALESCE(i.rollout_rule, '') = '' THEN COALESCE(i.rollout_alias, '') ELSE '' END AS alias,
                     COALESCE(i.rollout_rule, '') AS rule, COALESCE(i.rollout_arm, '') AS arm, COALESCE(i.model_version, '') AS version,
                     i.predicted_class = f.true_label AS correct

@@ -64,6 +64,14 @@ fn add_rollout_columns(conn: &Connection) -> rusqlite::Result<()> {
 /// The SQLite sink: one connection for the writer, another for summaries (in WAL mode a
 /// reader never blocks the writer, so ingest does not wait for a summary). Summaries read the
 /// rollup (`rollup.rs`), kept in step by every insert in the same transaction.
+/// SQL CTE `f(app, pid, true_label)`: the latest feedback of every (app, prediction id), which
+/// the summary's accuracy and the rollout report's misprediction counts join to inferences.
+pub const LATEST_FEEDBACK: &str = "f AS (SELECT app, pid, true_label FROM
+    (SELECT app, prediction_id AS pid, true_label,
+       row_number() OVER (PARTITION BY app, prediction_id ORDER BY time_unix_nano DESC, event_id DESC) AS rn
+     FROM events WHERE name = 'burn_edge.feedback' AND prediction_id IS NOT NULL AND true_label IS NOT NULL)
+    WHERE rn = 1)";
+
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     reader: Mutex<Connection>,
@@ -284,11 +292,7 @@ impl EventStore for SqliteStore {
         out.feedback = rows(
             conn,
             &format!(
-                "{top}, f AS (SELECT app, pid, true_label FROM
-                   (SELECT app, prediction_id AS pid, true_label,
-                      row_number() OVER (PARTITION BY app, prediction_id ORDER BY time_unix_nano DESC, event_id DESC) AS rn
-                    FROM events WHERE name = 'burn_edge.feedback' AND prediction_id IS NOT NULL AND true_label IS NOT NULL)
-                   WHERE rn = 1),
+                "{top}, {LATEST_FEEDBACK},
                  j AS (SELECT COALESCE(i.model_name,'') AS m, COALESCE(i.model_version,'') AS v, COALESCE(i.backend,'') AS b,
                         COALESCE(i.variant,'') AS x, i.predicted_class = f.true_label AS correct
                    FROM f JOIN events i ON i.rowid = (SELECT rowid FROM events

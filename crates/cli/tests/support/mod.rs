@@ -259,3 +259,22 @@ fn dechunk(mut body: &str) -> String {
     }
     out
 }
+
+/// Copies the committed models/mnist CDN folder (channel, its signature when there is one,
+/// both manifests and the content files) to `<root>/mnist`.
+pub fn copy_mnist(root: &Path) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mnist");
+    for entry in ["channel.json", "channel.json.sig", "1.0.0/manifest.json", "1.1.0/manifest.json"] {
+        let to = root.join("mnist").join(entry);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        if entry.ends_with(".sig") && !from.join(entry).exists() {
+            continue;
+        }
+        std::fs::copy(from.join(entry), to).unwrap();
+    }
+    std::fs::create_dir_all(root.join("mnist/files")).unwrap();
+    for file in std::fs::read_dir(from.join("files")).unwrap() {
+        let file = file.unwrap();
+        std::fs::copy(file.path(), root.join("mnist/files").join(file.file_name())).unwrap();
+    }
+}
