@@ -194,6 +194,7 @@ test('canary, shadow, promote, rollback with an open page swapping; the guard ro
   await dash.waitForFunction(() => /misprediction rate/.test(document.querySelector('#rollout')?.textContent ?? ''), null, { timeout: 30_000 });
   const text = await rolloutText();
   assert.match(text, /guard/);
+  assert.match(text, /Arms of mnist-1\.2\.0-canary/, 'the rule the guard just judged is the one shown');
   if (process.env.BURN_EDGE_SCREENSHOTS) await dash.screenshot({ path: join(process.env.BURN_EDGE_SCREENSHOTS, 'rollout-drill-dashboard.png'), fullPage: true });
   await Promise.all(installs.map((i) => i.context.close()));
 });

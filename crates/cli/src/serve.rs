@@ -159,12 +159,18 @@ async fn cache_control(req: Request, next: Next) -> Response {
     res
 }
 
-/// Strong content ETag on channel files, answering `If-None-Match` with 304. A HEAD is served
-/// as a GET whose body is then dropped, so both carry the same tag.
+/// Strong content ETag on the mutable small files (channel files and signatures), answering
+/// `If-None-Match` with 304. No `Last-Modified`, and `If-Modified-Since` is ignored: its
+/// one-second granularity answered 304 for a signature rewritten within the same second (a
+/// promote and a rollback in quick succession), leaving a browser with a stale `.sig` beside a
+/// fresh channel until its cache entry expired. A HEAD is served as a GET whose body is then
+/// dropped, so both carry the same tag.
 async fn channel_etag(mut req: Request, next: Next) -> Response {
-    if !req.uri().path().ends_with("/channel.json") {
+    let path = req.uri().path();
+    if !(path.ends_with("/channel.json") || path.ends_with(".sig")) {
         return next.run(req).await;
     }
+    req.headers_mut().remove(header::IF_MODIFIED_SINCE);
     let head = req.method() == Method::HEAD;
     if head {
         *req.method_mut() = Method::GET;
@@ -306,6 +312,28 @@ mod tests {
         let res = get(dir.path(), "/models/mnist/channel.json", &[("if-none-match", &etag)]).await;
         assert_eq!(res.status(), 200);
         assert_ne!(res.headers()["etag"], etag.as_str());
+    }
+
+    #[tokio::test]
+    async fn a_signature_rewritten_within_the_same_second_is_never_a_304() {
+        let dir = fixture();
+        let sig = dir.path().join("models/mnist/channel.json.sig");
+        std::fs::write(&sig, b"{\"signature\":\"old\"}\n").unwrap();
+        let res = get(dir.path(), "/models/mnist/channel.json.sig", &[]).await;
+        assert!(res.headers().get("last-modified").is_none(), "no second-granular validator");
+        let etag = res.headers()["etag"].to_str().unwrap().to_string();
+        let then = httpdate_now();
+        // The publisher re-signs moments later (same second): both validators a browser could
+        // send must miss.
+        std::fs::write(&sig, b"{\"signature\":\"new\"}\n").unwrap();
+        let res = get(dir.path(), "/models/mnist/channel.json.sig", &[("if-none-match", &etag), ("if-modified-since", &then)]).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(body(res).await, b"{\"signature\":\"new\"}\n");
+    }
+
+    /// Now as an HTTP date (the format of `If-Modified-Since`), rounded up a second.
+    fn httpdate_now() -> String {
+        (chrono::Utc::now() + chrono::Duration::seconds(1)).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
     }
 
     #[tokio::test]

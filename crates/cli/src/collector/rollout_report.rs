@@ -205,8 +205,17 @@ fn build_at(
     }
     let has_events = |rule: &str| stats.keys().any(|k| k.rule == rule);
     let rule_of = |key: &str| rules.iter().find(|r| r.get("key").and_then(Value::as_str) == Some(key)).copied();
-    let selected =
-        selected.map(str::to_string).or_else(|| rule_keys.iter().find(|r| has_events(r)).cloned()).or_else(|| rule_keys.first().cloned());
+    // Without a `rule` asked for: the channel's first rule with events; with none in the channel
+    // (after a rollback), the rule the newest log entry names, if it saw events (so the page
+    // shows what the guard just judged), else any rule with events.
+    let in_channel = |r: &&String| rule_of(r).is_some();
+    let last_logged = log.iter().rev().find_map(|e| e["rule"].as_str()).map(str::to_string).filter(|r| has_events(r));
+    let selected = selected
+        .map(str::to_string)
+        .or_else(|| rule_keys.iter().filter(in_channel).find(|r| has_events(r)).cloned())
+        .or(last_logged)
+        .or_else(|| rule_keys.iter().find(|r| has_events(r)).cloned())
+        .or_else(|| rule_keys.first().cloned());
 
     // The control of a rule: an experiment's arm named control (else its first); for a rollout,
     // the events on the rule's alias outside any rule.
