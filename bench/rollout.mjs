@@ -9,7 +9,7 @@
 // challenger (sample rate 1), in alternating blocks on one page. Prints a table and writes
 // bench/results/rollout.json and bench/results/rollout.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cliPath, launchBrowser } from '../tests/e2e/harness.mjs';
@@ -193,6 +193,7 @@ const latency = await probe.page.evaluate(async ({ blocks, block, publicKey }) =
 }, { blocks: SHADOW_BLOCKS, block: BLOCK, publicKey });
 await browser.close();
 server.kill();
+server.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const shadowCost = { plainMedianMs: median(latency.plain), shadowMedianMs: median(latency.shadow), predictions: latency.plain.length,
   shadowRuns: latency.shadowRuns };

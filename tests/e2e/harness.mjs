@@ -4,7 +4,7 @@
  * driven by playwright-core.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
@@ -25,11 +25,15 @@ export function cliPath() {
 export function startServer(args = []) {
   return new Promise((resolve, reject) => {
     // Each server gets its own telemetry store, so parallel test files never share one.
-    const db = join(mkdtempSync(join(tmpdir(), 'burn-edge-e2e-')), 'telemetry.sqlite');
+    const dir = mkdtempSync(join(tmpdir(), 'burn-edge-e2e-'));
+    const db = join(dir, 'telemetry.sqlite');
     const child = spawn(cliPath(), ['serve', '--addr', '127.0.0.1:0', '--telemetry-db', db, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`burn-edge serve exited with ${code}: ${out}`)));
+    child.on('exit', (code) => {
+      rmSync(dir, { recursive: true, force: true }); // the store lives and dies with its server
+      reject(new Error(`burn-edge serve exited with ${code}: ${out}`));
+    });
     child.stdout.on('data', (chunk) => {
       out += chunk;
       const match = out.match(/http:\/\/[\d.]+:\d+\//);

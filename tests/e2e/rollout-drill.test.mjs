@@ -6,10 +6,10 @@
 // while the demo page swaps without a reload and no prediction fails; then a deliberately
 // degraded 1.2.0 (`burn-edge degrade`) goes on a canary and `rollout guard` rolls it back by
 // itself, which the dashboard shows.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -20,6 +20,7 @@ const models = join(dir, 'models');
 mkdirSync(models);
 cpSync('models/mnist', join(models, 'mnist'), { recursive: true });
 const env = serverAndBrowser({ args: ['--models', models] });
+after(() => rmSync(dir, { recursive: true, force: true }));
 const key = resolve('.burn-edge/keys/signing.key');
 const publicKey = JSON.parse(readFileSync('www/dev-key.json', 'utf8')).publicKey;
 const READ_KEY = 'demo-read-key';
