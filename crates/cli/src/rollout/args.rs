@@ -184,7 +184,8 @@ enum RolloutCommand {
         /// Variance multiplier for predictions of one user being correlated (>= 1).
         #[arg(long, default_value_t = 1.0)]
         design_effect: f64,
-        /// Where the running state is kept (default <models>/<model>/.guard-<rule>.json).
+        /// Where the running state is kept (default .burn-edge/guard/<model>-<rule>.json, outside the
+        /// model folder the CDN serves).
         #[arg(long)]
         state: Option<PathBuf>,
     },

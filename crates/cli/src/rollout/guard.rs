@@ -83,7 +83,15 @@ fn write_state(path: &Path, state: &GuardState) -> Result<()> {
 /// Runs the guard until it stops the rule, the rule is gone, or (`once`) after one check.
 pub fn run(folder: &ModelFolder, collector: &Collector, options: &GuardOptions) -> Result<()> {
     let rule = options.rule.as_str();
-    let state_file = options.state_file.clone().unwrap_or_else(|| folder.dir.join(format!(".guard-{rule}.json")));
+    // Not in the model folder: that is what the CDN serves.
+    let state_file = match &options.state_file {
+        Some(path) => path.clone(),
+        None => {
+            let dir = PathBuf::from(".burn-edge/guard");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.join(format!("{}-{rule}.json", folder.model))
+        }
+    };
     let mut state = read_state(&state_file)?;
     loop {
         let in_channel = folder.read()?.rollout.as_ref().is_some_and(|r| r.rules.iter().any(|x| x.key == rule));
