@@ -71,12 +71,22 @@ fn files(
     middleware::from_fn_with_state(dir.clone(), confine).layer(ServeDir::new(dir))
 }
 
-/// 404 for a path that resolves (through symlinks) outside its root, before `ServeDir` opens it.
+/// 404 for a path that resolves (through symlinks) outside its root, or that names a file kept
+/// beside the releases but not for the public (see `private`), before `ServeDir` opens it.
 async fn confine(State(root): State<PathBuf>, req: Request, next: Next) -> Response {
-    if escapes(&root, req.uri().path()) {
+    if escapes(&root, req.uri().path()) || private(req.uri().path()) {
         return StatusCode::NOT_FOUND.into_response();
     }
     next.run(req).await
+}
+
+/// Files in a model folder that are the publisher's, not the CDN's: dot files (the rollout
+/// lock, editors' leftovers) and the rollout log (`rollout-log.json`: who changed what and the
+/// guard's numbers, read by the collector behind its read key).
+fn private(uri_path: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(uri_path).decode_utf8_lossy();
+    decoded.split('/').any(|segment| segment.starts_with('.') && segment != "." && segment != "..")
+        || decoded.rsplit('/').next() == Some(crate::rollout::log::LOG_FILE)
 }
 
 /// Whether the file `ServeDir` would serve for `uri_path` under `root` lies outside `root` once
@@ -312,6 +322,21 @@ mod tests {
         let res = get(dir.path(), "/models/mnist/channel.json", &[("if-none-match", &etag)]).await;
         assert_eq!(res.status(), 200);
         assert_ne!(res.headers()["etag"], etag.as_str());
+    }
+
+    #[tokio::test]
+    async fn the_rollout_log_and_dot_files_are_not_served() {
+        let dir = fixture();
+        for (file, url) in [
+            ("models/mnist/rollout-log.json", "/models/mnist/rollout-log.json"),
+            ("models/mnist/rollout-log.json", "/models/mnist/rollout%2Dlog.json"),
+            ("models/mnist/.channel.lock", "/models/mnist/.channel.lock"),
+            ("models/mnist/.channel.lock", "/models/mnist/%2Echannel.lock"),
+        ] {
+            std::fs::write(dir.path().join(file), b"[]").unwrap();
+            assert_eq!(get(dir.path(), url, &[]).await.status(), 404, "{url}");
+        }
+        assert_eq!(get(dir.path(), "/models/mnist/channel.json", &[]).await.status(), 200);
     }
 
     #[tokio::test]
