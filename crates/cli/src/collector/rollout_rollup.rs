@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, Connection};
 
-use super::sqlite::LATEST_FEEDBACK;
+use super::sqlite::{rows, LATEST_FEEDBACK};
 use super::store::{
     bucket_of, class_of, ArmKey, Bucket, RolloutAggregates, RolloutLimits, ShadowPair, StoreError, ARM_EVENTS, CONFUSION_CLASSES, FINE,
     MAX_CLASSES, ROLE_SHADOW,
@@ -175,17 +175,6 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     inc.write(conn)
-}
-
-fn rows<T>(
-    conn: &Connection,
-    sql: &str,
-    params: &[&dyn rusqlite::ToSql],
-    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare(sql)?;
-    let mapped = stmt.query_map(params, f)?;
-    Ok(mapped.collect::<rusqlite::Result<_>>()?)
 }
 
 fn arm_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArmKey> {

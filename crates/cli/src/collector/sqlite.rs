@@ -123,7 +123,7 @@ fn bucket(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Bucket> {
 }
 
 /// Runs `sql` with `params` and maps every row.
-fn rows<T>(
+pub(crate) fn rows<T>(
     conn: &Connection,
     sql: &str,
     params: &[&dyn rusqlite::ToSql],
