@@ -13,6 +13,7 @@ pub mod image_input;
 pub mod image_size;
 pub mod mnist;
 pub mod mnist_cpu;
+pub mod plan;
 mod resample;
 pub mod squeezenet;
 pub mod squeezenet_cpu;
