@@ -8,12 +8,12 @@ use crate::{RuntimeError, RUNTIME_VERSION};
 
 /// Architecture ids compiled into this runtime.
 pub fn architectures() -> Vec<&'static str> {
-    Architecture::ALL.iter().map(|a| a.id()).collect()
+    burn_edge_model::architectures().iter().map(|a| a.id()).collect()
 }
 
 /// The compiled-in architecture with manifest id `id`.
-pub fn architecture(id: &str) -> Result<Architecture, RuntimeError> {
-    Architecture::from_id(id).ok_or_else(|| RuntimeError::UnknownArchitecture { found: id.into(), known: architectures().join(", ") })
+pub fn architecture(id: &str) -> Result<&'static dyn Architecture, RuntimeError> {
+    burn_edge_model::architecture(id).ok_or_else(|| RuntimeError::UnknownArchitecture { found: id.into(), known: architectures().join(", ") })
 }
 
 /// Parses a manifest and refuses one this runtime cannot run.

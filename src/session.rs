@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use burn::prelude::*;
-use burn_edge_model::{Architecture, Classifier, CpuPlan};
+use burn_edge_model::{Architecture, CpuPlan, Network};
 use serde::Serialize;
 
 use crate::backend::{cpu_device, BackendKind, BackendPreference, CpuKernels, Skipped, WebGpuDevice, BURN_EDGE_KERNELS, CPU_KERNELS};
@@ -38,7 +38,7 @@ pub struct SessionInfo {
 
 /// A loaded model on its backend.
 pub struct Session {
-    model: Classifier,
+    network: Box<dyn Network>,
     /// The model on burn-edge's CPU kernels; when set, it runs the predictions.
     plan: Option<CpuPlan>,
     device: Device,
@@ -54,7 +54,7 @@ impl Session {
     /// with [`BackendPreference::WebGpu`] it is an error. Weights that do not decode are an
     /// error on every backend. On the CPU, `kernels` picks burn-edge's kernels or Burn's.
     pub async fn create<F, Fut>(
-        architecture: Architecture,
+        architecture: &'static dyn Architecture,
         weights: &[u8],
         preference: BackendPreference,
         kernels: CpuKernels,
@@ -81,7 +81,7 @@ impl Session {
         }
         let mut session = Self::on_device(architecture, weights, cpu_device(), BackendKind::Cpu, None, skipped)?;
         if kernels == CpuKernels::Auto {
-            session.plan = session.model.cpu_plan()?;
+            session.plan = session.network.hand_plan()?;
             if session.plan.is_some() {
                 session.info.cpu_kernels = BURN_EDGE_KERNELS;
             }
@@ -90,7 +90,7 @@ impl Session {
         Ok(session)
     }
 
-    async fn on_webgpu<F, Fut>(architecture: Architecture, weights: &[u8], acquire: F) -> Result<Self, RuntimeError>
+    async fn on_webgpu<F, Fut>(architecture: &'static dyn Architecture, weights: &[u8], acquire: F) -> Result<Self, RuntimeError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,
@@ -107,14 +107,14 @@ impl Session {
     }
 
     fn on_device(
-        architecture: Architecture,
+        architecture: &'static dyn Architecture,
         weights: &[u8],
         device: Device,
         backend: BackendKind,
         adapter: Option<serde_json::Value>,
         skipped: Vec<Skipped>,
     ) -> Result<Self, RuntimeError> {
-        let model = Classifier::load(architecture, weights, &device)?;
+        let network = architecture.load(weights, &device)?;
         let info = SessionInfo {
             backend,
             cpu_kernels: CPU_KERNELS,
@@ -122,37 +122,36 @@ impl Session {
             adapter,
             skipped,
             architecture: architecture.id(),
-            parameters: model.num_params(),
+            parameters: network.num_params(),
             webgpu_build: cfg!(feature = "webgpu"),
             runtime_version: RUNTIME_VERSION,
         };
-        Ok(Self { model, plan: None, device, info })
+        Ok(Self { network, plan: None, device, info })
     }
 
     /// One inference on a blank input: compiles kernels and proves the backend works.
     async fn warm_up(&self) -> Result<(), RuntimeError> {
-        self.predict(&vec![0.0; self.model.architecture().input_len()]).await.map(|_| ())
+        self.predict(&vec![0.0; self.network.architecture().input_len()]).await.map(|_| ())
     }
 
-    /// Class probabilities (`batch * classes` values) for a batch of examples, each planar
-    /// `[channels, height, width]` as the manifest's input schema says (MNIST: 28x28, `0..=1`,
-    /// white on black).
+    /// The model's outputs (`batch * outputs` values: class probabilities) for a batch of
+    /// examples, each flat in the architecture's input shape as the manifest's input schema
+    /// says (MNIST: planar 1x28x28, `0..=1`, white on black; a tabular model: its features).
     pub async fn predict(&self, input: &[f32]) -> Result<Vec<f32>, RuntimeError> {
         let backend = self.info.backend.name();
-        let architecture = self.model.architecture();
+        let architecture = self.network.architecture();
         if let Some(plan) = &self.plan {
             let probs = plan.probabilities(input)?;
             return finite(probs, backend);
         }
-        let tensor = self.model.input(input, &self.device)?;
         let data = self
-            .model
-            .probabilities(tensor)
+            .network
+            .forward(input, &self.device)?
             .into_data_async()
             .await
             .map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
         let probs: Vec<f32> = data.try_to_vec::<f32>().map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
-        if probs.len() != input.len() / architecture.input_len() * architecture.classes() {
+        if probs.len() != input.len() / architecture.input_len() * architecture.outputs() {
             return Err(RuntimeError::Readback {
                 backend,
                 detail: format!("{} probabilities for {} input values", probs.len(), input.len()),

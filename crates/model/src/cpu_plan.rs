@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
-use crate::classifier::{check_input, Architecture};
+use crate::architectures::{mnist_cnn, squeezenet1_1};
 use crate::cpu::{Conv2d, Dense};
-use crate::mnist::InputError;
+use crate::input::{check_input, InputError};
+use crate::registry::Architecture;
 use crate::mnist_cpu::MnistCpu;
 use crate::squeezenet_cpu::SqueezeNetCpu;
 
@@ -37,11 +38,11 @@ impl CpuPlan {
     pub fn probabilities(&self, values: &[f32]) -> Result<Vec<f32>, InputError> {
         match self {
             CpuPlan::Mnist(plan) => {
-                check_input(values, Architecture::MnistCnn.input_shape())?;
+                check_input(values, mnist_cnn::ARCHITECTURE.input_shape())?;
                 Ok(plan.probabilities(values))
             }
             CpuPlan::SqueezeNet(plan) => {
-                check_input(values, Architecture::SqueezeNet1_1.input_shape())?;
+                check_input(values, squeezenet1_1::ARCHITECTURE.input_shape())?;
                 Ok(plan.probabilities(values))
             }
         }

@@ -8,7 +8,7 @@
 //! a digit is prepared the same way everywhere.
 
 use crate::image_size::{buffer_len, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE};
-use crate::mnist::{MNIST_PIXELS, MNIST_SIDE};
+use crate::architectures::mnist_cnn::{MNIST_PIXELS, MNIST_SIDE};
 use crate::resample::resample_area;
 
 /// Side of the box the digit is scaled into, as in MNIST.

@@ -1,4 +1,4 @@
-//! The MNIST CNN ([`crate::mnist::MnistCnn`]) on burn-edge's CPU kernels: pixel normalisation,
+//! The MNIST CNN ([`MnistCnn`]) on burn-edge's CPU kernels: pixel normalisation,
 //! two 5x5 convolutions with ReLU fused and 2x2 max pooling per image, then both fully
 //! connected layers over the whole batch at once and the softmax. Burn's `forward` stays the
 //! reference: tests hold the two within float rounding.
@@ -6,7 +6,7 @@
 use crate::cpu::pool::{max_pool, softmax};
 use crate::cpu::{Conv2d, Dense};
 use crate::cpu_plan::{Params, PlanError};
-use crate::mnist::{MnistCnn, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE, PIXEL_MEAN, PIXEL_STD};
+use crate::architectures::mnist_cnn::model::{MnistCnn, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE, PIXEL_MEAN, PIXEL_STD};
 
 /// The MNIST CNN ready to run on the CPU kernels.
 #[derive(Debug, Clone)]

@@ -4,10 +4,18 @@
 //! concatenation, and the weights taken from the loaded Burn module by parameter path. The
 //! generated `forward` stays the reference: tests hold the two within float rounding.
 
+use crate::architectures::squeezenet1_1::SqueezeNetModel as SqueezeNet;
 use crate::cpu::pool::{global_average, max_pool, softmax};
 use crate::cpu::Conv2d;
-use crate::cpu_plan::{Params, PlanError};
-use crate::squeezenet::{SqueezeNet, SQUEEZENET_CLASSES, SQUEEZENET_SIDE};
+use crate::cpu_plan::{CpuPlan, Params, PlanError};
+
+const SQUEEZENET_CLASSES: usize = 1000;
+const SQUEEZENET_SIDE: usize = 224;
+
+/// The plan of a loaded SqueezeNet module (the registry's temporary `hand_plan` hook).
+pub(crate) fn hand_plan(model: &SqueezeNet) -> Result<Option<CpuPlan>, PlanError> {
+    Ok(Some(CpuPlan::SqueezeNet(Box::new(SqueezeNetCpu::from_model(model)?))))
+}
 
 /// One fire module: squeeze 1x1, then expand 1x1 and expand 3x3 side by side.
 #[derive(Debug, Clone)]
@@ -125,11 +133,10 @@ mod tests {
         let plan = SqueezeNetCpu::from_model(&model).unwrap();
         let per = 3 * SQUEEZENET_SIDE * SQUEEZENET_SIDE;
         let input: Vec<f32> = (0..2 * per).map(|i| ((i * 7919) % 256) as f32).collect();
-        let want = crate::squeezenet::squeezenet_probabilities(
-            &model,
-            Tensor::from_data(TensorData::new(input.clone(), [2, 3, 224, 224]), &device),
-        )
-        .into_data()
+        let want = model
+            .forward(Tensor::from_data(TensorData::new(input.clone(), [2, 3, 224, 224]), &device))
+            .reshape([2, SQUEEZENET_CLASSES])
+            .into_data()
         .try_to_vec::<f32>()
         .unwrap();
         let got = plan.probabilities(&input);

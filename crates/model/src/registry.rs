@@ -1,0 +1,140 @@
+//! The architecture registry: what the runtime, the CLI, the publisher and the exporter need of
+//! an architecture ([`Architecture`]) and of a loaded model ([`Network`]), and the one list of
+//! the architectures this build contains (`architectures/mod.rs`). Nothing outside an
+//! architecture's folder matches on its id.
+
+use burn::backend::capture::{CaptureBackend, CapturedGraph, TensorId};
+use burn::module::Module;
+use burn::prelude::*;
+
+use crate::cpu_plan::{CpuPlan, PlanError};
+use crate::input::InputError;
+use crate::weights::WeightsError;
+
+/// An architecture compiled into this build: its shapes, and how weight bytes become a
+/// [`Network`].
+pub trait Architecture: Sync + 'static {
+    /// The manifest id (`mnist-cnn`, `squeezenet1.1`).
+    fn id(&self) -> &'static str;
+    /// One example's shape, without the batch dimension (`[1, 28, 28]`, `[3, 224, 224]`, `[32]`).
+    fn input_shape(&self) -> &'static [usize];
+    /// Values per example.
+    fn input_len(&self) -> usize {
+        self.input_shape().iter().product()
+    }
+    /// Output values per example (classes).
+    fn outputs(&self) -> usize;
+    /// Decodes (untrusted) Burnpack weight bytes on `device`.
+    fn load(&self, weights: &[u8], device: &Device) -> Result<Box<dyn Network>, WeightsError>;
+    /// Fresh (random) weights, for tests and benchmarks.
+    fn init(&self, device: &Device) -> Box<dyn Network>;
+}
+
+/// A loaded model of some [`Architecture`].
+pub trait Network: Send + core::fmt::Debug {
+    fn architecture(&self) -> &'static dyn Architecture;
+    /// Number of parameters.
+    fn num_params(&self) -> usize;
+    /// `[batch, outputs]` for flat examples of the architecture's `input_shape` (checked:
+    /// whole examples, finite values).
+    fn forward(&self, values: &[f32], device: &Device) -> Result<Tensor<2>, InputError>;
+    /// Burnpack bytes with the architecture id; the same weights always give the same bytes.
+    fn save(&self) -> Result<Vec<u8>, WeightsError>;
+    /// The forward pass for one example (batch 1) recorded on a fresh `Device::capture()`:
+    /// inputs = `[the input tensor]`, outputs = `[the [1, outputs] result]`; the weights are
+    /// the graph's recorded values. Implementations call [`capture_forward`].
+    fn capture(&self) -> Result<CapturedGraph, CaptureFailed>;
+    /// ONNX bytes of this network (burn-onnx's exporter over the same forward).
+    #[cfg(feature = "onnx")]
+    fn export_onnx(&self) -> Result<Vec<u8>, String>;
+    /// Temporary: the hand-written plan on burn-edge's CPU kernels, for the architectures that
+    /// have one, until the compiled plan (from [`Network::capture`]) replaces them.
+    fn hand_plan(&self) -> Result<Option<CpuPlan>, PlanError> {
+        Ok(None)
+    }
+}
+
+/// Why a forward pass could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[error("capturing the forward pass of {architecture} failed: {detail}")]
+pub struct CaptureFailed {
+    pub architecture: &'static str,
+    pub detail: String,
+}
+
+/// Every architecture of this build.
+pub fn architectures() -> &'static [&'static dyn Architecture] {
+    crate::architectures::ARCHITECTURES
+}
+
+/// The architecture with manifest id `id`.
+pub fn architecture(id: &str) -> Option<&'static dyn Architecture> {
+    architectures().iter().copied().find(|a| a.id() == id)
+}
+
+/// Records `forward(module, input)` for one zero example of `architecture`'s input shape (rank
+/// `D` with the batch dimension) on a fresh capture device: the capture code of every
+/// architecture.
+pub fn capture_forward<M: Module, const D: usize>(
+    architecture: &'static dyn Architecture,
+    module: &M,
+    forward: impl FnOnce(&M, Tensor<D>) -> Tensor<2>,
+) -> Result<CapturedGraph, CaptureFailed> {
+    let failed = |detail: String| CaptureFailed { architecture: architecture.id(), detail };
+    let shape = architecture.input_shape();
+    if shape.len() + 1 != D {
+        return Err(failed(format!("input shape {shape:?} is not of rank {}", D - 1)));
+    }
+    let dims: Vec<usize> = std::iter::once(1).chain(shape.iter().copied()).collect();
+    // The input comes from outside the scope (made inside, it would be recorded as a constant).
+    let zeros = Tensor::<D>::zeros(dims.as_slice(), &Device::flex());
+    let device = Device::capture();
+    let mut boundary_error = None;
+    let captured = device.capture_scope(|scope| {
+        let module = module.clone().to_device(&device);
+        let input = zeros.to_device(&device);
+        let input_id = tensor_id(&input);
+        let output = forward(&module, input);
+        match (input_id, tensor_id(&output)) {
+            (Ok(input), Ok(output)) => scope.complete([input], [output]),
+            (Err(e), _) | (_, Err(e)) => {
+                boundary_error = Some(e);
+                scope.complete([], [])
+            }
+        }
+    });
+    if let Some(e) = boundary_error {
+        return Err(failed(e));
+    }
+    captured.map_err(|e| failed(e.to_string()))
+}
+
+fn tensor_id<const D: usize>(tensor: &Tensor<D>) -> Result<TensorId, String> {
+    let primitive = tensor.clone().try_into_primitive::<CaptureBackend>().map_err(|e| format!("a boundary tensor is not on the capture device: {e:?}"))?;
+    Ok(primitive.id())
+}
+
+/// ONNX bytes of `forward(module, input)` with a dynamic batch dimension (burn-onnx's
+/// exporter, which captures a sample of batch 1 and validates on batch 2): the export code of
+/// every architecture.
+#[cfg(feature = "onnx")]
+pub fn export_forward<M: Module, const D: usize>(
+    architecture: &'static dyn Architecture,
+    module: &M,
+    forward: impl Fn(&M, Tensor<D>) -> Tensor<2>,
+) -> Result<Vec<u8>, String> {
+    use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
+    let shape = architecture.input_shape();
+    if shape.len() + 1 != D {
+        return Err(format!("input shape {shape:?} is not of rank {}", D - 1));
+    }
+    let batch = |n: usize| -> Vec<usize> { std::iter::once(n).chain(shape.iter().copied()).collect() };
+    let device = Device::flex();
+    let sample = Tensor::<D>::zeros(batch(1).as_slice(), &device);
+    let validation = Tensor::<D>::zeros(batch(2).as_slice(), &device);
+    let axes: Vec<AxisSpec> = std::iter::once(AxisSpec::dynamic("batch")).chain(shape.iter().map(|_| AxisSpec::Static)).collect();
+    let onnx = OnnxExporter::new()
+        .export_dynamic(module, sample, validation, &[InputSpec::new(axes)], forward)
+        .map_err(|e| format!("exporting {} to ONNX: {e}", architecture.id()))?;
+    Ok(onnx.into_bytes())
+}
