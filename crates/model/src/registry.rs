@@ -30,6 +30,12 @@ pub trait Architecture: Sync + 'static {
     fn init(&self, device: &Device) -> Box<dyn Network>;
 }
 
+impl core::fmt::Debug for dyn Architecture {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Architecture({:?})", self.id())
+    }
+}
+
 /// A loaded model of some [`Architecture`].
 pub trait Network: Send + core::fmt::Debug {
     fn architecture(&self) -> &'static dyn Architecture;
@@ -137,4 +143,57 @@ pub fn export_forward<M: Module, const D: usize>(
         .export_dynamic(module, sample, validation, &[InputSpec::new(axes)], forward)
         .map_err(|e| format!("exporting {} to ONNX: {e}", architecture.id()))?;
     Ok(onnx.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_found_by_id() {
+        let ids: BTreeSet<&str> = architectures().iter().map(|a| a.id()).collect();
+        assert_eq!(ids.len(), architectures().len(), "duplicate architecture ids");
+        for a in architectures() {
+            assert_eq!(architecture(a.id()).map(|found| found.id()), Some(a.id()));
+            assert_eq!(a.input_len(), a.input_shape().iter().product::<usize>());
+        }
+        assert!(architecture("resnet50").is_none());
+        assert!(ids.contains("mnist-cnn") && ids.contains("squeezenet1.1"));
+    }
+
+    /// init -> save -> load gives the same bytes again, a `[2, outputs]` forward, and a capture
+    /// of one input and one output, for every architecture of the build.
+    #[test]
+    fn every_architecture_round_trips_runs_and_captures() {
+        let device = Device::flex();
+        for a in architectures() {
+            let network = a.init(&device);
+            assert_eq!(network.architecture().id(), a.id());
+            let bytes = network.save().unwrap();
+            assert_eq!(crate::architecture_of(&bytes).unwrap().as_deref(), Some(a.id()));
+            let loaded = a.load(&bytes, &device).unwrap();
+            assert_eq!(loaded.save().unwrap(), bytes, "{}: reloaded weights encode differently", a.id());
+            assert_eq!(loaded.num_params(), network.num_params());
+            let input: Vec<f32> = (0..2 * a.input_len()).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
+            let output = loaded.forward(&input, &device).unwrap();
+            assert_eq!(output.dims(), [2, a.outputs()], "{}", a.id());
+            let err = loaded.forward(&input[1..], &device).unwrap_err();
+            assert!(matches!(err, InputError::NotWholeExamples { .. }), "{}: {err}", a.id());
+            let captured = loaded.capture().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((captured.graph.inputs.len(), captured.graph.outputs.len()), (1, 1), "{}", a.id());
+            assert!(!captured.graph.operations.is_empty() && !captured.values.is_empty(), "{}", a.id());
+        }
+    }
+
+    #[test]
+    fn weights_of_another_architecture_are_refused_by_name() {
+        let device = Device::flex();
+        let [first, second, ..] = architectures() else { panic!("the build has fewer than two architectures") };
+        let bytes = first.init(&device).save().unwrap();
+        let err = second.load(&bytes, &device).unwrap_err().to_string();
+        assert_eq!(err, format!("weights are for architecture {:?}, but this runtime expected {:?}", first.id(), second.id()));
+        assert!(matches!(second.load(b"junk", &device), Err(WeightsError::NotBurnpack(_))));
+    }
 }
