@@ -151,3 +151,60 @@ macro_rules! imported_architecture {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for burn-onnx's output of a tabular model (`[N, 32]` in, `[N, 10]` out).
+    mod generated {
+        use burn::nn::{Linear, LinearConfig};
+        use burn::prelude::*;
+        use burn::tensor::activation::softmax;
+
+        #[derive(Module, Debug)]
+        pub struct Model {
+            linear1: Linear,
+        }
+
+        impl Model {
+            pub fn new(device: &Device) -> Self {
+                Self { linear1: LinearConfig::new(32, 10).init(device) }
+            }
+
+            pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+                softmax(self.linear1.forward(input), 1)
+            }
+        }
+    }
+
+    crate::imported_architecture! { Tabular: id = "tabular-test", input = [32], outputs = 10, rank = 2 }
+
+    #[test]
+    fn the_macro_makes_a_rank_1_input_architecture() {
+        let device = Device::flex();
+        let a: &'static dyn Architecture = &ARCHITECTURE;
+        assert_eq!((a.id(), a.input_shape(), a.input_len(), a.outputs()), ("tabular-test", &[32][..], 32, 10));
+        let network = a.init(&device);
+        let bytes = network.save().unwrap();
+        let loaded = a.load(&bytes, &device).unwrap();
+        assert_eq!(loaded.num_params(), 32 * 10 + 10);
+        let rows: Vec<f32> = (0..3 * 32).map(|i| (i as f32 * 0.37).sin()).collect();
+        let want = network.forward(&rows, &device).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let got = loaded.forward(&rows, &device).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!((want.len(), got), (30, want.clone()));
+        let row_sums: Vec<f32> = want.chunks(10).map(|r| r.iter().sum()).collect();
+        assert!(row_sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{row_sums:?}");
+        assert_eq!(loaded.forward(&rows[..31], &device).unwrap_err().to_string(), "input length 31 is not a multiple of 32 (32 per example)");
+        let captured = loaded.capture().unwrap();
+        assert_eq!((captured.graph.inputs.len(), captured.graph.outputs.len()), (1, 1));
+        assert!(loaded.hand_plan().unwrap().is_none());
+        // Bytes without an id (import-onnx's output) load; another architecture's are refused.
+        use burn::store::{BurnpackStore, ModuleSnapshot};
+        let mut store = BurnpackStore::from_bytes(None);
+        generated::Model::new(&device).save_into(&mut store).unwrap();
+        assert!(a.load(&store.get_bytes().unwrap().to_vec(), &device).is_ok());
+        let mnist = crate::architectures::mnist_cnn::ARCHITECTURE.init(&device).save().unwrap();
+        assert!(matches!(a.load(&mnist, &device), Err(WeightsError::WrongArchitecture { expected: "tabular-test", .. })));
+    }
+}
