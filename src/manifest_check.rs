@@ -13,7 +13,8 @@ pub fn architectures() -> Vec<&'static str> {
 
 /// The compiled-in architecture with manifest id `id`.
 pub fn architecture(id: &str) -> Result<&'static dyn Architecture, RuntimeError> {
-    burn_edge_model::architecture(id).ok_or_else(|| RuntimeError::UnknownArchitecture { found: id.into(), known: architectures().join(", ") })
+    burn_edge_model::architecture(id)
+        .ok_or_else(|| RuntimeError::UnknownArchitecture { found: id.into(), known: architectures().join(", ") })
 }
 
 /// Parses a manifest and refuses one this runtime cannot run.

@@ -94,7 +94,8 @@ pub fn image_spec(input: &InputSchema) -> Result<Option<ImageSpec>> {
 /// The network's outputs for a batch of flat examples, one row per example.
 pub fn predict(network: &dyn Network, input: &[f32], device: &Device) -> Result<Vec<Vec<f32>>> {
     let outputs = network.architecture().outputs();
-    let values = network.forward(input, device)?.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("reading the outputs: {e:?}"))?;
+    let values =
+        network.forward(input, device)?.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("reading the outputs: {e:?}"))?;
     Ok(values.chunks(outputs).map(<[f32]>::to_vec).collect())
 }
 
@@ -114,7 +115,14 @@ pub fn argmax(values: &[f32]) -> usize {
 
 /// Builds the manifest for `weights` (the encoding of `network`): evaluated on the spec's
 /// labelled images, or with reference statistics from seeded random inputs when it has none.
-pub fn spec_manifest(spec: &ModelSpec, version: &str, network: &dyn Network, weights: &[u8], now: &str, device: &Device) -> Result<Manifest> {
+pub fn spec_manifest(
+    spec: &ModelSpec,
+    version: &str,
+    network: &dyn Network,
+    weights: &[u8],
+    now: &str,
+    device: &Device,
+) -> Result<Manifest> {
     let labels = spec.labels()?;
     let architecture = spec.architecture()?;
     if labels.len() != architecture.outputs() {

@@ -72,7 +72,14 @@ fn a_model_without_image_preprocessing_publishes_and_predicts_rows() {
     let predict = |input: &Path| -> Vec<Vec<f64>> {
         ok(cli(&["predict", "--manifest", m, "--json", "--input", input.to_str().unwrap()]))
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["probabilities"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_f64().unwrap())
+                    .collect()
+            })
             .collect()
     };
     let from_json = predict(&json_rows);

@@ -9,8 +9,8 @@ use burn::prelude::*;
 use crate::architectures::{mnist_cnn, squeezenet1_1};
 use crate::cpu::{Conv2d, Dense};
 use crate::input::{check_input, InputError};
-use crate::registry::Architecture;
 use crate::mnist_cpu::MnistCpu;
+use crate::registry::Architecture;
 use crate::squeezenet_cpu::SqueezeNetCpu;
 
 /// Why a loaded module cannot become a CPU plan (it always can for weights that loaded).

@@ -3,10 +3,10 @@
 //! connected layers over the whole batch at once and the softmax. Burn's `forward` stays the
 //! reference: tests hold the two within float rounding.
 
+use crate::architectures::mnist_cnn::model::{MnistCnn, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE, PIXEL_MEAN, PIXEL_STD};
 use crate::cpu::pool::{max_pool, softmax};
 use crate::cpu::{Conv2d, Dense};
 use crate::cpu_plan::{Params, PlanError};
-use crate::architectures::mnist_cnn::model::{MnistCnn, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE, PIXEL_MEAN, PIXEL_STD};
 
 /// The MNIST CNN ready to run on the CPU kernels.
 #[derive(Debug, Clone)]

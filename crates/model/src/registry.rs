@@ -116,7 +116,10 @@ pub fn capture_forward<M: Module, const D: usize>(
 }
 
 fn tensor_id<const D: usize>(tensor: &Tensor<D>) -> Result<TensorId, String> {
-    let primitive = tensor.clone().try_into_primitive::<CaptureBackend>().map_err(|e| format!("a boundary tensor is not on the capture device: {e:?}"))?;
+    let primitive = tensor
+        .clone()
+        .try_into_primitive::<CaptureBackend>()
+        .map_err(|e| format!("a boundary tensor is not on the capture device: {e:?}"))?;
     Ok(primitive.id())
 }
 

@@ -137,8 +137,8 @@ mod tests {
             .forward(Tensor::from_data(TensorData::new(input.clone(), [2, 3, 224, 224]), &device))
             .reshape([2, SQUEEZENET_CLASSES])
             .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
+            .try_to_vec::<f32>()
+            .unwrap();
         let got = plan.probabilities(&input);
         assert_eq!(got.len(), want.len());
         let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);

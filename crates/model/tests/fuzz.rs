@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 
 use burn::prelude::*;
 use burn_edge_model::{
-    digit_from_luminance, digit_from_rgba, load_mnist, read_mnist_config, DigitInputError,
-    ImageInputError, ImageSpec, WeightsError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MNIST_PIXELS,
+    digit_from_luminance, digit_from_rgba, load_mnist, read_mnist_config, DigitInputError, ImageInputError, ImageSpec, WeightsError,
+    MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MNIST_PIXELS,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -72,7 +72,9 @@ fn specific(err: &WeightsError) -> bool {
 /// Decodes `bytes` every way the runtime and CLI do; Ok or a specific error.
 fn decode_all(bytes: &[u8]) -> Result<(), TestCaseError> {
     let device = Device::flex();
-    for result in [read_mnist_config(bytes).map(drop), load_mnist(bytes, &device).map(drop), burn_edge_model::architecture_of(bytes).map(drop)] {
+    for result in
+        [read_mnist_config(bytes).map(drop), load_mnist(bytes, &device).map(drop), burn_edge_model::architecture_of(bytes).map(drop)]
+    {
         if let Err(err) = result {
             prop_assert!(specific(&err), "unexpected error {err:?}");
         }

@@ -195,7 +195,10 @@ mod tests {
         assert_eq!((want.len(), got), (30, want.clone()));
         let row_sums: Vec<f32> = want.chunks(10).map(|r| r.iter().sum()).collect();
         assert!(row_sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{row_sums:?}");
-        assert_eq!(loaded.forward(&rows[..31], &device).unwrap_err().to_string(), "input length 31 is not a multiple of 32 (32 per example)");
+        assert_eq!(
+            loaded.forward(&rows[..31], &device).unwrap_err().to_string(),
+            "input length 31 is not a multiple of 32 (32 per example)"
+        );
         let captured = loaded.capture().unwrap();
         assert_eq!((captured.graph.inputs.len(), captured.graph.outputs.len()), (1, 1));
         assert!(loaded.hand_plan().unwrap().is_none());
