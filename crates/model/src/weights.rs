@@ -93,14 +93,15 @@ pub fn architecture_of(bytes: &[u8]) -> Result<Option<String>, WeightsError> {
 }
 
 /// Decodes weight bytes of an architecture with fixed shapes (an imported one: the bytes come
-/// from `publish` or straight from `import-onnx`, without an id) into `model`, built lazily
-/// on `device` by the caller (nothing is allocated until the checked load).
-pub fn load_module<M: Module>(bytes: &[u8], architecture: &'static str, model: M) -> Result<M, WeightsError> {
+/// from `publish` or straight from `import-onnx`, without an id) into the module `build`
+/// makes once the file's header is read (its parameters are lazy: nothing is allocated until
+/// the checked load).
+pub fn load_module<M: Module>(bytes: &[u8], architecture: &'static str, build: impl FnOnce() -> M) -> Result<M, WeightsError> {
     let file = inspect(bytes)?;
     if let Some(found) = file.metadata.get(KEY_ARCHITECTURE).filter(|a| *a != architecture) {
         return Err(WeightsError::WrongArchitecture { found: found.clone(), expected: architecture });
     }
-    load_checked(bytes, &file, architecture, model)
+    load_checked(bytes, &file, architecture, build())
 }
 
 /// Loads `bytes` (already inspected as `file`) into `model` once every tensor's dtype and

@@ -60,7 +60,7 @@ impl<M: ImportedModel<R>, const R: usize> Architecture for Imported<M, R> {
     }
 
     fn load(&self, weights: &[u8], device: &Device) -> Result<Box<dyn Network>, WeightsError> {
-        let model = load_module(weights, self.id, M::build(device))?;
+        let model = load_module(weights, self.id, || M::build(device))?;
         Ok(Box::new(ImportedNetwork::<M, R> { model }))
     }
 
