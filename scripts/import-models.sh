@@ -11,7 +11,7 @@ target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";pr
 cli="${1:-$target_dir/debug/burn-edge}"
 [ -x "$cli" ] || cargo build -p burn-edge-cli
 onnx=../shared/datasets/squeezenet/squeezenet1.1_fp32_opset16.onnx
-committed=crates/model/src/generated/squeezenet1_1.rs
+committed=crates/model/src/architectures/squeezenet1_1/generated.rs
 [ -f "$onnx" ] || { echo "missing $onnx: the datasets folder ../shared must sit beside the repository" >&2; exit 1; }
 
 work="$(mktemp -d)"

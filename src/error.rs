@@ -12,8 +12,8 @@ pub enum RuntimeError {
     /// The CPU kernel choice is not one of the known names.
     #[error("unknown CPU kernels {0:?}: use \"auto\" or \"burn\"")]
     UnknownCpuKernels(String),
-    /// The loaded weights could not be packed for the CPU kernels.
-    #[error("preparing the CPU kernels failed: {0}")]
+    /// A step of the compiled plan failed (an operation run through Burn inside it).
+    #[error("burn-edge's CPU kernels failed: {0}")]
     CpuPlan(#[from] PlanError),
     /// `"webgpu"` was requested and could not be provided.
     #[error("WebGPU was requested but is unavailable: {0}")]

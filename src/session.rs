@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use burn::prelude::*;
-use burn_edge_model::{Architecture, Classifier, CpuPlan};
+use burn_edge_model::{check_input, Architecture, Network, Plan, PlanSummary};
 use serde::Serialize;
 
 use crate::backend::{cpu_device, BackendKind, BackendPreference, CpuKernels, Skipped, WebGpuDevice, BURN_EDGE_KERNELS, CPU_KERNELS};
@@ -16,9 +16,16 @@ use crate::{RuntimeError, RUNTIME_VERSION};
 pub struct SessionInfo {
     /// Backend that runs the predictions.
     pub backend: BackendKind,
-    /// Kernels that run on the CPU: `"burn-edge"` (this runtime's own, for architectures that
-    /// have them) or Burn's backend of this build (`"flex"`).
+    /// Kernels that run on the CPU: `"burn-edge"` (this runtime's own, through the network's
+    /// compiled plan) or Burn's backend of this build (`"flex"`).
     pub cpu_kernels: &'static str,
+    /// What the compiled plan runs where, when it runs the predictions.
+    pub plan: Option<PlanInfo>,
+    /// Why the network runs on Burn's CPU kernels although burn-edge's were asked for.
+    pub plan_error: Option<String>,
+    /// The runtime's wasm memory in bytes (`null` natively): once the session was created, and
+    /// when `info()` was called. Wasm memory never shrinks, so the first is the creation peak.
+    pub memory: Memory,
     /// Wasm SIMD flavour of burn-edge's CPU kernels in this module: `"relaxed"` (fused
     /// multiply-add) or `"baseline"`.
     pub cpu_simd: &'static str,
@@ -36,12 +43,58 @@ pub struct SessionInfo {
     pub runtime_version: &'static str,
 }
 
+/// The compiled plan's summary in `info()`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanInfo {
+    /// Steps on burn-edge's kernels.
+    pub kernel_steps: usize,
+    /// Operations fused into the kernel step before them.
+    pub fused: usize,
+    /// Operations that run through Burn's flex backend inside the plan.
+    pub burn_ops: Vec<String>,
+    /// Bytes of weights and constants the plan holds (the network's module is dropped).
+    pub weight_bytes: usize,
+}
+
+impl From<&PlanSummary> for PlanInfo {
+    fn from(s: &PlanSummary) -> Self {
+        Self { kernel_steps: s.kernel_steps, fused: s.fused, burn_ops: s.burn_ops.clone(), weight_bytes: s.weight_values * 4 }
+    }
+}
+
+/// Wasm memory of the runtime (see [`SessionInfo::memory`]).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Memory {
+    pub after_creation: Option<usize>,
+    pub now: Option<usize>,
+}
+
+/// The runtime's linear memory in bytes, in wasm.
+fn wasm_memory() -> Option<usize> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Some(core::arch::wasm32::memory_size::<0>() * 65536)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
+
+/// What runs the predictions.
+enum Runner {
+    /// The network compiled onto burn-edge's CPU kernels; the Burn module is gone.
+    Plan(Plan),
+    /// The network's own forward on a Burn device.
+    Burn { network: Box<dyn Network>, device: Device },
+}
+
 /// A loaded model on its backend.
 pub struct Session {
-    model: Classifier,
-    /// The model on burn-edge's CPU kernels; when set, it runs the predictions.
-    plan: Option<CpuPlan>,
-    device: Device,
+    architecture: &'static dyn Architecture,
+    runner: Runner,
     info: SessionInfo,
 }
 
@@ -54,7 +107,7 @@ impl Session {
     /// with [`BackendPreference::WebGpu`] it is an error. Weights that do not decode are an
     /// error on every backend. On the CPU, `kernels` picks burn-edge's kernels or Burn's.
     pub async fn create<F, Fut>(
-        architecture: Architecture,
+        architecture: &'static dyn Architecture,
         weights: &[u8],
         preference: BackendPreference,
         kernels: CpuKernels,
@@ -81,16 +134,14 @@ impl Session {
         }
         let mut session = Self::on_device(architecture, weights, cpu_device(), BackendKind::Cpu, None, skipped)?;
         if kernels == CpuKernels::Auto {
-            session.plan = session.model.cpu_plan()?;
-            if session.plan.is_some() {
-                session.info.cpu_kernels = BURN_EDGE_KERNELS;
-            }
+            session.compile_plan();
         }
         session.warm_up().await?;
+        session.info.memory.after_creation = wasm_memory();
         Ok(session)
     }
 
-    async fn on_webgpu<F, Fut>(architecture: Architecture, weights: &[u8], acquire: F) -> Result<Self, RuntimeError>
+    async fn on_webgpu<F, Fut>(architecture: &'static dyn Architecture, weights: &[u8], acquire: F) -> Result<Self, RuntimeError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,
@@ -101,58 +152,85 @@ impl Session {
             ));
         }
         let gpu = acquire().await.map_err(RuntimeError::WebGpuUnavailable)?;
-        let session = Self::on_device(architecture, weights, gpu.device, BackendKind::WebGpu, Some(gpu.adapter), Vec::new())?;
+        let mut session = Self::on_device(architecture, weights, gpu.device, BackendKind::WebGpu, Some(gpu.adapter), Vec::new())?;
         session.warm_up().await.map_err(|e| RuntimeError::WebGpuUnavailable(format!("warm-up inference failed: {e}")))?;
+        session.info.memory.after_creation = wasm_memory();
         Ok(session)
     }
 
     fn on_device(
-        architecture: Architecture,
+        architecture: &'static dyn Architecture,
         weights: &[u8],
         device: Device,
         backend: BackendKind,
         adapter: Option<serde_json::Value>,
         skipped: Vec<Skipped>,
     ) -> Result<Self, RuntimeError> {
-        let model = Classifier::load(architecture, weights, &device)?;
+        let network = architecture.load(weights, &device)?;
         let info = SessionInfo {
             backend,
             cpu_kernels: CPU_KERNELS,
+            plan: None,
+            plan_error: None,
+            memory: Memory { after_creation: None, now: None },
             cpu_simd: if cfg!(feature = "relaxed-simd") { "relaxed" } else { "baseline" },
             adapter,
             skipped,
             architecture: architecture.id(),
-            parameters: model.num_params(),
+            parameters: network.num_params(),
             webgpu_build: cfg!(feature = "webgpu"),
             runtime_version: RUNTIME_VERSION,
         };
-        Ok(Self { model, plan: None, device, info })
+        Ok(Self { architecture, runner: Runner::Burn { network, device }, info })
+    }
+
+    /// Compiles the network onto burn-edge's CPU kernels and drops its Burn module, so each
+    /// weight is held once; a network that cannot be compiled keeps running on Burn, and
+    /// `info().planError` says why.
+    fn compile_plan(&mut self) {
+        let Runner::Burn { network, .. } = &self.runner else { return };
+        match network.capture().map_err(|e| e.to_string()).and_then(|graph| Plan::compile(graph).map_err(|e| e.to_string())) {
+            Ok(plan) => {
+                self.info.cpu_kernels = BURN_EDGE_KERNELS;
+                self.info.plan = Some(PlanInfo::from(plan.summary()));
+                self.runner = Runner::Plan(plan);
+            }
+            Err(reason) => self.info.plan_error = Some(reason),
+        }
     }
 
     /// One inference on a blank input: compiles kernels and proves the backend works.
     async fn warm_up(&self) -> Result<(), RuntimeError> {
-        self.predict(&vec![0.0; self.model.architecture().input_len()]).await.map(|_| ())
+        self.predict(&vec![0.0; self.architecture.input_len()]).await.map(|_| ())
     }
 
-    /// Class probabilities (`batch * classes` values) for a batch of examples, each planar
-    /// `[channels, height, width]` as the manifest's input schema says (MNIST: 28x28, `0..=1`,
-    /// white on black).
+    /// The model's outputs (`batch * outputs` values: class probabilities) for a batch of
+    /// examples, each flat in the architecture's input shape as the manifest's input schema
+    /// says (MNIST: planar 1x28x28, `0..=1`, white on black; a tabular model: its features).
     pub async fn predict(&self, input: &[f32]) -> Result<Vec<f32>, RuntimeError> {
         let backend = self.info.backend.name();
-        let architecture = self.model.architecture();
-        if let Some(plan) = &self.plan {
-            let probs = plan.probabilities(input)?;
-            return finite(probs, backend);
-        }
-        let tensor = self.model.input(input, &self.device)?;
-        let data = self
-            .model
-            .probabilities(tensor)
+        let architecture = self.architecture;
+        let (network, device) = match &self.runner {
+            Runner::Plan(plan) => {
+                let batch = check_input(input, architecture.input_shape())?;
+                let out = plan.run(input)?;
+                if out.len() != batch * architecture.outputs() {
+                    return Err(RuntimeError::Readback {
+                        backend,
+                        detail: format!("the plan gave {} values for {batch} examples", out.len()),
+                    });
+                }
+                return finite(out, backend);
+            }
+            Runner::Burn { network, device } => (network, device),
+        };
+        let data = network
+            .forward(input, device)?
             .into_data_async()
             .await
             .map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
         let probs: Vec<f32> = data.try_to_vec::<f32>().map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;
-        if probs.len() != input.len() / architecture.input_len() * architecture.classes() {
+        if probs.len() != input.len() / architecture.input_len() * architecture.outputs() {
             return Err(RuntimeError::Readback {
                 backend,
                 detail: format!("{} probabilities for {} input values", probs.len(), input.len()),
@@ -161,9 +239,9 @@ impl Session {
         finite(probs, backend)
     }
 
-    /// What runs this session and why.
-    pub fn info(&self) -> &SessionInfo {
-        &self.info
+    /// What runs this session and why, with the memory as it is now.
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo { memory: Memory { now: wasm_memory(), ..self.info.memory }, ..self.info.clone() }
     }
 }
 

@@ -74,7 +74,9 @@ pub async fn create_session(
 
 #[wasm_bindgen]
 impl Session {
-    /// Class probabilities (`batch * 10`) for `batch` 28x28 images in one Float32Array.
+    /// The model's outputs (`batch * outputs` class probabilities) for `batch` examples of the
+    /// manifest's input shape, flat in one Float32Array (MNIST: 28x28 images; a tabular model:
+    /// its feature rows).
     #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array>")]
     pub fn predict(&self, input: Vec<f32>) -> Promise {
         let inner = Rc::clone(&self.inner);

@@ -4,7 +4,7 @@
 mod common;
 
 use burn_edge::{BackendKind, BackendPreference, CpuKernels, RuntimeError, Session, WebGpuDevice};
-use burn_edge_model::Architecture;
+use burn_edge_model::architectures::mnist_cnn::ARCHITECTURE as MNIST;
 use common::*;
 use pollster::block_on;
 
@@ -13,7 +13,7 @@ async fn no_webgpu() -> Result<WebGpuDevice, String> {
 }
 
 fn cpu_session() -> Session {
-    block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::Cpu, CpuKernels::Auto, no_webgpu)).expect("cpu session")
+    block_on(Session::create(&MNIST, WEIGHTS, BackendPreference::Cpu, CpuKernels::Auto, no_webgpu)).expect("cpu session")
 }
 
 #[test]
@@ -29,7 +29,7 @@ fn cpu_preference_runs_on_the_cpu_and_says_why_webgpu_was_skipped() {
 
 #[test]
 fn auto_falls_back_to_the_cpu_with_the_reason() {
-    let session = block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::Auto, CpuKernels::Auto, no_webgpu)).unwrap();
+    let session = block_on(Session::create(&MNIST, WEIGHTS, BackendPreference::Auto, CpuKernels::Auto, no_webgpu)).unwrap();
     assert_eq!(session.info().backend, BackendKind::Cpu);
     let reason = &session.info().skipped[0].reason;
     // The CPU-only build names itself; a WebGPU build passes the provider's reason through.
@@ -42,9 +42,7 @@ fn auto_falls_back_to_the_cpu_with_the_reason() {
 
 #[test]
 fn forced_webgpu_without_it_is_an_error_not_a_cpu_run() {
-    let err = block_on(Session::create(Architecture::MnistCnn, WEIGHTS, BackendPreference::WebGpu, CpuKernels::Auto, no_webgpu))
-        .err()
-        .expect("must fail");
+    let err = block_on(Session::create(&MNIST, WEIGHTS, BackendPreference::WebGpu, CpuKernels::Auto, no_webgpu)).err().expect("must fail");
     assert!(matches!(err, RuntimeError::WebGpuUnavailable(_)), "{err}");
     assert!(err.to_string().starts_with("WebGPU was requested but is unavailable: "), "{err}");
 }
@@ -52,15 +50,11 @@ fn forced_webgpu_without_it_is_an_error_not_a_cpu_run() {
 #[test]
 fn weights_that_do_not_decode_are_an_error_on_every_preference() {
     for preference in [BackendPreference::Auto, BackendPreference::Cpu] {
-        let err = block_on(Session::create(Architecture::MnistCnn, b"garbage", preference, CpuKernels::Auto, no_webgpu))
-            .err()
-            .expect("must fail");
+        let err = block_on(Session::create(&MNIST, b"garbage", preference, CpuKernels::Auto, no_webgpu)).err().expect("must fail");
         assert!(err.to_string().starts_with("weights are not a valid Burnpack file"), "{err}");
     }
     let truncated = &WEIGHTS[..WEIGHTS.len() / 2];
-    let err = block_on(Session::create(Architecture::MnistCnn, truncated, BackendPreference::Cpu, CpuKernels::Auto, no_webgpu))
-        .err()
-        .expect("must fail");
+    let err = block_on(Session::create(&MNIST, truncated, BackendPreference::Cpu, CpuKernels::Auto, no_webgpu)).err().expect("must fail");
     assert!(matches!(err, RuntimeError::Weights(_)), "{err}");
 }
 
@@ -177,8 +171,7 @@ fn squeezenet_session_classifies_photos_prepared_per_the_manifest() {
     huge["shape"] = serde_json::json!([3, 100_000, 100_000]);
     let err = burn_edge::prepare_image(&[0; 4], 1, 1, &huge.to_string()).unwrap_err().to_string();
     assert!(err.contains("is larger than 16384 a side"), "{err}");
-    assert!(burn_edge::architecture("resnet50")
-        .unwrap_err()
-        .to_string()
-        .contains("has no architecture \"resnet50\" (it has: mnist-cnn, squeezenet1.1)"));
+    let err = burn_edge::architecture("resnet50").unwrap_err().to_string();
+    assert!(err.contains(&format!("has no architecture \"resnet50\" (it has: {})", burn_edge::architectures().join(", "))), "{err}");
+    assert!(err.contains("(it has: mnist-cnn, squeezenet1.1"), "{err}");
 }

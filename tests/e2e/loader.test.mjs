@@ -267,7 +267,7 @@ test('a manifest for an architecture this runtime lacks gives UnsupportedArchite
     const downloads = [];
     page.on('request', (r) => { if (r.url().endsWith('.bpk')) downloads.push(r.url()); });
     for (const [change, reason] of [
-      [{ architecture: 'resnet50' }, 'has architecture "resnet50", which this runtime does not contain (it has: mnist-cnn, squeezenet1.1)'],
+      [{ architecture: 'resnet50' }, 'has architecture "resnet50", which this runtime does not contain (it has: mnist-cnn, squeezenet1.1'], // (then any added ones)
       [{ minRuntimeVersion: '99.0.0' }, 'needs runtime 99.0.0 or newer'],
     ]) {
       await page.unrouteAll();

@@ -7,16 +7,17 @@ mod degrade;
 mod evaluate;
 mod export_onnx;
 mod idx;
-mod image_release;
 mod import_onnx;
 mod mnist_release;
 mod predict;
 mod publish;
 mod rollout;
+mod rows;
 mod serve;
 mod serve_args;
 mod server;
 mod signing;
+mod spec_release;
 mod train;
 
 use std::path::PathBuf;
@@ -67,11 +68,16 @@ enum Command {
         #[arg(long, default_value = "../shared/datasets/mnist")]
         data: PathBuf,
     },
-    /// Classify image files (PNG/JPEG, any size) and print the top classes.
+    /// Classify image files (PNG/JPEG, any size), or rows of values (--input), and print the
+    /// top classes.
     Predict {
         /// Image files.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "input")]
         images: Vec<PathBuf>,
+        /// A JSON array of values (one example, e.g. a tabular model's features), an array of
+        /// such arrays, or CSV with one example per line (with --manifest).
+        #[arg(long, requires = "manifest", conflicts_with = "images")]
+        input: Option<PathBuf>,
         #[arg(long, default_value = "models/mnist/model.bpk")]
         model: PathBuf,
         /// How many classes to print per image.
@@ -104,8 +110,8 @@ enum Command {
         models: PathBuf,
         #[arg(long, default_value = "../shared/datasets/mnist")]
         data: PathBuf,
-        /// Publish an imported image classifier described by this model spec (name,
-        /// architecture, input schema, labels, evaluation images) instead of MNIST.
+        /// Publish any architecture of this build described by this model spec (name,
+        /// architecture, input schema, labels, optional evaluation images) instead of MNIST.
         #[arg(long)]
         spec: Option<PathBuf>,
         /// Private key (from `keygen`) to sign the manifest and the channel with. Without
@@ -229,6 +235,17 @@ fn main() -> Result<()> {
                 println!("  digit {digit}: {:.2}%", acc * 100.0);
             }
         }
+        Command::Predict { input: Some(input), manifest: Some(manifest), top, json, .. } => {
+            let device = Device::flex();
+            let published = predict::Published::open(&manifest, &device)?;
+            for (i, probs) in published.classify_rows(&input, &device)?.iter().enumerate() {
+                if json {
+                    println!("{}", json!({ "row": i + 1, "probabilities": probs }));
+                    continue;
+                }
+                println!("{} row {}: {}", input.display(), i + 1, published.describe(probs, top).join(", "));
+            }
+        }
         Command::Predict { images, manifest: Some(manifest), top, json, .. } => {
             let device = Device::flex();
             let published = predict::Published::open(&manifest, &device)?;
@@ -254,13 +271,13 @@ fn main() -> Result<()> {
             burn_edge_formats::parse_version("--version", &version)?;
             let key = signing_key.as_deref().map(signing::read_signing_key).transpose()?;
             let device = Device::flex();
-            let spec = image_release::ModelSpec::read(&spec)?;
+            let spec = spec_release::ModelSpec::read(&spec)?;
             let raw = std::fs::read(&weights).with_context(|| format!("reading weights {}", weights.display()))?;
-            let model = burn_edge_model::Classifier::load(spec.architecture()?, &raw, &device)
-                .with_context(|| format!("loading weights {}", weights.display()))?;
-            let bytes = image_release::encode(&model)?;
+            let network = spec.architecture()?.load(&raw, &device).with_context(|| format!("loading weights {}", weights.display()))?;
+            // Re-encoded reproducibly, with the architecture id (import-onnx's output has none).
+            let bytes = network.save()?;
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let manifest = image_release::image_manifest(&spec, &version, &model, &bytes, &now, &device)?;
+            let manifest = spec_release::spec_manifest(&spec, &version, network.as_ref(), &bytes, &now, &device)?;
             manifest.validate().context("building the manifest")?;
             let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now, key.as_ref())?;
             report_publish(&outcome, &manifest, bytes.len(), &aliases, key.as_ref());
@@ -309,7 +326,7 @@ fn main() -> Result<()> {
         }
         Command::ExportOnnx { weights, out } => {
             let (architecture, size) = export_onnx::export(&weights, &out)?;
-            println!("exported {} ({}) -> {} ({size} bytes)", weights.display(), architecture.id(), out.display());
+            println!("exported {} ({architecture}) -> {} ({size} bytes)", weights.display(), out.display());
         }
         Command::Degrade { weights, out, noise, seed } => {
             degrade::degrade(&weights, &out, noise, seed)?;

@@ -21,7 +21,13 @@ pub fn mnist_manifest(name: &str, version: &str, weights: &[u8], eval: &Accuracy
         input: InputSchema {
             shape: vec![1, side, side],
             dtype: "f32".into(),
-            preprocessing: Preprocessing { color: "grayscale".into(), fit: "mnist-digit".into(), range: [0.0, 1.0], mean: None, std: None },
+            preprocessing: Some(Preprocessing {
+                color: "grayscale".into(),
+                fit: "mnist-digit".into(),
+                range: [0.0, 1.0],
+                mean: None,
+                std: None,
+            }),
         },
         labels: (0..MNIST_CLASSES).map(|d| d.to_string()).collect(),
         metrics: Metrics { dataset: "mnist-t10k".into(), samples: eval.total as u64, accuracy: eval.accuracy },

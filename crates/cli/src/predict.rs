@@ -26,8 +26,9 @@ pub fn classify_file(model: &MnistCnn, path: &Path, device: &Device) -> Result<V
 /// A published model version read through its manifest, weights verified against it.
 pub struct Published {
     pub manifest: burn_edge_formats::Manifest,
-    model: burn_edge_model::Classifier,
-    prep: burn_edge_model::ImageSpec,
+    network: Box<dyn burn_edge_model::Network>,
+    /// How image files become input; `None` for a model that takes values (`--input`).
+    prep: Option<burn_edge_model::ImageSpec>,
 }
 
 impl Published {
@@ -41,26 +42,38 @@ impl Published {
         if sha != entry.sha256 {
             anyhow::bail!("{} has sha256 {sha}, the manifest says {}", weights_path.display(), entry.sha256);
         }
-        let architecture = burn_edge_model::Architecture::from_id(&manifest.architecture)
-            .with_context(|| format!("this build has no architecture {:?}", manifest.architecture))?;
+        let architecture = crate::spec_release::find_architecture(&manifest.architecture)?;
         // The labels name the model's outputs: one per class, or the names printed are wrong.
-        if manifest.labels.len() != architecture.classes() {
+        if manifest.labels.len() != architecture.outputs() {
             anyhow::bail!(
                 "{}: the manifest has {} labels but {} has {} classes; publish it again with one label per class",
                 manifest_path.display(),
                 manifest.labels.len(),
                 manifest.architecture,
-                architecture.classes()
+                architecture.outputs()
             );
         }
-        let model = burn_edge_model::Classifier::load(architecture, &bytes, device)?;
-        let prep = crate::image_release::image_spec(&manifest.input)?;
-        Ok(Published { manifest, model, prep })
+        crate::spec_release::check_shape(&manifest.input, architecture).with_context(|| format!("{}", manifest_path.display()))?;
+        let network = architecture.load(&bytes, device)?;
+        let prep = crate::spec_release::image_spec(&manifest.input)?;
+        Ok(Published { manifest, network, prep })
     }
 
     /// Class probabilities for one image file.
     pub fn classify(&self, path: &Path, device: &Device) -> Result<Vec<f32>> {
-        crate::image_release::classify_file(&self.model, &self.prep, path, device)
+        let Some(prep) = &self.prep else {
+            anyhow::bail!(
+                "{} takes no images (its input schema has no preprocessing): pass its values with --input",
+                self.manifest.architecture
+            );
+        };
+        crate::spec_release::classify_file(self.network.as_ref(), prep, path, device)
+    }
+
+    /// Class probabilities for each example of a JSON or CSV file of values (`--input`).
+    pub fn classify_rows(&self, path: &Path, device: &Device) -> Result<Vec<Vec<f32>>> {
+        let rows = crate::rows::read_rows(path, self.network.architecture().input_len())?;
+        crate::spec_release::predict(self.network.as_ref(), &rows.concat(), device)
     }
 
     /// The `top` most likely classes of `probs` as `label (p%)`, best first.

@@ -64,11 +64,15 @@ pub enum FileRole {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InputSchema {
-    /// Shape of one example, e.g. `[1, 28, 28]` (channels, height, width).
+    /// Shape of one example, e.g. `[1, 28, 28]` (channels, height, width) for images or `[32]`
+    /// for a row of 32 tabular features.
     pub shape: Vec<u32>,
     /// Element type the runtime takes, e.g. `f32`.
     pub dtype: String,
-    pub preprocessing: Preprocessing,
+    /// How a raw image becomes one example; absent for a model that takes no images (tabular
+    /// input: the caller passes the values as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocessing: Option<Preprocessing>,
 }
 
 /// How a raw image becomes model input.
@@ -251,13 +255,13 @@ pub(crate) mod tests {
             input: InputSchema {
                 shape: vec![1, 28, 28],
                 dtype: "f32".into(),
-                preprocessing: Preprocessing {
+                preprocessing: Some(Preprocessing {
                     color: "grayscale".into(),
                     fit: "mnist-digit".into(),
                     range: [0.0, 1.0],
                     mean: None,
                     std: None,
-                },
+                }),
             },
             labels: (0..3).map(|d| d.to_string()).collect(),
             metrics: Metrics { dataset: "mnist-t10k".into(), samples: 4, accuracy: 0.75 },

@@ -7,8 +7,8 @@
 //! framed already and only has its polarity fixed. The CLI and the browser both call this, so
 //! a digit is prepared the same way everywhere.
 
+use crate::architectures::mnist_cnn::{MNIST_PIXELS, MNIST_SIDE};
 use crate::image_size::{buffer_len, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE};
-use crate::mnist::{MNIST_PIXELS, MNIST_SIDE};
 use crate::resample::resample_area;
 
 /// Side of the box the digit is scaled into, as in MNIST.

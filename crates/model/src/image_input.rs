@@ -105,7 +105,11 @@ impl ImageSpec {
 
     /// From a manifest's input schema.
     pub fn from_schema(schema: &InputSchema) -> Result<Self, ImageInputError> {
-        let p = &schema.preprocessing;
+        let Some(p) = &schema.preprocessing else {
+            return Err(ImageInputError::Schema(
+                "the input schema has no image preprocessing: this model takes its input values as they are, not images".into(),
+            ));
+        };
         Self::new(&schema.shape, &p.color, &p.fit, p.range, p.mean.clone(), p.std.clone())
     }
 

@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 
 use burn::prelude::*;
 use burn_edge_model::{
-    digit_from_luminance, digit_from_rgba, load_mnist, load_squeezenet, read_mnist_config, Architecture, Classifier, DigitInputError,
-    ImageInputError, ImageSpec, WeightsError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MNIST_PIXELS,
+    digit_from_luminance, digit_from_rgba, load_mnist, read_mnist_config, DigitInputError, ImageInputError, ImageSpec, WeightsError,
+    MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MNIST_PIXELS,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -72,21 +72,25 @@ fn specific(err: &WeightsError) -> bool {
 /// Decodes `bytes` every way the runtime and CLI do; Ok or a specific error.
 fn decode_all(bytes: &[u8]) -> Result<(), TestCaseError> {
     let device = Device::flex();
-    for result in [
-        read_mnist_config(bytes).map(drop),
-        load_mnist(bytes, &device).map(drop),
-        load_squeezenet(bytes, &device).map(drop),
-        burn_edge_model::architecture_of(bytes).map(drop),
-    ] {
+    for result in
+        [read_mnist_config(bytes).map(drop), load_mnist(bytes, &device).map(drop), burn_edge_model::architecture_of(bytes).map(drop)]
+    {
         if let Err(err) = result {
             prop_assert!(specific(&err), "unexpected error {err:?}");
         }
     }
-    // What loads must also run: the CPU plan and one prediction on it.
-    if let Ok(model) = Classifier::load(Architecture::MnistCnn, bytes, &device) {
-        if let Some(plan) = model.cpu_plan().map_err(|e| TestCaseError::fail(format!("plan of loaded weights: {e}")))? {
-            let probs = plan.probabilities(&[0.5; MNIST_PIXELS]).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(probs.len(), 10);
+    // Every architecture of the registry; what loads must also run: its compiled CPU plan, and
+    // one prediction on it.
+    for architecture in burn_edge_model::architectures() {
+        match architecture.load(bytes, &device) {
+            Err(err) => prop_assert!(specific(&err), "{}: unexpected error {err:?}", architecture.id()),
+            Ok(network) => {
+                let captured = network.capture().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let plan =
+                    burn_edge_model::Plan::compile(captured).map_err(|e| TestCaseError::fail(format!("plan of loaded weights: {e}")))?;
+                let probs = plan.run(&vec![0.5; architecture.input_len()]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(probs.len(), architecture.outputs());
+            }
         }
     }
     Ok(())

@@ -129,18 +129,23 @@ fn a_plain_mlp_matches_burn() {
     assert_eq!(plan.summary().kernel_steps, 3, "{:?}", plan.summary());
 }
 
+/// Every architecture of the registry (the imported benchmark networks among them), on random
+/// weights: the plan against the network's own forward, all on burn-edge's kernels.
 #[test]
-fn squeezenet_matches_its_generated_forward() {
-    let model = crate::SqueezeNet::new(&Device::flex());
-    let plan = assert_plan_matches(&model, [1, 3, 224, 224], crate::squeezenet::squeezenet_probabilities, 2);
-    assert!(plan.summary().burn_ops.is_empty(), "{:?}", plan.summary());
-}
-
-#[test]
-fn mnist_matches_burns_forward() {
-    let model = crate::MnistConfig::new().init(&Device::flex());
-    let plan = assert_plan_matches(&model, [1, 1, 28, 28], |m, x| m.probabilities(x), 4);
-    assert!(plan.summary().burn_ops.is_empty(), "{:?}", plan.summary());
+fn every_architecture_compiles_to_a_plan_that_matches_burn() {
+    let device = Device::flex();
+    for architecture in crate::architectures() {
+        let network = architecture.init(&device);
+        let plan = Plan::compile(network.capture().unwrap()).unwrap();
+        let input = values(2 * architecture.input_len(), 7).iter().map(|v| (v + 1.0) * 0.5).collect::<Vec<_>>();
+        let want = network.forward(&input, &device).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let got = plan.run(&input).unwrap();
+        assert_eq!(got.len(), want.len(), "{}", architecture.id());
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(diff <= 1e-5 * scale, "{}: max |diff| {diff} (largest {scale})", architecture.id());
+        assert_eq!(plan.summary().burn_ops, Vec::<String>::new(), "{} runs wholly on the kernels", architecture.id());
+    }
 }
 
 #[test]

@@ -10,6 +10,8 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
+use crate::input::{input_tensor, InputError};
+
 /// Side of the square input image, in pixels.
 pub const MNIST_SIDE: usize = 28;
 /// Pixels per input image.
@@ -21,27 +23,9 @@ pub const MNIST_CLASSES: usize = 10;
 pub(crate) const PIXEL_MEAN: f32 = 0.1307;
 pub(crate) const PIXEL_STD: f32 = 0.3081;
 
-/// Why a batch of pixels cannot become model input.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
-    /// No values at all.
-    #[error("input is empty: expected {per} values ({}) per example", shape_text(shape))]
-    Empty { per: usize, shape: [usize; 3] },
-    /// The length is not a whole number of examples.
-    #[error("input length {len} is not a multiple of {per} ({} per example)", shape_text(shape))]
-    NotWholeExamples { len: usize, per: usize, shape: [usize; 3] },
-    /// NaN or infinity among the values.
-    #[error("input value at index {0} is not a finite number")]
-    NotFinite(usize),
-}
-
-fn shape_text(shape: &[usize; 3]) -> String {
-    shape.map(|d| d.to_string()).join("x")
-}
-
 /// A `[batch, 1, 28, 28]` tensor from flat row-major pixels, checking the length.
 pub fn images_tensor(pixels: &[f32], device: &Device) -> Result<Tensor<4>, InputError> {
-    crate::classifier::input_tensor(pixels, [1, MNIST_SIDE, MNIST_SIDE], device)
+    input_tensor(pixels, &[1, MNIST_SIDE, MNIST_SIDE], device)
 }
 
 /// Hyper-parameters of [`MnistCnn`].
