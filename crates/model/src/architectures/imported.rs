@@ -190,7 +190,7 @@ mod tests {
         use burn::store::{BurnpackStore, ModuleSnapshot};
         let mut store = BurnpackStore::from_bytes(None);
         generated::Model::new(&device).save_into(&mut store).unwrap();
-        assert!(a.load(&store.get_bytes().unwrap().to_vec(), &device).is_ok());
+        assert!(a.load(&store.get_bytes().unwrap(), &device).is_ok());
         let mnist = crate::architectures::mnist_cnn::ARCHITECTURE.init(&device).save().unwrap();
         assert!(matches!(a.load(&mnist, &device), Err(WeightsError::WrongArchitecture { expected: "tabular-test", .. })));
     }
