@@ -7,7 +7,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
 use crate::classifier::{check_input, Architecture};
-use crate::cpu::{Conv2d, Dense};
+use crate::cpu::{Activation, Conv2d, ConvGeometry, Dense, KernelError};
 use crate::mnist::InputError;
 use crate::mnist_cpu::MnistCpu;
 use crate::squeezenet_cpu::SqueezeNetCpu;
@@ -23,6 +23,8 @@ pub enum PlanError {
     Rank { name: String, found: Vec<usize>, rank: usize },
     #[error("parameter {0} is not f32")]
     NotF32(String),
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
 }
 
 /// An architecture's graph on the hand-tuned CPU kernels ([`crate::cpu`]).
@@ -76,7 +78,8 @@ impl Params {
     pub(crate) fn conv2d(&self, name: &str, shape: [usize; 4], stride: [usize; 2], padding: [usize; 2]) -> Result<Conv2d, PlanError> {
         let weight = self.values(&format!("{name}.weight"), &shape)?;
         let bias = self.values(&format!("{name}.bias"), &shape[..1])?;
-        Ok(Conv2d::new(&weight, shape, Some(&bias), stride, padding, true))
+        let geometry = ConvGeometry { stride, padding, ..ConvGeometry::default() };
+        Ok(Conv2d::new(&weight, shape, Some(&bias), geometry, Activation::Relu)?)
     }
 
     /// Linear module `name` (weight `[in, out]` and its bias, any widths).
@@ -84,7 +87,8 @@ impl Params {
         let shape = self.dims::<2>(&format!("{name}.weight"))?;
         let weight = self.values(&format!("{name}.weight"), &shape)?;
         let bias = self.values(&format!("{name}.bias"), &shape[1..])?;
-        Ok(Dense::new(&weight, shape, Some(&bias), relu))
+        let activation = if relu { Activation::Relu } else { Activation::None };
+        Ok(Dense::new(&weight, shape, Some(&bias), activation)?)
     }
 
     /// A copy of parameter `name`'s values, checked against `shape`.

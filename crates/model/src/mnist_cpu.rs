@@ -3,7 +3,7 @@
 //! connected layers over the whole batch at once and the softmax. Burn's `forward` stays the
 //! reference: tests hold the two within float rounding.
 
-use crate::cpu::pool::{max_pool, softmax};
+use crate::cpu::pool::{max_pool2d, softmax};
 use crate::cpu::{Conv2d, Dense};
 use crate::cpu_plan::{Params, PlanError};
 use crate::mnist::{MnistCnn, MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE, PIXEL_MEAN, PIXEL_STD};
@@ -50,8 +50,8 @@ impl MnistCpu {
         for conv in [&self.conv1, &self.conv2] {
             let [oh, ow] = conv.out_size(size[0], size[1]);
             let mut out = vec![0.0; conv.out_channels() * oh * ow];
-            conv.run(&x, size[0], size[1], &mut out);
-            (x, size) = max_pool(&out, conv.out_channels(), [oh, ow], POOL, POOL);
+            conv.run(&x, size[0], size[1], &mut out, None);
+            (x, size) = max_pool2d(&out, conv.out_channels(), [oh, ow], [POOL; 2], [POOL; 2], [0, 0]);
         }
         x
     }

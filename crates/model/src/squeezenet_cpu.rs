@@ -4,7 +4,7 @@
 //! concatenation, and the weights taken from the loaded Burn module by parameter path. The
 //! generated `forward` stays the reference: tests hold the two within float rounding.
 
-use crate::cpu::pool::{global_average, max_pool, softmax};
+use crate::cpu::pool::{global_average, max_pool2d, softmax};
 use crate::cpu::Conv2d;
 use crate::cpu_plan::{Params, PlanError};
 use crate::squeezenet::{SqueezeNet, SQUEEZENET_CLASSES, SQUEEZENET_SIDE};
@@ -21,12 +21,12 @@ impl Fire {
     fn run(&self, input: &[f32], [h, w]: [usize; 2]) -> Vec<f32> {
         let plane = h * w;
         let mut squeezed = vec![0.0; self.squeeze.out_channels() * plane];
-        self.squeeze.run(input, h, w, &mut squeezed);
+        self.squeeze.run(input, h, w, &mut squeezed, None);
         let split = self.expand1.out_channels() * plane;
         let mut out = vec![0.0; split + self.expand3.out_channels() * plane];
         let (left, right) = out.split_at_mut(split);
-        self.expand1.run(&squeezed, h, w, left);
-        self.expand3.run(&squeezed, h, w, right);
+        self.expand1.run(&squeezed, h, w, left, None);
+        self.expand3.run(&squeezed, h, w, right, None);
         out
     }
 
@@ -94,18 +94,18 @@ impl SqueezeNetCpu {
     fn one(&self, image: &[f32]) -> Vec<f32> {
         let mut size = self.conv1.out_size(SQUEEZENET_SIDE, SQUEEZENET_SIDE);
         let mut x = vec![0.0; self.conv1.out_channels() * size[0] * size[1]];
-        self.conv1.run(image, SQUEEZENET_SIDE, SQUEEZENET_SIDE, &mut x);
+        self.conv1.run(image, SQUEEZENET_SIDE, SQUEEZENET_SIDE, &mut x, None);
         let mut channels = self.conv1.out_channels();
         for (i, fire) in self.fires.iter().enumerate() {
             if POOL_BEFORE_FIRE.contains(&i) {
-                (x, size) = max_pool(&x, channels, size, POOL_KERNEL, POOL_STRIDE);
+                (x, size) = max_pool2d(&x, channels, size, [POOL_KERNEL; 2], [POOL_STRIDE; 2], [0, 0]);
             }
             x = fire.run(&x, size);
             channels = fire.out_channels();
         }
         let plane = size[0] * size[1];
         let mut logits = vec![0.0; SQUEEZENET_CLASSES * plane];
-        self.conv10.run(&x, size[0], size[1], &mut logits);
+        self.conv10.run(&x, size[0], size[1], &mut logits, None);
         let mut probs = global_average(&logits, SQUEEZENET_CLASSES, plane);
         softmax(&mut probs);
         probs

@@ -52,6 +52,35 @@ mod imp {
         pub fn add(self, o: Self) -> Self {
             Self(f32x4_add(self.0, o.0))
         }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            Self(f32x4_mul(self.0, o.0))
+        }
+        /// Lane-wise minimum; `pmin` like [`Self::max`]: `o < self ? o : self`.
+        #[inline(always)]
+        pub fn min(self, o: Self) -> Self {
+            Self(f32x4_pmin(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn to_array(self) -> [f32; 4] {
+            // SAFETY: v128 and [f32; 4] have the same size and every bit pattern is valid.
+            unsafe { core::mem::transmute::<v128, [f32; 4]>(self.0) }
+        }
+        #[inline(always)]
+        pub fn from_array(a: [f32; 4]) -> Self {
+            Self(f32x4(a[0], a[1], a[2], a[3]))
+        }
+        /// Lanes 0 and 2 of `self` then of `o` (`[a0, a2, b0, b2]`): the even elements of eight
+        /// consecutive values, for stride-2 windows.
+        #[inline(always)]
+        pub fn even(self, o: Self) -> Self {
+            Self(i32x4_shuffle::<0, 2, 4, 6>(self.0, o.0))
+        }
+        /// Lanes 1 and 3 of `self` then of `o` (`[a1, a3, b1, b3]`).
+        #[inline(always)]
+        pub fn odd(self, o: Self) -> Self {
+            Self(i32x4_shuffle::<1, 3, 5, 7>(self.0, o.0))
+        }
         /// Lane-wise maximum; `pmax` (not `max`) because the inputs are never NaN-sensitive here
         /// and it compiles to one instruction.
         #[inline(always)]
@@ -90,6 +119,30 @@ mod imp {
         #[inline(always)]
         pub fn add(self, o: Self) -> Self {
             Self(core::array::from_fn(|i| self.0[i] + o.0[i]))
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            Self(core::array::from_fn(|i| self.0[i] * o.0[i]))
+        }
+        #[inline(always)]
+        pub fn min(self, o: Self) -> Self {
+            Self(core::array::from_fn(|i| if o.0[i] < self.0[i] { o.0[i] } else { self.0[i] }))
+        }
+        #[inline(always)]
+        pub fn to_array(self) -> [f32; 4] {
+            self.0
+        }
+        #[inline(always)]
+        pub fn from_array(a: [f32; 4]) -> Self {
+            Self(a)
+        }
+        #[inline(always)]
+        pub fn even(self, o: Self) -> Self {
+            Self([self.0[0], self.0[2], o.0[0], o.0[2]])
+        }
+        #[inline(always)]
+        pub fn odd(self, o: Self) -> Self {
+            Self([self.0[1], self.0[3], o.0[1], o.0[3]])
         }
         #[inline(always)]
         pub fn max(self, o: Self) -> Self {

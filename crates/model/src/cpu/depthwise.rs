@@ -1,0 +1,188 @@
+//! Depthwise convolution (one filter per channel, MobileNet's 3x3 layers) straight on the
+//! planes: an im2col product would have a single row per group. Each channel is copied once
+//! into a zero-padded plane split by column phase (`stride` planes of every `stride`-th
+//! column), so every kernel tap of four neighbouring outputs is one contiguous four-lane load
+//! for any stride and dilation; outputs are computed sixteen at a time in registers along a
+//! row, the taps' weights splatted once per channel.
+
+use super::activation::Activation;
+use super::simd::F32x4;
+
+/// The padded, phase-split copy of one channel and where each kernel tap reads from it.
+pub(crate) struct Planes {
+    /// `stride[1]` phases of `rows x width` values.
+    buf: Vec<f32>,
+    rows: usize,
+    width: usize,
+    /// Per tap `(ky, kx)`: offset of output pixel (0, 0)'s input in `buf`.
+    taps: Vec<usize>,
+    /// Offset between output rows.
+    row_step: usize,
+    /// Output columns rounded up to whole vectors.
+    ow4: usize,
+    pad: [usize; 2],
+    stride_x: usize,
+}
+
+/// Output geometry and options of one depthwise run.
+pub(crate) struct Shape {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+    pub input: [usize; 2],
+    pub output: [usize; 2],
+}
+
+impl Planes {
+    pub(crate) fn new(s: &Shape) -> Self {
+        let ([kh, kw], [sy, sx], [py, px], [dy, dx], [h, _], [_, ow]) = (s.kernel, s.stride, s.padding, s.dilation, s.input, s.output);
+        let ow4 = ow.div_ceil(4) * 4;
+        let rows = h + 2 * py;
+        let width = ow4 + (kw - 1) * dx / sx;
+        let mut taps = Vec::with_capacity(kh * kw);
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let (phase, base) = ((kx * dx) % sx, (kx * dx) / sx);
+                taps.push((phase * rows + ky * dy) * width + base);
+            }
+        }
+        Self { buf: vec![0.0; sx * rows * width], rows, width, taps, row_step: sy * width, ow4, pad: [py, px], stride_x: sx }
+    }
+
+    /// Copies one `h x w` plane in; the padding stays zero from [`Planes::new`].
+    fn fill(&mut self, plane: &[f32], w: usize) {
+        let [py, px] = self.pad;
+        let (sx, rows, width) = (self.stride_x, self.rows, self.width);
+        for (y, line) in plane.chunks_exact(w).enumerate() {
+            for phase in 0..sx {
+                // Input columns c with (c + px) % sx == phase land at (c + px) / sx.
+                let c0 = (phase + sx - px % sx) % sx;
+                let j0 = (c0 + px) / sx;
+                let dst = &mut self.buf[(phase * rows + y + py) * width..][..width];
+                if j0 >= width {
+                    continue;
+                }
+                let dst = &mut dst[j0..];
+                if sx == 1 {
+                    let len = dst.len().min(w);
+                    dst[..len].copy_from_slice(&line[..len]);
+                } else {
+                    for (d, &v) in dst.iter_mut().zip(line[c0.min(w)..].iter().step_by(sx)) {
+                        *d = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `out` (channels planes of `output`) = act(depthwise(input) + bias + residual).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn depthwise(
+    weights: &[f32],
+    bias: &[f32],
+    s: &Shape,
+    activation: Activation,
+    input: &[f32],
+    out: &mut [f32],
+    residual: Option<&[f32]>,
+) {
+    let [h, w] = s.input;
+    let [oh, ow] = s.output;
+    if oh * ow == 0 {
+        return;
+    }
+    let taps = s.kernel[0] * s.kernel[1];
+    let mut planes = Planes::new(s);
+    for (c, (plane, out_plane)) in input.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow)).enumerate() {
+        planes.fill(plane, w);
+        let res_plane = residual.map(|r| &r[c * oh * ow..][..oh * ow]);
+        let wc = &weights[c * taps..][..taps];
+        let job = Channel { planes: &planes, bias: bias[c], activation, ow, out: out_plane, residual: res_plane };
+        match taps {
+            9 => job.run::<9>(wc),
+            25 => job.run::<25>(wc),
+            _ => job.run_any(wc),
+        }
+    }
+}
+
+/// One channel's output rows.
+struct Channel<'a> {
+    planes: &'a Planes,
+    bias: f32,
+    activation: Activation,
+    ow: usize,
+    out: &'a mut [f32],
+    residual: Option<&'a [f32]>,
+}
+
+impl Channel<'_> {
+    /// A fixed tap count (3x3, 5x5): weights and offsets unrolled into registers.
+    #[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
+    fn run<const T: usize>(self, weights: &[f32]) {
+        let wv: [F32x4; T] = core::array::from_fn(|t| F32x4::splat(weights[t]));
+        let offsets: [usize; T] = core::array::from_fn(|t| self.planes.taps[t]);
+        self.rows(&wv, &offsets);
+    }
+
+    #[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
+    fn run_any(self, weights: &[f32]) {
+        let wv: Vec<F32x4> = weights.iter().map(|&v| F32x4::splat(v)).collect();
+        let offsets = self.planes.taps.clone();
+        self.rows(&wv, &offsets);
+    }
+
+    #[inline(always)]
+    fn rows(self, wv: &[F32x4], offsets: &[usize]) {
+        let Channel { planes, bias, activation, ow, out, residual } = self;
+        let (buf, ow4) = (&planes.buf[..], planes.ow4);
+        let bias = F32x4::splat(bias);
+        for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+            let base = oy * planes.row_step;
+            let res_row = residual.map(|r| &r[oy * ow..][..ow]);
+            let finish = |v: F32x4, x: usize, out_row: &mut [f32]| {
+                let mut tile = [0.0f32; 4];
+                let n = (ow - x).min(4);
+                let v = match res_row {
+                    Some(r) if n == 4 => v.add(F32x4::load(&r[x..])),
+                    Some(r) => {
+                        tile[..n].copy_from_slice(&r[x..x + n]);
+                        v.add(F32x4::load(&tile))
+                    }
+                    None => v,
+                };
+                let v = activation.apply4(v);
+                if n == 4 {
+                    v.store(&mut out_row[x..]);
+                } else {
+                    v.store(&mut tile);
+                    out_row[x..].copy_from_slice(&tile[..n]);
+                }
+            };
+            let mut x = 0;
+            while x + 16 <= ow4 {
+                let mut acc = [bias; 4];
+                for (&wt, &off) in wv.iter().zip(offsets) {
+                    let src = &buf[base + off + x..][..16];
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        *a = a.mul_add(wt, F32x4::load(&src[4 * i..]));
+                    }
+                }
+                for (i, a) in acc.into_iter().enumerate() {
+                    finish(a, x + 4 * i, out_row);
+                }
+                x += 16;
+            }
+            while x < ow4 {
+                let mut acc = bias;
+                for (&wt, &off) in wv.iter().zip(offsets) {
+                    acc = acc.mul_add(wt, F32x4::load(&buf[base + off + x..]));
+                }
+                finish(acc, x, out_row);
+                x += 4;
+            }
+        }
+    }
+}
