@@ -52,25 +52,65 @@ impl Planes {
 
     /// Copies one `h x w` plane in; the padding stays zero from [`Planes::new`].
     fn fill(&mut self, plane: &[f32], w: usize) {
-        let [py, px] = self.pad;
-        let (sx, rows, width) = (self.stride_x, self.rows, self.width);
+        let [py, _] = self.pad;
         for (y, line) in plane.chunks_exact(w).enumerate() {
-            for phase in 0..sx {
-                // Input columns c with (c + px) % sx == phase land at (c + px) / sx.
-                let c0 = (phase + sx - px % sx) % sx;
-                let j0 = (c0 + px) / sx;
-                let dst = &mut self.buf[(phase * rows + y + py) * width..][..width];
-                if j0 >= width {
-                    continue;
+            match self.stride_x {
+                1 => self.fill_row_stride1(line, y + py),
+                2 => self.fill_row_stride2(line, y + py),
+                _ => self.fill_row(line, y + py),
+            }
+        }
+    }
+
+    fn fill_row_stride1(&mut self, line: &[f32], row: usize) {
+        let px = self.pad[1];
+        let dst = &mut self.buf[row * self.width..][..self.width];
+        if px < dst.len() {
+            let len = (dst.len() - px).min(line.len());
+            dst[px..px + len].copy_from_slice(&line[..len]);
+        }
+    }
+
+    /// Stride 2: even and odd input columns split four at a time with two shuffles.
+    fn fill_row_stride2(&mut self, line: &[f32], row: usize) {
+        let (px, width, rows) = (self.pad[1], self.width, self.rows);
+        let (phase0, phase1) = self.buf.split_at_mut(rows * width);
+        let row0 = &mut phase0[row * width..][..width];
+        let row1 = &mut phase1[row * width..][..width];
+        // Padded column c + px lands in phase (c + px) % 2 at (c + px) / 2: input column 2t
+        // at `even_at + t` of `evens`, column 2t + 1 at `odd_at + t` of `odds`.
+        let q = px / 2;
+        let (evens, odds, even_at, odd_at) = if px % 2 == 0 { (row0, row1, q, q) } else { (row1, row0, q, q + 1) };
+        let pairs = line.len() / 2;
+        let mut t = 0;
+        while 2 * t + 8 <= line.len() && odd_at.max(even_at) + t + 4 <= width {
+            let (a, b) = (F32x4::load(&line[2 * t..]), F32x4::load(&line[2 * t + 4..]));
+            a.even(b).store(&mut evens[even_at + t..]);
+            a.odd(b).store(&mut odds[odd_at + t..]);
+            t += 4;
+        }
+        for t in t..line.len().div_ceil(2) {
+            if let Some(d) = evens.get_mut(even_at + t) {
+                *d = line[2 * t];
+            }
+            if t < pairs {
+                if let Some(d) = odds.get_mut(odd_at + t) {
+                    *d = line[2 * t + 1];
                 }
-                let dst = &mut dst[j0..];
-                if sx == 1 {
-                    let len = dst.len().min(w);
-                    dst[..len].copy_from_slice(&line[..len]);
-                } else {
-                    for (d, &v) in dst.iter_mut().zip(line[c0.min(w)..].iter().step_by(sx)) {
-                        *d = v;
-                    }
+            }
+        }
+    }
+
+    fn fill_row(&mut self, line: &[f32], row: usize) {
+        let (px, sx, rows, width) = (self.pad[1], self.stride_x, self.rows, self.width);
+        for phase in 0..sx {
+            // Input columns c with (c + px) % sx == phase land at (c + px) / sx.
+            let c0 = (phase + sx - px % sx) % sx;
+            let j0 = (c0 + px) / sx;
+            let dst = &mut self.buf[(phase * rows + row) * width..][..width];
+            if j0 < width && c0 < line.len() {
+                for (d, &v) in dst[j0..].iter_mut().zip(line[c0..].iter().step_by(sx)) {
+                    *d = v;
                 }
             }
         }
@@ -163,26 +203,38 @@ impl Channel<'_> {
             };
             let mut x = 0;
             while x + 16 <= ow4 {
-                let mut acc = [bias; 4];
-                for (&wt, &off) in wv.iter().zip(offsets) {
-                    let src = &buf[base + off + x..][..16];
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        *a = a.mul_add(wt, F32x4::load(&src[4 * i..]));
-                    }
-                }
+                let acc = block::<4>(buf, base + x, wv, offsets, bias);
                 for (i, a) in acc.into_iter().enumerate() {
                     finish(a, x + 4 * i, out_row);
                 }
                 x += 16;
             }
-            while x < ow4 {
-                let mut acc = bias;
-                for (&wt, &off) in wv.iter().zip(offsets) {
-                    acc = acc.mul_add(wt, F32x4::load(&buf[base + off + x..]));
+            // The remainder two vectors at a time: one chain of dependent multiply-adds would
+            // wait on each one's latency.
+            while x + 8 <= ow4 {
+                let acc = block::<2>(buf, base + x, wv, offsets, bias);
+                for (i, a) in acc.into_iter().enumerate() {
+                    finish(a, x + 4 * i, out_row);
                 }
+                x += 8;
+            }
+            if x < ow4 {
+                let [acc] = block::<1>(buf, base + x, wv, offsets, bias);
                 finish(acc, x, out_row);
-                x += 4;
             }
         }
     }
+}
+
+/// `V` vectors of outputs from `buf[at..]`: bias plus each tap's weight times its inputs.
+#[inline(always)]
+fn block<const V: usize>(buf: &[f32], at: usize, wv: &[F32x4], offsets: &[usize], bias: F32x4) -> [F32x4; V] {
+    let mut acc = [bias; V];
+    for (&wt, &off) in wv.iter().zip(offsets) {
+        let src = &buf[at + off..][..4 * V];
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a = a.mul_add(wt, F32x4::load(&src[4 * i..]));
+        }
+    }
+    acc
 }
