@@ -179,61 +179,71 @@ impl Channel<'_> {
         let Channel { planes, bias, activation, ow, out, residual } = self;
         let (buf, ow4) = (&planes.buf[..], planes.ow4);
         let bias = F32x4::splat(bias);
+        let reach = offsets.iter().max().map_or(0, |&m| m + ow4);
+        // One output row's sums; the epilogue is a second pass, keeping the tap loop lean.
+        let mut sums = vec![0.0f32; ow4];
         for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
             let base = oy * planes.row_step;
-            let res_row = residual.map(|r| &r[oy * ow..][..ow]);
-            let finish = |v: F32x4, x: usize, out_row: &mut [f32]| {
-                let mut tile = [0.0f32; 4];
-                let n = (ow - x).min(4);
-                let v = match res_row {
-                    Some(r) if n == 4 => v.add(F32x4::load(&r[x..])),
-                    Some(r) => {
-                        tile[..n].copy_from_slice(&r[x..x + n]);
-                        v.add(F32x4::load(&tile))
-                    }
-                    None => v,
-                };
-                let v = activation.apply4(v);
-                if n == 4 {
-                    v.store(&mut out_row[x..]);
-                } else {
-                    v.store(&mut tile);
-                    out_row[x..].copy_from_slice(&tile[..n]);
-                }
-            };
+            // Every load of the row's blocks lies below `base + reach`: checked once here.
+            assert!(base + reach <= buf.len(), "depthwise: planes too small");
             let mut x = 0;
-            while x + 16 <= ow4 {
-                let acc = block::<4>(buf, base + x, wv, offsets, bias);
-                for (i, a) in acc.into_iter().enumerate() {
-                    finish(a, x + 4 * i, out_row);
-                }
+            for chunk in sums.chunks_exact_mut(16) {
+                store(block::<4>(buf, base + x, wv, offsets, bias), chunk);
                 x += 16;
             }
             // The remainder two vectors at a time: one chain of dependent multiply-adds would
             // wait on each one's latency.
-            while x + 8 <= ow4 {
-                let acc = block::<2>(buf, base + x, wv, offsets, bias);
-                for (i, a) in acc.into_iter().enumerate() {
-                    finish(a, x + 4 * i, out_row);
-                }
+            if x + 8 <= ow4 {
+                store(block::<2>(buf, base + x, wv, offsets, bias), &mut sums[x..]);
                 x += 8;
             }
             if x < ow4 {
-                let [acc] = block::<1>(buf, base + x, wv, offsets, bias);
-                finish(acc, x, out_row);
+                store(block::<1>(buf, base + x, wv, offsets, bias), &mut sums[x..]);
             }
+            finish_row(&sums, activation, residual.map(|r| &r[oy * ow..][..ow]), out_row);
         }
     }
 }
 
+#[inline(always)]
+fn store<const V: usize>(acc: [F32x4; V], dst: &mut [f32]) {
+    for (i, a) in acc.into_iter().enumerate() {
+        a.store(&mut dst[4 * i..]);
+    }
+}
+
+/// `out_row = act(sums + residual)` (`sums` rounded up to whole vectors).
+#[inline(always)]
+fn finish_row(sums: &[f32], activation: Activation, residual: Option<&[f32]>, out_row: &mut [f32]) {
+    let ow = out_row.len();
+    let whole = ow / 4 * 4;
+    match residual {
+        Some(r) => {
+            for ((o, s), r) in out_row[..whole].chunks_exact_mut(4).zip(sums.chunks_exact(4)).zip(r.chunks_exact(4)) {
+                activation.apply4(F32x4::load(s).add(F32x4::load(r))).store(o);
+            }
+        }
+        None => {
+            for (o, s) in out_row[..whole].chunks_exact_mut(4).zip(sums.chunks_exact(4)) {
+                activation.apply4(F32x4::load(s)).store(o);
+            }
+        }
+    }
+    for x in whole..ow {
+        out_row[x] = activation.apply(sums[x] + residual.map_or(0.0, |r| r[x]));
+    }
+}
+
 /// `V` vectors of outputs from `buf[at..]`: bias plus each tap's weight times its inputs.
+/// The caller has checked `at + offset + 4 * V <= buf.len()` for every offset.
 #[inline(always)]
 fn block<const V: usize>(buf: &[f32], at: usize, wv: &[F32x4], offsets: &[usize], bias: F32x4) -> [F32x4; V] {
     let mut acc = [bias; V];
+    let base = buf[at..].as_ptr();
     for (&wt, &off) in wv.iter().zip(offsets) {
-        let src = &buf[at + off..][..4 * V];
         for (i, a) in acc.iter_mut().enumerate() {
-            *a = a.mul_add(wt, F32x4::load(&src[4 * i..]));
+            // SAFETY: in bounds by the caller's check (one per output row, in `rows`).
+            *a = a.mul_add(wt, unsafe { F32x4::load_ptr(base.add(off + 4 * i)) });
         }
     }
     acc
