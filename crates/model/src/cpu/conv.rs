@@ -326,6 +326,8 @@ mod tests {
             (1, [3, 3], 1, 0, 1, [3, 3]),
             (4, [7, 7], 1, 3, 1, [38, 37]),
             (2, [3, 3], 3, 1, 1, [10, 10]),
+            (1, [3, 3], 2, 3, 1, [4, 5]),
+            (2, [3, 3], 1, 4, 1, [3, 2]),
         ] {
             for (act, residual) in ALL.iter().zip([true, false, true, false]) {
                 check(c, c, k, geometry(s, p, d, c), hw, residual, *act);

@@ -82,13 +82,20 @@ impl Planes {
         let q = px / 2;
         let (evens, odds, even_at, odd_at) = if px % 2 == 0 { (row0, row1, q, q) } else { (row1, row0, q, q + 1) };
         let pairs = line.len() / 2;
-        let mut t = 0;
-        while 2 * t + 8 <= line.len() && odd_at.max(even_at) + t + 4 <= width {
-            let (a, b) = (F32x4::load(&line[2 * t..]), F32x4::load(&line[2 * t + 4..]));
-            a.even(b).store(&mut evens[even_at + t..]);
-            a.odd(b).store(&mut odds[odd_at + t..]);
-            t += 4;
+        // Whole groups of eight input columns whose four evens and four odds fit the planes.
+        let room = width.saturating_sub(even_at.max(odd_at));
+        let groups = (line.len() / 8).min(room / 4);
+        if groups > 0 {
+            let chunks = line[..8 * groups].chunks_exact(8);
+            let evens_out = evens[even_at..even_at + 4 * groups].chunks_exact_mut(4);
+            let odds_out = odds[odd_at..odd_at + 4 * groups].chunks_exact_mut(4);
+            for ((src, e), o) in chunks.zip(evens_out).zip(odds_out) {
+                let (a, b) = (F32x4::load(src), F32x4::load(&src[4..]));
+                a.even(b).store(e);
+                a.odd(b).store(o);
+            }
         }
+        let t = 4 * groups;
         for t in t..line.len().div_ceil(2) {
             if let Some(d) = evens.get_mut(even_at + t) {
                 *d = line[2 * t];

@@ -2,7 +2,7 @@
 //! weights) is packed once at load time and B (the activations) is packed a few columns at a
 //! time by the caller, so that an im2col matrix never exists in full.
 //!
-//! The inner kernel keeps an `MR x NR` block of C in registers (12 four-lane accumulators: the
+//! The inner kernel keeps an `MR x NR` block of C in registers (8 four-lane accumulators: the
 //! x86 register file behind wasm SIMD has 16) and streams one packed column panel of B from L1.
 
 use super::activation::Activation;
@@ -76,24 +76,37 @@ pub fn gemm(a: &PackedA, n: usize, mut pack_b: impl FnMut(usize, usize, &mut [f3
     for j0 in (0..n).step_by(NR) {
         let width = NR.min(n - j0);
         pack_b(j0, width, &mut panel);
-        for (pi, a_panel) in a.data.chunks_exact(MR * k).enumerate() {
-            let acc = kernel(a_panel, &panel);
-            let i0 = pi * MR;
-            store(&acc, i0, (m - i0).min(MR), j0, width, epilogue, c, ldc);
+        // A narrow last panel (a 7x7 plane is 3 x 16 + 1 columns) only multiplies the
+        // vectors it has.
+        match width.div_ceil(4) {
+            NV => panels::<NV>(a, &panel, j0, width, epilogue, c, ldc),
+            3 => panels::<3>(a, &panel, j0, width, epilogue, c, ldc),
+            2 => panels::<2>(a, &panel, j0, width, epilogue, c, ldc),
+            _ => panels::<1>(a, &panel, j0, width, epilogue, c, ldc),
         }
+    }
+}
+
+/// Every row panel of A against one column panel of B, `V` vectors wide.
+#[inline(always)]
+fn panels<const V: usize>(a: &PackedA, panel: &[f32], j0: usize, width: usize, epilogue: Epilogue, c: &mut [f32], ldc: usize) {
+    for (pi, a_panel) in a.data.chunks_exact(MR * a.k).enumerate() {
+        let acc = kernel::<V>(a_panel, panel);
+        let i0 = pi * MR;
+        store(&acc, i0, (a.m - i0).min(MR), j0, width, epilogue, c, ldc);
     }
 }
 
 // The relaxed-SIMD multiply-add only inlines into a function with that feature enabled.
 #[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[cfg_attr(not(all(target_arch = "wasm32", feature = "relaxed-simd")), inline(always))]
-fn kernel(a_panel: &[f32], b_panel: &[f32]) -> [[F32x4; NV]; MR] {
-    let mut acc = [[F32x4::zero(); NV]; MR];
+fn kernel<const V: usize>(a_panel: &[f32], b_panel: &[f32]) -> [[F32x4; V]; MR] {
+    let mut acc = [[F32x4::zero(); V]; MR];
     for (ap, bp) in a_panel.chunks_exact(MR).zip(b_panel.chunks_exact(NR)) {
-        let b: [F32x4; NV] = core::array::from_fn(|v| F32x4::load(&bp[4 * v..]));
+        let b: [F32x4; V] = core::array::from_fn(|v| F32x4::load(&bp[4 * v..]));
         for r in 0..MR {
             let av = F32x4::splat(ap[r]);
-            for v in 0..NV {
+            for v in 0..V {
                 acc[r][v] = acc[r][v].mul_add(av, b[v]);
             }
         }
@@ -103,7 +116,7 @@ fn kernel(a_panel: &[f32], b_panel: &[f32]) -> [[F32x4; NV]; MR] {
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn store(acc: &[[F32x4; NV]; MR], i0: usize, rows: usize, j0: usize, width: usize, epilogue: Epilogue, c: &mut [f32], ldc: usize) {
+fn store<const V: usize>(acc: &[[F32x4; V]; MR], i0: usize, rows: usize, j0: usize, width: usize, epilogue: Epilogue, c: &mut [f32], ldc: usize) {
     for (r, row_acc) in acc.iter().enumerate().take(rows) {
         let bias = F32x4::splat(epilogue.bias[i0 + r]);
         let at = (i0 + r) * ldc + j0;
@@ -111,7 +124,7 @@ fn store(acc: &[[F32x4; NV]; MR], i0: usize, rows: usize, j0: usize, width: usiz
         let mut sums = row_acc.map(|v| v.add(bias));
         if let Some(residual) = epilogue.residual {
             let residual = &residual[at..][..width];
-            let residual = if width == NR {
+            let residual = if width == 4 * V {
                 residual
             } else {
                 tile[..width].copy_from_slice(residual);
@@ -122,7 +135,7 @@ fn store(acc: &[[F32x4; NV]; MR], i0: usize, rows: usize, j0: usize, width: usiz
             }
         }
         let row = &mut c[at..][..width];
-        if width == NR {
+        if width == 4 * V {
             for (h, v) in sums.iter().enumerate() {
                 epilogue.activation.apply4(*v).store(&mut row[h * 4..]);
             }
@@ -201,7 +214,7 @@ mod tests {
 
     #[test]
     fn matches_the_naive_product_for_ragged_sizes() {
-        for (m, k, n) in [(1, 1, 1), (6, 3, 8), (7, 5, 9), (13, 17, 23), (64, 27, 100)] {
+        for (m, k, n) in [(1, 1, 1), (6, 3, 8), (7, 5, 9), (5, 4, 14), (13, 17, 23), (64, 27, 100)] {
             let (a, b, bias, res) = (values(m * k, 1), values(k * n, 2), values(m, 3), values(m * n, 4));
             for activation in ALL {
                 for residual in [None, Some(&res[..])] {

@@ -62,10 +62,6 @@ mod imp {
         pub fn add(self, o: Self) -> Self {
             Self(f32x4_add(self.0, o.0))
         }
-        #[inline(always)]
-        pub fn mul(self, o: Self) -> Self {
-            Self(f32x4_mul(self.0, o.0))
-        }
         /// Lane-wise minimum; `pmin` like [`Self::max`]: `o < self ? o : self`.
         #[inline(always)]
         pub fn min(self, o: Self) -> Self {
@@ -146,10 +142,6 @@ mod imp {
         pub fn add(self, o: Self) -> Self {
             Self(unsafe { _mm_add_ps(self.0, o.0) })
         }
-        #[inline(always)]
-        pub fn mul(self, o: Self) -> Self {
-            Self(unsafe { _mm_mul_ps(self.0, o.0) })
-        }
         /// wasm's `pmax` (`self < o ? o : self`): `maxps` returns its second operand unless the
         /// first is greater.
         #[inline(always)]
@@ -218,10 +210,6 @@ mod imp {
         #[inline(always)]
         pub fn add(self, o: Self) -> Self {
             Self(core::array::from_fn(|i| self.0[i] + o.0[i]))
-        }
-        #[inline(always)]
-        pub fn mul(self, o: Self) -> Self {
-            Self(core::array::from_fn(|i| self.0[i] * o.0[i]))
         }
         #[inline(always)]
         pub fn min(self, o: Self) -> Self {
