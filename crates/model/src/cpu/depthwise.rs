@@ -236,8 +236,8 @@ fn finish_row(sums: &[f32], activation: Activation, residual: Option<&[f32]>, ou
             }
         }
     }
-    for x in whole..ow {
-        out_row[x] = activation.apply(sums[x] + residual.map_or(0.0, |r| r[x]));
+    for (x, (o, s)) in out_row.iter_mut().zip(sums).enumerate().skip(whole) {
+        *o = activation.apply(s + residual.map_or(0.0, |r| r[x]));
     }
 }
 
