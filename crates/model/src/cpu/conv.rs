@@ -228,9 +228,24 @@ impl Window {
                 }
             }
         } else {
-            for (jj, d) in dst.iter_mut().enumerate() {
-                let ix = ix0 + (jj * sx) as isize;
-                *d = if ix >= 0 && ix < w as isize { line[ix as usize] } else { 0.0 };
+            // Across the left or right padding: zeros, then the columns inside, then zeros.
+            let (sx_i, w_i) = (sx as isize, w as isize);
+            let lo = if ix0 < 0 { ((-ix0 + sx_i - 1) / sx_i) as usize } else { 0 };
+            let hi = if ix0 >= w_i { 0 } else { (((w_i - 1 - ix0) / sx_i) as usize + 1).min(dst.len()) };
+            let lo = lo.min(hi);
+            dst[..lo].fill(0.0);
+            dst[hi..].fill(0.0);
+            if lo == hi {
+                return;
+            }
+            let start = (ix0 + (lo as isize) * sx_i) as usize;
+            let inside = &mut dst[lo..hi];
+            if sx == 1 {
+                inside.copy_from_slice(&line[start..][..inside.len()]);
+            } else {
+                for (d, &v) in inside.iter_mut().zip(line[start..].iter().step_by(sx)) {
+                    *d = v;
+                }
             }
         }
     }
@@ -314,6 +329,9 @@ mod tests {
             (4, 4, [3, 2], 2, 1, 2, 2, [9, 13]),
             (2, 3, [7, 7], 2, 2, 1, 1, [17, 19]),
             (6, 9, [1, 1], 1, 0, 1, 3, [5, 6]),
+            (2, 3, [3, 3], 1, 3, 1, 1, [4, 5]),
+            (2, 2, [1, 1], 2, 2, 1, 1, [5, 5]),
+            (2, 3, [3, 3], 3, 1, 1, 1, [40, 37]),
         ] {
             for (act, residual) in ALL.iter().zip([false, true, true, false]) {
                 check(cin, cout, k, geometry(s, p, d, groups), hw, residual, *act);
