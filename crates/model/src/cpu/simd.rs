@@ -93,6 +93,28 @@ mod imp {
         pub fn max(self, o: Self) -> Self {
             Self(f32x4_pmax(self.0, o.0))
         }
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            Self(f32x4_sub(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            Self(f32x4_mul(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn div(self, o: Self) -> Self {
+            Self(f32x4_div(self.0, o.0))
+        }
+        /// Round to nearest, ties to even.
+        #[inline(always)]
+        pub fn round(self) -> Self {
+            Self(f32x4_nearest(self.0))
+        }
+        /// `2^self` for lanes holding whole numbers in `-126..=127`, built from the exponent bits.
+        #[inline(always)]
+        pub fn pow2i(self) -> Self {
+            Self(i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(self.0), i32x4_splat(127)), 23))
+        }
     }
 }
 
@@ -147,6 +169,27 @@ mod imp {
         #[inline(always)]
         pub fn max(self, o: Self) -> Self {
             Self(unsafe { _mm_max_ps(o.0, self.0) })
+        }
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            Self(unsafe { _mm_sub_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            Self(unsafe { _mm_mul_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        pub fn div(self, o: Self) -> Self {
+            Self(unsafe { _mm_div_ps(self.0, o.0) })
+        }
+        /// Round to nearest, ties to even (the default MXCSR mode; lanes within `i32`).
+        #[inline(always)]
+        pub fn round(self) -> Self {
+            Self(unsafe { _mm_cvtepi32_ps(_mm_cvtps_epi32(self.0)) })
+        }
+        #[inline(always)]
+        pub fn pow2i(self) -> Self {
+            Self(unsafe { _mm_castsi128_ps(_mm_slli_epi32::<23>(_mm_add_epi32(_mm_cvttps_epi32(self.0), _mm_set1_epi32(127)))) })
         }
         /// wasm's `pmin` (`o < self ? o : self`).
         #[inline(always)]
@@ -234,6 +277,26 @@ mod imp {
         #[inline(always)]
         pub fn max(self, o: Self) -> Self {
             Self(core::array::from_fn(|i| if self.0[i] < o.0[i] { o.0[i] } else { self.0[i] }))
+        }
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            Self(core::array::from_fn(|i| self.0[i] - o.0[i]))
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            Self(core::array::from_fn(|i| self.0[i] * o.0[i]))
+        }
+        #[inline(always)]
+        pub fn div(self, o: Self) -> Self {
+            Self(core::array::from_fn(|i| self.0[i] / o.0[i]))
+        }
+        #[inline(always)]
+        pub fn round(self) -> Self {
+            Self(self.0.map(f32::round_ties_even))
+        }
+        #[inline(always)]
+        pub fn pow2i(self) -> Self {
+            Self(self.0.map(|n| f32::from_bits(((n as i32 + 127) << 23) as u32)))
         }
     }
 }
