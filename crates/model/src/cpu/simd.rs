@@ -72,10 +72,6 @@ mod imp {
             // SAFETY: v128 and [f32; 4] have the same size and every bit pattern is valid.
             unsafe { core::mem::transmute::<v128, [f32; 4]>(self.0) }
         }
-        #[inline(always)]
-        pub fn from_array(a: [f32; 4]) -> Self {
-            Self(f32x4(a[0], a[1], a[2], a[3]))
-        }
         /// Lanes 0 and 2 of `self` then of `o` (`[a0, a2, b0, b2]`): the even elements of eight
         /// consecutive values, for stride-2 windows.
         #[inline(always)]
@@ -202,10 +198,6 @@ mod imp {
             unsafe { core::mem::transmute::<__m128, [f32; 4]>(self.0) }
         }
         #[inline(always)]
-        pub fn from_array(a: [f32; 4]) -> Self {
-            Self(unsafe { _mm_setr_ps(a[0], a[1], a[2], a[3]) })
-        }
-        #[inline(always)]
         pub fn even(self, o: Self) -> Self {
             Self(unsafe { _mm_shuffle_ps::<0b10_00_10_00>(self.0, o.0) })
         }
@@ -261,10 +253,6 @@ mod imp {
         #[inline(always)]
         pub fn to_array(self) -> [f32; 4] {
             self.0
-        }
-        #[inline(always)]
-        pub fn from_array(a: [f32; 4]) -> Self {
-            Self(a)
         }
         #[inline(always)]
         pub fn even(self, o: Self) -> Self {
