@@ -124,6 +124,15 @@ impl Conv2d {
         if let Some(residual) = residual {
             assert_eq!(residual.len(), out.len(), "conv residual is not {} planes of {oh}x{ow}", self.cout);
         }
+        if h * w == 0 {
+            // Only padding under every window: bias (and residual) alone.
+            for (c, plane) in out.chunks_exact_mut(n.max(1)).enumerate().take(self.cout) {
+                for (i, v) in plane.iter_mut().enumerate() {
+                    *v = self.activation.apply(self.bias[c] + residual.map_or(0.0, |r| r[c * n + i]));
+                }
+            }
+            return;
+        }
         let ConvGeometry { stride, padding, dilation, groups } = self.geometry;
         let weights = match &self.path {
             Path::Depthwise(weights) => {
@@ -378,5 +387,11 @@ mod tests {
         assert!(matches!(Conv2d::new(&[0.0; 1], [1, 1, 1, 1], None, strideless, Activation::None), Err(KernelError::Zero { .. })));
         let big = Conv2d::new(&[0.0; 25], [1, 1, 5, 5], None, g, Activation::None).unwrap();
         assert_eq!(big.out_size(3, 9), [0, 5]);
+        // An empty input under padding: bias only, no panic.
+        let padded = Conv2d::new(&[1.0; 2], [2, 1, 1, 1], Some(&[0.5, -2.0]), ConvGeometry { padding: [1, 1], ..g }, Activation::Relu).unwrap();
+        assert_eq!(padded.out_size(0, 0), [2, 2]);
+        let mut out = vec![f32::NAN; 8];
+        padded.run(&[], 0, 0, &mut out, None);
+        assert_eq!(out, [[0.5; 4], [0.0; 4]].concat());
     }
 }

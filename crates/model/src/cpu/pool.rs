@@ -61,10 +61,11 @@ pub fn max_pool2d(
     assert_eq!(input.len(), channels * h * w, "max_pool2d input is not {channels} planes of {h}x{w}");
     assert!(kh * kw * sy * sx > 0, "max_pool2d kernel {kh}x{kw} stride {sy}x{sx}");
     let (oh, ow) = (out_side(h, kh, sy, py), out_side(w, kw, sx, px));
-    let mut out = vec![0.0; channels * oh * ow];
-    if oh * ow == 0 {
-        return (out, [oh, ow]);
+    if oh * ow == 0 || h * w == 0 {
+        // No window, or windows over padding alone.
+        return (vec![f32::NEG_INFINITY; channels * oh * ow], [oh, ow]);
     }
+    let mut out = vec![0.0; channels * oh * ow];
     let mut line = vec![f32::NEG_INFINITY; w + 2 * px];
     for (plane, out_plane) in input.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow)) {
         for (oy, out_row) in out_plane.chunks_exact_mut(ow).enumerate() {
@@ -107,10 +108,11 @@ pub fn avg_pool2d(
     assert_eq!(input.len(), channels * h * w, "avg_pool2d input is not {channels} planes of {h}x{w}");
     assert!(kh * kw * sy * sx > 0, "avg_pool2d kernel {kh}x{kw} stride {sy}x{sx}");
     let (oh, ow) = (out_side(h, kh, sy, py), out_side(w, kw, sx, px));
-    let mut out = vec![0.0; channels * oh * ow];
-    if oh * ow == 0 {
-        return (out, [oh, ow]);
+    if oh * ow == 0 || h * w == 0 {
+        // No window, or windows over padding alone.
+        return (vec![0.0; channels * oh * ow], [oh, ow]);
     }
+    let mut out = vec![0.0; channels * oh * ow];
     // Per output column, how many of its window's columns are inside the input.
     let inside_cols: Vec<usize> = (0..ow).map(|ox| window_rows(ox, kw, sx, px, w).len()).collect();
     let mut line = vec![0.0f32; w + 2 * px];
@@ -234,6 +236,9 @@ mod tests {
         assert_eq!(size, [3, 3]);
         assert_eq!(out[0], -1.0);
         assert_eq!(max_pool2d(&plane, 1, [6, 6], [9, 9], [1, 1], [0, 0]).1, [0, 0]);
+        // Windows over padding alone: the identity of each reduction, no panic.
+        assert_eq!(max_pool2d(&[], 1, [0, 0], [1, 1], [1, 1], [1, 1]), (vec![f32::NEG_INFINITY; 4], [2, 2]));
+        assert_eq!(avg_pool2d(&[], 2, [0, 0], [1, 1], [1, 1], [1, 1], true), (vec![0.0; 8], [2, 2]));
     }
 
     #[test]
