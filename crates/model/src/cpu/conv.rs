@@ -8,6 +8,7 @@ use super::activation::Activation;
 use super::depthwise::{depthwise, Shape};
 use super::error::KernelError;
 use super::gemm::{gemm, Epilogue, PackedA, NR};
+use super::winograd::Winograd;
 
 /// Burn's `Conv2dOptions` (symmetric padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,14 @@ enum Path {
     Gemm(Vec<PackedA>),
     /// `groups == cin == cout`: the `[c, kh * kw]` filters as given.
     Depthwise(Vec<f32>),
+    /// 3x3, stride 1, dilation 1, one group, enough channels to repay the transforms.
+    Winograd(Winograd),
 }
+
+/// Input and output channels from which a 3x3 stride-1 layer runs as Winograd's F(2x2, 3x3):
+/// below, the transforms cost more than the multiplications they save (measured: 16 -> 64
+/// channels is slower, 32 -> 128 and up faster).
+const WINOGRAD_FROM_CHANNELS: usize = 32;
 
 /// A convolution layer with its weights packed.
 #[derive(Debug, Clone)]
@@ -80,6 +88,8 @@ impl Conv2d {
         let cin = cin_per_group * groups;
         let path = if cin_per_group == 1 && cout == groups {
             Path::Depthwise(weight.to_vec())
+        } else if [kh, kw] == [3, 3] && stride == [1, 1] && dilation == [1, 1] && groups == 1 && cin_per_group.min(cout) >= WINOGRAD_FROM_CHANNELS {
+            Path::Winograd(Winograd::new(weight, cout, cin_per_group))
         } else {
             let (rows, depth) = (cout / groups, cin_per_group * kh * kw);
             Path::Gemm(weight.chunks_exact(rows * depth).map(|group| PackedA::new(group, rows, depth)).collect())
@@ -138,6 +148,9 @@ impl Conv2d {
             Path::Depthwise(weights) => {
                 let shape = Shape { kernel: self.kernel, stride, padding, dilation, input: [h, w], output: [oh, ow] };
                 return depthwise(weights, &self.bias, &shape, self.activation, input, out, residual);
+            }
+            Path::Winograd(winograd) => {
+                return winograd.run(input, [h, w], padding, [oh, ow], &self.bias, self.activation, out, residual);
             }
             Path::Gemm(weights) => weights,
         };
@@ -367,6 +380,18 @@ mod tests {
         ] {
             for (act, residual) in ALL.iter().zip([true, false, true, false]) {
                 check(c, c, k, geometry(s, p, d, c), hw, residual, *act);
+            }
+        }
+    }
+
+    #[test]
+    fn winograd_layers_match() {
+        // 3x3 stride 1 with enough channels: odd and even sides, paddings 0..2.
+        for (cin, cout, p, hw) in [(32, 33, 1, [9, 9]), (35, 32, 0, [8, 11]), (32, 40, 2, [5, 6]), (32, 32, 1, [1, 1])] {
+            for (act, residual) in ALL.iter().zip([true, false, false, true]) {
+                let conv = Conv2d::new(&values(cout * cin * 9, 2), [cout, cin, 3, 3], None, geometry(1, p, 1, 1), *act).unwrap();
+                assert!(matches!(conv.path, Path::Winograd(_)));
+                check(cin, cout, [3, 3], geometry(1, p, 1, 1), hw, residual, *act);
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod pool;
 mod simd;
 #[cfg(test)]
 mod test_values;
+mod winograd;
 
 pub use activation::Activation;
 pub use conv::{Conv2d, ConvGeometry};
