@@ -83,6 +83,16 @@ mod imp {
         pub fn odd(self, o: Self) -> Self {
             Self(i32x4_shuffle::<1, 3, 5, 7>(self.0, o.0))
         }
+        /// `[a0, b0, a1, b1]`: the first halves interleaved.
+        #[inline(always)]
+        pub fn zip_lo(self, o: Self) -> Self {
+            Self(i32x4_shuffle::<0, 4, 1, 5>(self.0, o.0))
+        }
+        /// `[a2, b2, a3, b3]`.
+        #[inline(always)]
+        pub fn zip_hi(self, o: Self) -> Self {
+            Self(i32x4_shuffle::<2, 6, 3, 7>(self.0, o.0))
+        }
         /// Lane-wise maximum; `pmax` (not `max`) because the inputs are never NaN-sensitive here
         /// and it compiles to one instruction.
         #[inline(always)]
@@ -205,6 +215,14 @@ mod imp {
         pub fn odd(self, o: Self) -> Self {
             Self(unsafe { _mm_shuffle_ps::<0b11_01_11_01>(self.0, o.0) })
         }
+        #[inline(always)]
+        pub fn zip_lo(self, o: Self) -> Self {
+            Self(unsafe { _mm_unpacklo_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        pub fn zip_hi(self, o: Self) -> Self {
+            Self(unsafe { _mm_unpackhi_ps(self.0, o.0) })
+        }
     }
 }
 
@@ -261,6 +279,14 @@ mod imp {
         #[inline(always)]
         pub fn odd(self, o: Self) -> Self {
             Self([self.0[1], self.0[3], o.0[1], o.0[3]])
+        }
+        #[inline(always)]
+        pub fn zip_lo(self, o: Self) -> Self {
+            Self([self.0[0], o.0[0], self.0[1], o.0[1]])
+        }
+        #[inline(always)]
+        pub fn zip_hi(self, o: Self) -> Self {
+            Self([self.0[2], o.0[2], self.0[3], o.0[3]])
         }
         #[inline(always)]
         pub fn max(self, o: Self) -> Self {

@@ -7,6 +7,7 @@
 
 use super::activation::Activation;
 use super::gemm::{gemm, Epilogue, PackedA, NR};
+use super::simd::F32x4;
 
 /// The transformed weights of one 3x3 layer.
 #[derive(Debug, Clone)]
@@ -61,36 +62,53 @@ impl Winograd {
         if tiles == 0 {
             return;
         }
-        // V: 16 matrices [cin x tiles].
+        // V: 16 matrices [cin x tiles], four tiles of a tile row at a time (one per lane).
         let mut v = vec![0.0f32; 16 * self.cin * tiles];
         let plane_v = self.cin * tiles;
+        // The patch rows of a tile row split into even and odd padded columns: tile `tx`'s
+        // patch columns 0..4 are even[tx], odd[tx], even[tx + 1], odd[tx + 1].
+        let half = tw.div_ceil(4) * 4 + 1;
+        let mut split = vec![0.0f32; 8 * half];
         for (c, plane) in input.chunks_exact(h * w).enumerate() {
             for ty in 0..th {
-                for tx in 0..tw {
-                    let mut d = [[0.0f32; 4]; 4];
-                    for (i, row) in d.iter_mut().enumerate() {
-                        let iy = (2 * ty + i) as isize - py as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let line = &plane[iy as usize * w..][..w];
-                        for (j, x) in row.iter_mut().enumerate() {
-                            let ix = (2 * tx + j) as isize - px as isize;
-                            if ix >= 0 && ix < w as isize {
-                                *x = line[ix as usize];
-                            }
-                        }
+                for (i, eo) in split.chunks_exact_mut(2 * half).enumerate() {
+                    let (even, odd) = eo.split_at_mut(half);
+                    let iy = (2 * ty + i) as isize - py as isize;
+                    if iy < 0 || iy >= h as isize {
+                        even.fill(0.0);
+                        odd.fill(0.0);
+                        continue;
                     }
+                    let line = &plane[iy as usize * w..][..w];
+                    let at = |col: isize| if col >= 0 && col < w as isize { line[col as usize] } else { 0.0 };
+                    for (k, (e, o)) in even.iter_mut().zip(odd.iter_mut()).enumerate() {
+                        let col = (2 * k) as isize - px as isize;
+                        *e = at(col);
+                        *o = at(col + 1);
+                    }
+                }
+                for tx in (0..tw).step_by(4) {
+                    let d: [[F32x4; 4]; 4] = core::array::from_fn(|i| {
+                        let (even, odd) = split[2 * half * i..][..2 * half].split_at(half);
+                        [F32x4::load(&even[tx..]), F32x4::load(&odd[tx..]), F32x4::load(&even[tx + 1..]), F32x4::load(&odd[tx + 1..])]
+                    });
                     let at = c * tiles + ty * tw + tx;
+                    let n = (tw - tx).min(4);
                     for (k, value) in input_transform(&d).iter().enumerate() {
-                        v[k * plane_v + at] = *value;
+                        let dst = &mut v[k * plane_v + at..][..n];
+                        if n == 4 {
+                            value.store(dst);
+                        } else {
+                            dst.copy_from_slice(&value.to_array()[..n]);
+                        }
                     }
                 }
             }
         }
         // M = U V: 16 products [cout x tiles].
         let plane_m = self.cout * tiles;
-        let mut m = vec![0.0f32; 16 * plane_m];
+        // Four spare values so that the last tiles' vector loads stay in bounds.
+        let mut m = vec![0.0f32; 16 * plane_m + 4];
         let epilogue = Epilogue { bias: &self.zeros, activation: Activation::None, residual: None };
         for ((u, vk), mk) in self.u.iter().zip(v.chunks_exact(plane_v)).zip(m.chunks_exact_mut(plane_m)) {
             let pack = |j0: usize, width: usize, panel: &mut [f32]| {
@@ -101,27 +119,41 @@ impl Winograd {
             };
             gemm(u, tiles, pack, epilogue, mk, tiles);
         }
-        // Y = Aᵀ M A per tile, then bias, residual, activation.
+        // Y = Aᵀ M A four tiles at a time, then bias, residual, activation.
         let plane_out = oh * ow;
         for (o, out_plane) in out.chunks_exact_mut(plane_out).enumerate() {
+            let b = F32x4::splat(bias[o]);
+            let res_plane = residual.map(|r| &r[o * plane_out..][..plane_out]);
             for ty in 0..th {
-                for tx in 0..tw {
+                for tx in (0..tw).step_by(4) {
                     let t = o * tiles + ty * tw + tx;
-                    let mt: [f32; 16] = core::array::from_fn(|k| m[k * plane_m + t]);
-                    let y = output_transform(&mt);
-                    for (i, yr) in y.iter().enumerate() {
+                    // Lanes past the tile row hold other tiles' values and are not written.
+                    let mt: [F32x4; 16] = core::array::from_fn(|k| F32x4::load(&m[k * plane_m + t..]));
+                    for (i, [y0, y1]) in output_transform(&mt).into_iter().enumerate() {
                         let oy = 2 * ty + i;
                         if oy >= oh {
                             break;
                         }
-                        for (j, &yv) in yr.iter().enumerate() {
-                            let ox = 2 * tx + j;
-                            if ox >= ow {
-                                break;
+                        let row = &mut out_plane[oy * ow..][..ow];
+                        let res_row = res_plane.map(|r| &r[oy * ow..][..ow]);
+                        let x0 = 2 * tx;
+                        // Output columns x0..x0 + 8: each tile's two values side by side.
+                        let pair = [y0.zip_lo(y1).add(b), y0.zip_hi(y1).add(b)];
+                        if x0 + 8 <= ow {
+                            for (q, v) in pair.into_iter().enumerate() {
+                                let x = x0 + 4 * q;
+                                let v = match res_row {
+                                    Some(r) => v.add(F32x4::load(&r[x..])),
+                                    None => v,
+                                };
+                                activation.apply4(v).store(&mut row[x..]);
                             }
-                            let at = oy * ow + ox;
-                            let r = residual.map_or(0.0, |r| r[o * plane_out + at]);
-                            out_plane[at] = activation.apply(yv + bias[o] + r);
+                        } else {
+                            let values = [pair[0].to_array(), pair[1].to_array()];
+                            for (q, &yv) in values.iter().flatten().enumerate().take(ow - x0) {
+                                let x = x0 + q;
+                                row[x] = activation.apply(yv + res_row.map_or(0.0, |r| r[x]));
+                            }
                         }
                     }
                 }
@@ -130,35 +162,32 @@ impl Winograd {
     }
 }
 
-/// `Bᵀ d B`, row-major 4x4.
+/// `Bᵀ d B` (row-major 4x4), one tile per lane.
 #[inline(always)]
-fn input_transform(d: &[[f32; 4]; 4]) -> [f32; 16] {
+fn input_transform(d: &[[F32x4; 4]; 4]) -> [F32x4; 16] {
     // Bᵀ rows: [1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1].
-    let mut t = [[0.0f32; 4]; 4];
-    for j in 0..4 {
-        t[0][j] = d[0][j] - d[2][j];
-        t[1][j] = d[1][j] + d[2][j];
-        t[2][j] = d[2][j] - d[1][j];
-        t[3][j] = d[1][j] - d[3][j];
-    }
-    let mut v = [0.0f32; 16];
+    let t: [[F32x4; 4]; 4] = [
+        core::array::from_fn(|j| d[0][j].sub(d[2][j])),
+        core::array::from_fn(|j| d[1][j].add(d[2][j])),
+        core::array::from_fn(|j| d[2][j].sub(d[1][j])),
+        core::array::from_fn(|j| d[1][j].sub(d[3][j])),
+    ];
+    let mut v = [F32x4::zero(); 16];
     for (i, r) in t.iter().enumerate() {
-        v[i * 4] = r[0] - r[2];
-        v[i * 4 + 1] = r[1] + r[2];
-        v[i * 4 + 2] = r[2] - r[1];
-        v[i * 4 + 3] = r[1] - r[3];
+        v[i * 4] = r[0].sub(r[2]);
+        v[i * 4 + 1] = r[1].add(r[2]);
+        v[i * 4 + 2] = r[2].sub(r[1]);
+        v[i * 4 + 3] = r[1].sub(r[3]);
     }
     v
 }
 
-/// `Aᵀ m A` (2x2) for a row-major 4x4 `m`.
+/// `Aᵀ m A` (2x2) for a row-major 4x4 `m`, one tile per lane.
 #[inline(always)]
-fn output_transform(m: &[f32; 16]) -> [[f32; 2]; 2] {
+fn output_transform(m: &[F32x4; 16]) -> [[F32x4; 2]; 2] {
     // Aᵀ rows: [1, 1, 1, 0], [0, 1, -1, -1].
-    let row = |r: usize| [m[r * 4], m[r * 4 + 1], m[r * 4 + 2], m[r * 4 + 3]];
-    let (m0, m1, m2, m3) = (row(0), row(1), row(2), row(3));
-    let t0: [f32; 4] = core::array::from_fn(|j| m0[j] + m1[j] + m2[j]);
-    let t1: [f32; 4] = core::array::from_fn(|j| m1[j] - m2[j] - m3[j]);
-    let a = |t: [f32; 4]| [t[0] + t[1] + t[2], t[1] - t[2] - t[3]];
+    let t0: [F32x4; 4] = core::array::from_fn(|j| m[j].add(m[4 + j]).add(m[8 + j]));
+    let t1: [F32x4; 4] = core::array::from_fn(|j| m[4 + j].sub(m[8 + j]).sub(m[12 + j]));
+    let a = |t: [F32x4; 4]| [t[0].add(t[1]).add(t[2]), t[1].sub(t[2]).sub(t[3])];
     [a(t0), a(t1)]
 }
