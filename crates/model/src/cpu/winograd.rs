@@ -9,6 +9,13 @@ use super::activation::Activation;
 use super::gemm::{gemm, Epilogue, PackedA, NR};
 use super::simd::F32x4;
 
+/// Values of transformed inputs and products held at once (8 MiB of f32; tests use small
+/// bands so that several run).
+#[cfg(not(test))]
+const BAND_VALUES: usize = 2 << 20;
+#[cfg(test)]
+const BAND_VALUES: usize = 16 << 10;
+
 /// The transformed weights of one 3x3 layer.
 #[derive(Debug, Clone)]
 pub(crate) struct Winograd {
@@ -57,23 +64,53 @@ impl Winograd {
         out: &mut [f32],
         residual: Option<&[f32]>,
     ) {
-        let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
-        let tiles = th * tw;
-        if tiles == 0 {
+        let (all_rows, tw) = (oh.div_ceil(2), ow.div_ceil(2));
+        if all_rows * tw == 0 {
             return;
         }
-        // V: 16 matrices [cin x tiles], four tiles of a tile row at a time (one per lane).
-        let mut v = vec![0.0f32; 16 * self.cin * tiles];
-        let plane_v = self.cin * tiles;
+        // Bands of tile rows whose transformed inputs and products stay within ~8 MiB.
+        let band = (BAND_VALUES / (16 * (self.cin + self.cout) * tw)).clamp(1, all_rows);
+        let mut v = vec![0.0f32; 16 * self.cin * band * tw];
+        // Four spare values so that the last tiles' vector loads stay in bounds.
+        let mut m = vec![0.0f32; 16 * self.cout * band * tw + 4];
         // The patch rows of a tile row split into even and odd padded columns: tile `tx`'s
         // patch columns 0..4 are even[tx], odd[tx], even[tx + 1], odd[tx + 1].
         let half = tw.div_ceil(4) * 4 + 1;
         let mut split = vec![0.0f32; 8 * half];
+        for ty0 in (0..all_rows).step_by(band) {
+            let th = band.min(all_rows - ty0);
+            self.band(input, [h, w], [py, px], [oh, ow], [ty0, th, tw], bias, activation, out, residual, &mut v, &mut m, &mut split);
+        }
+    }
+
+    /// Tile rows `ty0..ty0 + th` of [`Winograd::run`], in its buffers.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn band(
+        &self,
+        input: &[f32],
+        [h, w]: [usize; 2],
+        [py, px]: [usize; 2],
+        [oh, ow]: [usize; 2],
+        [ty0, th, tw]: [usize; 3],
+        bias: &[f32],
+        activation: Activation,
+        out: &mut [f32],
+        residual: Option<&[f32]>,
+        v: &mut [f32],
+        m: &mut [f32],
+        split: &mut [f32],
+    ) {
+        let tiles = th * tw;
+        let half = tw.div_ceil(4) * 4 + 1;
+        // V: 16 matrices [cin x tiles], four tiles of a tile row at a time (one per lane).
+        let plane_v = self.cin * tiles;
+        let v = &mut v[..16 * plane_v];
         for (c, plane) in input.chunks_exact(h * w).enumerate() {
             for ty in 0..th {
                 for (i, eo) in split.chunks_exact_mut(2 * half).enumerate() {
                     let (even, odd) = eo.split_at_mut(half);
-                    let iy = (2 * ty + i) as isize - py as isize;
+                    let iy = (2 * (ty0 + ty) + i) as isize - py as isize;
                     if iy < 0 || iy >= h as isize {
                         even.fill(0.0);
                         odd.fill(0.0);
@@ -107,8 +144,7 @@ impl Winograd {
         }
         // M = U V: 16 products [cout x tiles].
         let plane_m = self.cout * tiles;
-        // Four spare values so that the last tiles' vector loads stay in bounds.
-        let mut m = vec![0.0f32; 16 * plane_m + 4];
+        let m = &mut m[..16 * plane_m + 4];
         let epilogue = Epilogue { bias: &self.zeros, activation: Activation::None, residual: None };
         for ((u, vk), mk) in self.u.iter().zip(v.chunks_exact(plane_v)).zip(m.chunks_exact_mut(plane_m)) {
             let pack = |j0: usize, width: usize, panel: &mut [f32]| {
@@ -130,7 +166,7 @@ impl Winograd {
                     // Lanes past the tile row hold other tiles' values and are not written.
                     let mt: [F32x4; 16] = core::array::from_fn(|k| F32x4::load(&m[k * plane_m + t..]));
                     for (i, [y0, y1]) in output_transform(&mt).into_iter().enumerate() {
-                        let oy = 2 * ty + i;
+                        let oy = 2 * (ty0 + ty) + i;
                         if oy >= oh {
                             break;
                         }
