@@ -309,14 +309,16 @@ impl Compiler {
             OperationIr::Float(_, FloatOperationIr::Matmul(m)) if self.lower_dense(&m.lhs, &m.rhs, None, &m.out)? => {}
             OperationIr::Module(ModuleOperationIr::Linear(l)) if self.lower_dense(&l.x, &l.weight, l.bias.as_ref(), &l.out)? => {}
             OperationIr::Module(ModuleOperationIr::MaxPool2d(p))
-                if p.dilation == [1, 1] && !p.ceil_mode && kernels::max_pool_supports(p.kernel_size, p.stride, p.padding) =>
+                if p.dilation == [1, 1] && !p.ceil_mode && kernels::pool_supports(p.kernel_size, p.stride, p.padding) =>
             {
                 let [_, channels, h, w] = dims4(&p.x)?;
                 let (input, out) = (self.place(p.x.id)?, self.new_place(p.out.id, per_example(&p.out)));
                 let (kernel, stride, padding) = (p.kernel_size, p.stride, p.padding);
                 self.steps.push(Step::MaxPool { input, channels, hw: [h, w], kernel, stride, padding, out });
             }
-            OperationIr::Module(ModuleOperationIr::AvgPool2d(p)) if !p.ceil_mode => {
+            OperationIr::Module(ModuleOperationIr::AvgPool2d(p))
+                if !p.ceil_mode && kernels::pool_supports(p.kernel_size, p.stride, p.padding) =>
+            {
                 let [_, channels, h, w] = dims4(&p.x)?;
                 let (input, out) = (self.place(p.x.id)?, self.new_place(p.out.id, per_example(&p.out)));
                 let (kernel, stride, padding, count_include_pad) = (p.kernel_size, p.stride, p.padding, p.count_include_pad);
@@ -453,7 +455,7 @@ impl Compiler {
         }
         let activation = self.fuse_activation(&mut cur);
         self.weight_values += weight.len() + bias.len();
-        let conv = kernels::conv(&weight, shape, &bias, &geometry, activation);
+        let conv = kernels::conv(&weight, shape, &bias, &geometry, activation)?;
         let input = self.place(c.x.id)?;
         let out = self.new_place(cur.id, per_example(&cur));
         self.steps.push(Step::Conv { conv, input, hw: [h, w], residual, out });
@@ -489,7 +491,7 @@ impl Compiler {
         }
         let activation = self.fuse_activation(&mut cur);
         self.weight_values += w.len() + bias.as_ref().map_or(0, Vec::len);
-        let dense = kernels::dense(&w, [k, m], bias.as_deref(), activation);
+        let dense = kernels::dense(&w, [k, m], bias.as_deref(), activation)?;
         let input = self.place(x.id)?;
         let out = self.new_place(cur.id, m);
         self.steps.push(Step::Dense { dense, input, out });

@@ -183,8 +183,7 @@ impl Step {
                 with_output(buffers, sizes, batch, out.slot, |buffers, dst| {
                     for n in 0..batch {
                         let (pooled, _) =
-                            crate::cpu::pool::max_pool(input.of(&buffers[input.slot], n), *channels, *hw, kernel[0], stride[0]);
-                        debug_assert_eq!(*padding, [0, 0]);
+                            kernels::max_pool2d(input.of(&buffers[input.slot], n), *channels, *hw, *kernel, *stride, *padding);
                         out.of_mut(dst, n).copy_from_slice(&pooled);
                     }
                 })
@@ -192,7 +191,7 @@ impl Step {
             Step::AvgPool { input, channels, hw, kernel, stride, padding, count_include_pad, out } => {
                 with_output(buffers, sizes, batch, out.slot, |buffers, dst| {
                     for n in 0..batch {
-                        let (pooled, _) = kernels::avg_pool(
+                        let (pooled, _) = kernels::avg_pool2d(
                             input.of(&buffers[input.slot], n),
                             *channels,
                             *hw,

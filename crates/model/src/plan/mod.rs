@@ -32,6 +32,8 @@ pub enum PlanError {
     Fallback { op: String, detail: String },
     #[error("input of {len} values is not whole examples of {per}")]
     Input { len: usize, per: usize },
+    #[error("a layer of the network does not fit the CPU kernels: {0}")]
+    Kernel(#[from] crate::cpu::KernelError),
     #[error("plan compiler: {0}")]
     Internal(String),
 }
