@@ -141,10 +141,10 @@ const sections = prepared.map((m) => {
   const rows = results.filter((r) => r.model === m.name);
   const ort = rows[0];
   const lines = rows.map((r) => {
-    if (r.error) return `| ${r.name} | not run: ${r.error.replaceAll('|', '/')} | | | | | |`;
+    if (r.error) return `| ${r.name} | not run: ${r.error.replaceAll('|', '/')} | | | | |`;
     const vs = ort.error ? 'n/a' : (r.p50 / ort.p50).toFixed(2);
     const diff = ort.error ? 'n/a' : maxDiff(r.output, ort.output).toExponential(1);
-    return `| ${r.name} | ${ms(r.readyMs)} | ${ms(r.p50)} / ${ms(r.p95)} (${r.runs} runs) | ${vs} | ${diff} | ${mib(r.wasmMemoryReady)} / ${mib(r.wasmMemoryPeak)} | ${mib(r.pageMemoryBytes)} |`;
+    return `| ${r.name} | ${ms(r.readyMs)} | ${ms(r.p50)} / ${ms(r.p95)} (${r.runs} runs) | ${vs} | ${diff} | ${mib(r.wasmMemoryReady)} / ${mib(r.wasmMemoryPeak)} |`;
   });
   const native = m.reference && !ort.error ? ` ORT Web's output is within ${maxDiff(ort.output, m.reference).toExponential(1)} of native ONNX Runtime's (scripts/bench-models.py's reference).` : '';
   const size = m.size ? ` ${(m.size.params / 1e6).toFixed(2)} M parameters, ONNX ${mib(m.size.onnxBytes)} MiB, ${(m.size.flops / 1e6).toFixed(m.size.flops < 1e7 ? 2 : 0)} MFLOPs per example.` : '';
@@ -152,8 +152,8 @@ const sections = prepared.map((m) => {
 
 Input [1, ${m.inputShape.join(', ')}].${size}${native}
 
-| system | ready (ms) | p50 / p95 (ms) | p50 vs ORT | max diff vs ORT | wasm memory MiB ready / peak | page memory MiB |
-|---|---|---|---|---|---|---|
+| system | ready (ms) | p50 / p95 (ms) | p50 vs ORT | max diff vs ORT | wasm memory MiB ready / peak |
+|---|---|---|---|---|---|
 ${lines.join('\n')}
 `;
 });
@@ -169,9 +169,11 @@ inference, the same span for every system (model bytes are fetched before it). p
 runs after that (plus one untimed warm-up). Max diff is against ONNX Runtime Web's output in the
 same run. "wasm memory" is the sum of the page's WebAssembly memories (every one created in JS or
 exported by an instance, so ORT's and burn-edge's are counted alike) after the first inference
-and at the end (a wasm memory never shrinks: the peak); "page memory" is Chromium's
-\`performance.measureUserAgentSpecificMemory()\` for the whole page (JS heap and wasm), n/a where it
-did not answer within 30 s. WebGPU is Chromium's **SwiftShader software adapter**, ${gpuRuns} runs.
+and at the end (a wasm memory never shrinks: the peak). (bench/results/models.json also has
+Chromium's \`performance.measureUserAgentSpecificMemory()\` of the page, \`pageMemoryBytes\`: it
+counted ORT's shared wasm memory but not burn-edge's unshared one when this was written, so it
+does not compare them.)
+WebGPU is Chromium's **SwiftShader software adapter**, ${gpuRuns} runs.
 
 ${sections.join('\n')}`;
 console.log(md);

@@ -105,7 +105,8 @@ async function ort() {
   const { meta, x } = await inputs();
   const bytes = await (await fetch(`${vendor}/${model}.onnx`)).arrayBuffer();
   const t0 = performance.now();
-  const ortModule = await import('/pkg/vendor/ort/ort.wasm.min.mjs');
+  const bundle = 'ort.wasm.min.mjs';
+  const ortModule = await import(`/pkg/vendor/ort/${bundle}`);
   ortModule.env.wasm.wasmPaths = new URL('/pkg/vendor/ort/', location.href).href;
   ortModule.env.wasm.numThreads = threads;
   const t1 = performance.now();
