@@ -1,6 +1,6 @@
-//! Tabular benchmark MLP (32 features -> 256 -> 128 -> 10 classes, softmax), imported from
-//! `scripts/bench-models.py`'s `target/bench-models/mlp-bench.onnx` (seeded random weights, published
-//! separately) by `scripts/add-model.sh`.
+//! Tabular benchmark MLP (32 features -> 256 -> 128 -> 10 classes, softmax).
+//! Imported by `scripts/add-model.sh` from `target/bench-models/mlp-bench.onnx`, which `scripts/bench-models.py`
+//! writes with seeded random weights (published separately, not compiled in).
 #[rustfmt::skip]
 mod generated;
 

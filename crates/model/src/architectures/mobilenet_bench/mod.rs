@@ -1,7 +1,7 @@
 //! MobileNetV2-style benchmark network (depthwise separable convolutions, batch norm, ReLU6,
-//! residual adds, global pooling, Gemm), imported from
-//! `scripts/bench-models.py`'s `target/bench-models/mobilenet-bench.onnx` (seeded random weights, published
-//! separately) by `scripts/add-model.sh`.
+//! residual adds, global pooling, Gemm).
+//! Imported by `scripts/add-model.sh` from `target/bench-models/mobilenet-bench.onnx`, which `scripts/bench-models.py`
+//! writes with seeded random weights (published separately, not compiled in).
 #[rustfmt::skip]
 mod generated;
 

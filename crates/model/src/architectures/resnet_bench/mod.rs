@@ -1,7 +1,7 @@
 //! ResNet-style benchmark network (ResNet-18's layout at half width: 7x7 stem, max pool, basic
-//! blocks with 1x1 downsampling, global pooling, Gemm), imported from
-//! `scripts/bench-models.py`'s `target/bench-models/resnet-bench.onnx` (seeded random weights, published
-//! separately) by `scripts/add-model.sh`.
+//! blocks with 1x1 downsampling, global pooling, Gemm).
+//! Imported by `scripts/add-model.sh` from `target/bench-models/resnet-bench.onnx`, which `scripts/bench-models.py`
+//! writes with seeded random weights (published separately, not compiled in).
 #[rustfmt::skip]
 mod generated;
 
