@@ -217,7 +217,7 @@ mod tests {
         graph.output = vec![value("y", &[4, 3])];
         let mut model = ModelProto::new();
         model.ir_version = 8;
-        model.graph = graph.into();
+        model.graph = Some(graph).into();
         for (domain, version) in [("", 16), ("com.example", 1)] {
             model.opset_import.push(Default::default());
             if let Some(opset) = model.opset_import.last_mut() {
