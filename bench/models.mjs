@@ -95,12 +95,15 @@ function publish(/** @type {{ name: string, onnx?: string }} */ m) {
   if (m.onnx) return `models/${m.name} is not published (scripts/import-models.sh publishes it)`;
   const work = mkdtempSync(join(tmpdir(), 'burn-edge-bench-'));
   try {
-    execFileSync(cliPath(), ['import-onnx', `${vendor}/${m.name}.onnx`, '--code', join(work, 'model.rs'), '--weights', join(work, 'model.bpk')], { stdio: 'pipe' });
-    execFileSync(cliPath(), ['publish', '--spec', `models/bench/${m.name}.model.json`, '--weights', join(work, 'model.bpk'), '--version', '1.0.0', '--alias', 'stable'], { stdio: 'pipe' });
+    const options = { stdio: /** @type {'pipe'} */ ('pipe'), env: { ...process.env, RUST_BACKTRACE: '0', RUST_LIB_BACKTRACE: '0' } };
+    execFileSync(cliPath(), ['import-onnx', `${generated}/${m.name}.onnx`, '--code', join(work, 'model.rs'), '--weights', join(work, 'model.bpk')], options);
+    execFileSync(cliPath(), ['publish', '--spec', `models/bench/${m.name}.model.json`, '--weights', join(work, 'model.bpk'), '--version', '1.0.0', '--alias', 'stable'], options);
     return null;
   } catch (e) {
     const err = /** @type {any} */ (e);
-    return `publishing failed: ${String(err.stderr || err.message).trim().split('\n').slice(-3).join(' ')}`;
+    // The CLI's error and its causes, on one line.
+    const text = String(err.stderr || err.message).split('Stack backtrace:')[0];
+    return `publishing failed: ${text.replace(/\s+/g, ' ').replace(/^Error: /, '').trim()}`;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
