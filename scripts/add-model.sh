@@ -115,5 +115,24 @@ echo "==> publishing $name $version"
 publish=("$cli" publish --spec "$spec" --weights "$work/weights.bpk" --version "$version")
 for a in "${aliases[@]}"; do publish+=(--alias "$a"); done
 [ -z "$signing_key" ] || publish+=(--signing-key "$signing_key")
+# Publishing the same weights again re-applies the aliases and stamps the channel's updatedAt;
+# when the aliases were already there, the old channel (and its signature) is put back, so a
+# re-run changes no file.
+channel="models/$name/channel.json"
+had_sig=0
+if [ -f "$channel" ]; then
+  cp "$channel" "$work/channel.json"
+  [ ! -f "$channel.sig" ] || { cp "$channel.sig" "$work/channel.json.sig"; had_sig=1; }
+fi
 "${publish[@]}"
+has_sig=0; [ ! -f "$channel.sig" ] || has_sig=1
+if [ -f "$work/channel.json" ] && [ "$had_sig" = "$has_sig" ] && node -e '
+  const fs = require("fs");
+  const [a, b] = process.argv.slice(1).map((f) => ({ ...JSON.parse(fs.readFileSync(f, "utf8")), updatedAt: null }));
+  process.exit(JSON.stringify(a) === JSON.stringify(b) ? 0 : 1);
+' "$work/channel.json" "$channel"; then
+  cp "$work/channel.json" "$channel"
+  [ "$had_sig" = 0 ] || cp "$work/channel.json.sig" "$channel.sig"
+  echo "    models/$name/ already had $version with these aliases: left as it was"
+fi
 echo "done: loadModel({ channelUrl: '/models/$name/channel.json', runtimeBase: '/pkg' }) loads it with this runtime build"
