@@ -90,13 +90,12 @@ EOF
   echo "    wrote $arch_dir/mod.rs"
 fi
 
-line="        pub mod $folder;"
 grep -q '// architectures: end' "$list" || { echo "$list has no '// architectures: end' marker" >&2; exit 1; }
-if grep -qxF "$line" "$list"; then
+if grep -qE "^\s*pub mod $folder;\s*$" "$list"; then
   echo "    $folder is registered in $list"
 else
-  # Before the end marker, so the list keeps its order of addition.
-  awk -v line="$line" '/\/\/ architectures: end/ { print line } { print }' "$list" > "$work/mod.rs"
+  # Before the end marker, indented as it is, so the list keeps its order of addition.
+  awk -v entry="pub mod $folder;" 'match($0, /^[ \t]*\/\/ architectures: end/) { indent = $0; sub(/[^ \t].*/, "", indent); print indent entry } { print }' "$list" > "$work/mod.rs"
   cp "$work/mod.rs" "$list"
   echo "    registered $folder in $list"
 fi

@@ -261,6 +261,58 @@ mod tests {
         assert!(!code.exists() && !weights.exists());
     }
 
+    /// `scripts/bench-models.py`'s output folder (`BURN_EDGE_BENCH_MODELS` overrides it).
+    fn bench_models() -> PathBuf {
+        std::env::var_os("BURN_EDGE_BENCH_MODELS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-models"))
+    }
+
+    /// Each benchmark model, imported here and run natively on Burn (flex), gives ONNX Runtime's
+    /// output within 1e-4 on the script's seeded batch of 2, and the committed generated code is
+    /// what burn-onnx generates from it (but for the path in burn-onnx's comment line). Skipped,
+    /// saying so, where the script has not run (it needs Python's onnx and onnxruntime).
+    #[test]
+    fn bench_models_match_onnx_runtime() {
+        let dir = bench_models();
+        let device = burn::prelude::Device::flex();
+        for id in ["mobilenet-bench", "resnet-bench", "mlp-bench"] {
+            let reference = dir.join(format!("{id}.reference.json"));
+            let Ok(text) = std::fs::read_to_string(&reference) else {
+                eprintln!("skipped {id}: no {} (run python3 scripts/bench-models.py)", reference.display());
+                continue;
+            };
+            let r: serde_json::Value = serde_json::from_str(&text).expect("reference JSON");
+            let floats = |key: &str| -> Vec<f32> {
+                r[key].as_array().expect(key).iter().map(|v| v.as_f64().expect("a number") as f32).collect()
+            };
+            let (input, expected) = (floats("input"), floats("output"));
+
+            let work = tempfile::tempdir().expect("temp dir");
+            let (code, weights) = (work.path().join("generated.rs"), work.path().join("weights.bpk"));
+            import(&dir.join(format!("{id}.onnx")), &code, &weights).expect("the bench model imports");
+            let folder = id.replace('-', "_");
+            let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../model/src/architectures/{folder}/generated.rs"));
+            let without_path = |text: String| text.lines().filter(|l| !l.starts_with("// Generated from ONNX")).collect::<Vec<_>>().join("\n");
+            assert_eq!(
+                without_path(std::fs::read_to_string(&code).expect("generated code")),
+                without_path(std::fs::read_to_string(&committed).expect("committed code")),
+                "{} is not what burn-onnx generates from {id}.onnx: re-run scripts/add-model.sh",
+                committed.display()
+            );
+
+            let architecture = burn_edge_model::architecture(id).expect("the bench model is registered");
+            let network = architecture.load(&std::fs::read(&weights).expect("weights"), &device).expect("the imported weights load");
+            let output = network.forward(&input, &device).expect("forward");
+            assert_eq!(output.dims(), [2, architecture.outputs()]);
+            let output: Vec<f32> = output.into_data().try_to_vec::<f32>().expect("f32 output");
+            let diff = output.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert_eq!(output.len(), expected.len());
+            assert!(diff <= 1e-4, "{id}: max |burn - onnxruntime| = {diff:e}");
+            eprintln!("{id}: max |burn (flex) - onnxruntime| = {diff:e}");
+        }
+    }
+
     #[test]
     fn a_file_that_is_not_onnx_is_refused_as_such() {
         let message = check_operators(b"not a protobuf at all").expect_err("garbage").to_string();
