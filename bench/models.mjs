@@ -127,7 +127,9 @@ try {
         results.push({ ...row, ...r });
         console.error(`done: ${m.name}: ${s.name}: p50 ${r.p50.toFixed(1)} ms`);
       } catch (e) {
-        results.push({ ...row, error: String(/** @type {any} */ (e).message ?? e).split('\n')[0] });
+        const label = `${m.name}: ${s.name}: `; // runBenchPage's prefix, said once here
+        const message = String(/** @type {any} */ (e).message ?? e).split('\n')[0];
+        results.push({ ...row, error: message.startsWith(label) ? message.slice(label.length) : message });
         console.error(`not run: ${m.name}: ${s.name}: ${results.at(-1).error}`);
       }
     }
