@@ -16,7 +16,7 @@
 // BENCH_MODELS=regex and BENCH_SYSTEMS=regex pick rows; BENCH_RUNS, BENCH_WEBGPU_RUNS set runs.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath, startServer } from '../tests/e2e/harness.mjs';
 import { runBenchPage } from './page.mjs';
@@ -25,6 +25,8 @@ import { vendorOrt } from './ort.mjs';
 const runs = Number(process.env.BENCH_RUNS || 100);
 const gpuRuns = Number(process.env.BENCH_WEBGPU_RUNS || 10);
 const cores = availableParallelism();
+// Other work on the machine skews the timings: the load average is printed with them.
+const loadBefore = loadavg()[0];
 const generated = 'target/bench-models';
 const vendor = 'pkg/vendor/bench-models';
 
@@ -166,7 +168,8 @@ ${lines.join('\n')}
 const md = `## Models: burn-edge and ONNX Runtime Web side by side
 
 Written by \`bench/models.mjs\` on ${new Date().toISOString()}: headless Chromium on this ${cores}-core
-machine, a fresh browser per row, cross-origin isolated page. The three bench models are made by
+machine (1-minute load average ${loadBefore.toFixed(1)} before the run, ${loadavg()[0].toFixed(1)} after it), a fresh
+browser per row, cross-origin isolated page. The three bench models are made by
 \`scripts/bench-models.py\` with seeded random weights (nobody tuned burn-edge for them); all systems
 get the same seeded input (the script's, and for SqueezeNet seeded uniform 0..255 values).
 "ready" = the runtime's JS import + its wasm fetched and compiled + session creation + the first
@@ -184,7 +187,7 @@ ${sections.join('\n')}`;
 console.log(md);
 mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/models.json', JSON.stringify({
-  when: new Date().toISOString(), cores,
+  when: new Date().toISOString(), cores, loadAverage: { before: loadBefore, after: loadavg()[0] },
   models: prepared.map(({ name, inputShape, size }) => ({ name, inputShape, size })),
   results: results.map(({ output, ...r }) => ({ ...r, maxDiffFromOrt: output ? maxDiff(output, results.find((o) => o.model === r.model).output ?? []) : null })),
 }, null, 2) + '\n');
