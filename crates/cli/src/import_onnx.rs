@@ -77,7 +77,10 @@ pub fn check_operators(onnx: &[u8]) -> Result<()> {
     // Built-in operators it knows by name but cannot process yet fail its type inference.
     match OnnxGraphBuilder::new().parse_bytes(onnx) {
         Ok(_) => {}
-        Err(onnx_ir::Error::Processing(ProcessError::UnsupportedOps(ops)) | onnx_ir::Error::TypeInference(ProcessError::UnsupportedOps(ops))) => {
+        Err(
+            onnx_ir::Error::Processing(ProcessError::UnsupportedOps(ops))
+            | onnx_ir::Error::TypeInference(ProcessError::UnsupportedOps(ops)),
+        ) => {
             // Entries read `<NodeType> (node '<renamed node>')`; the ONNX names come from the proto.
             let types: Vec<&str> = ops.iter().map(|op| op.split(" (node").next().unwrap_or(op)).collect();
             unsupported.extend(nodes.iter().filter(|n| n.node_type.as_ref().is_some_and(|t| types.contains(&format!("{t:?}").as_str()))));
@@ -283,9 +286,8 @@ mod tests {
                 continue;
             };
             let r: serde_json::Value = serde_json::from_str(&text).expect("reference JSON");
-            let floats = |key: &str| -> Vec<f32> {
-                r[key].as_array().expect(key).iter().map(|v| v.as_f64().expect("a number") as f32).collect()
-            };
+            let floats =
+                |key: &str| -> Vec<f32> { r[key].as_array().expect(key).iter().map(|v| v.as_f64().expect("a number") as f32).collect() };
             let (input, expected) = (floats("input"), floats("output"));
 
             let work = tempfile::tempdir().expect("temp dir");
@@ -293,7 +295,8 @@ mod tests {
             import(&dir.join(format!("{id}.onnx")), &code, &weights).expect("the bench model imports");
             let folder = id.replace('-', "_");
             let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../model/src/architectures/{folder}/generated.rs"));
-            let without_path = |text: String| text.lines().filter(|l| !l.starts_with("// Generated from ONNX")).collect::<Vec<_>>().join("\n");
+            let without_path =
+                |text: String| text.lines().filter(|l| !l.starts_with("// Generated from ONNX")).collect::<Vec<_>>().join("\n");
             assert_eq!(
                 without_path(std::fs::read_to_string(&code).expect("generated code")),
                 without_path(std::fs::read_to_string(&committed).expect("committed code")),
