@@ -1,5 +1,5 @@
 // @module bench: `npm run bench` — MNIST runtime benchmark in headless Chromium (after
-// bench/squeezenet.mjs, whose SqueezeNet table it includes).
+// bench/squeezenet.mjs and bench/models.mjs, whose tables it includes).
 // Per wasm build and backend: wasm load, session creation, first prediction, p50/p95 latency for
 // batch 1 and 32, plus the wasm sizes; and the same model exported to ONNX (`burn-edge
 // export-onnx`) in ONNX Runtime Web's wasm EP on one thread, with its max |difference| from ours. Prints a table and writes bench/results/mnist.json and
@@ -75,4 +75,5 @@ is fetched and compiled inside "create session". Max diff is of the batch-1 prob
 
 ${table}
 
-${existsSync('bench/results/squeezenet.md') ? readFileSync('bench/results/squeezenet.md', 'utf8') : ''}`);
+${existsSync('bench/results/squeezenet.md') ? readFileSync('bench/results/squeezenet.md', 'utf8') : ''}
+${existsSync('bench/results/models.md') ? readFileSync('bench/results/models.md', 'utf8') : ''}`);
