@@ -5,10 +5,14 @@
 //! error instead of failing deep inside a tensor copy. Bytes are untrusted: sizes, dtypes and
 //! shapes are checked ([`crate::weights_check`]) before a layer is built or a value copied.
 
-use burn::module::{ModuleMapper, Param, ParamId};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use burn::prelude::*;
 use burn::store::burn_pack::Bytes;
+use burn::store::burn_pack::Tensor as PackTensor;
 use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::store::{ModuleAdapter, ModuleContext};
 
 use crate::weights_check::{check_tensors, inspect, Inspected};
 
@@ -60,24 +64,28 @@ pub enum WeightsError {
     Encode(String),
 }
 
-/// Renumbers parameter ids 1, 2, 3, ... in module order. Burn draws ids at random and
-/// Burnpack stores them, so without this the same weights would encode to different bytes and
-/// content hashes.
-struct SequentialIds(u64);
+/// Numbers the parameter ids 1, 2, 3, ... in the order the tensors are written. Burn draws ids
+/// at random and Burnpack stores them, so without this the same weights would encode to
+/// different bytes and content hashes. It renumbers as the file is written, not on the module:
+/// a mapper over the module leaves batch norm's running statistics with their random ids.
+#[derive(Clone, Default)]
+struct SequentialIds(Arc<AtomicU64>);
 
-impl ModuleMapper for SequentialIds {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let (_, value, mapper) = param.consume();
-        self.0 += 1;
-        Param::from_mapped_value(ParamId::from(self.0), value, mapper)
+impl ModuleAdapter for SequentialIds {
+    fn adapt(&self, mut tensor: PackTensor, _: ModuleContext<'_>) -> PackTensor {
+        tensor.param_id = Some(self.0.fetch_add(1, Ordering::Relaxed) + 1);
+        tensor
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
     }
 }
 
 /// Encodes `model` with its architecture id `architecture` and any further metadata
 /// (hyper-parameters); the same weights always give the same bytes.
 pub fn save_module<M: Module>(model: &M, architecture: &str, metadata: &[(&str, String)]) -> Result<Vec<u8>, WeightsError> {
-    let model = model.clone().map(&mut SequentialIds(0));
-    let mut store = BurnpackStore::from_bytes(None).metadata(KEY_ARCHITECTURE, architecture);
+    let mut store = BurnpackStore::from_bytes(None).with_to_adapter(SequentialIds::default()).metadata(KEY_ARCHITECTURE, architecture);
     for (key, value) in metadata {
         store = store.metadata(*key, value.clone());
     }

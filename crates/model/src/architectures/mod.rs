@@ -33,5 +33,8 @@ architectures! {
     // architectures: begin
     pub mod mnist_cnn;
     pub mod squeezenet1_1;
+    pub mod mobilenet_bench;
+    pub mod resnet_bench;
+    pub mod mlp_bench;
     // architectures: end
 }
