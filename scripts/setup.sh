@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, and nothing it already has:
 # Chromium + chromedriver and ClickHouse (apt; the collector's ClickHouse sink is tested
-# against a real server), the wasm32 target, wasm-bindgen-cli at the version in
+# against a real server), Python's onnx, numpy and onnxruntime (pip: the benchmark networks
+# and their ONNX Runtime reference outputs, scripts/bench-models.py), the wasm32 target, wasm-bindgen-cli at the version in
 # Cargo.lock, and the npm packages (binaryen's wasm-opt, playwright-core, typescript).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Pinned: scripts/bench-models.py writes the same ONNX bytes with these versions.
+if ! python3 -c 'import onnx, numpy, onnxruntime' 2>/dev/null; then
+  echo "==> pip install onnx numpy onnxruntime"
+  python3 -m pip install --quiet --disable-pip-version-check onnx==1.23.2 numpy==2.4.6 onnxruntime==1.32.0
 fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

@@ -14,6 +14,9 @@ bash scripts/setup.sh || exit 1
 # dev-profile server binary (serving speed does not matter there).
 step cargo build -p burn-edge-cli
 step bash scripts/import-models.sh
+# The benchmark networks a user would bring (ONNX, seeded weights) and ONNX Runtime's outputs on
+# them: the native test holds burn-edge to 1e-4 of them, and the browser tests publish them.
+step python3 scripts/bench-models.py
 step cargo test --workspace
 step node_modules/.bin/tsc -p jsconfig.json
 step bash scripts/test-browser.sh

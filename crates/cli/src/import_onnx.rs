@@ -271,8 +271,8 @@ mod tests {
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-models"))
     }
 
-    /// Each benchmark model, imported here and run natively on Burn (flex), gives ONNX Runtime's
-    /// output within 1e-4 on the script's seeded batch of 2, and the committed generated code is
+    /// Each benchmark model, imported here and run natively on Burn (flex) and on its compiled
+    /// plan (burn-edge's kernels), gives ONNX Runtime's output within 1e-4 on the script's seeded batch of 2, and the committed generated code is
     /// what burn-onnx generates from it (but for the path in burn-onnx's comment line). Skipped,
     /// saying so, where the script has not run (it needs Python's onnx and onnxruntime).
     #[test]
@@ -313,6 +313,14 @@ mod tests {
             assert_eq!(output.len(), expected.len());
             assert!(diff <= 1e-4, "{id}: max |burn - onnxruntime| = {diff:e}");
             eprintln!("{id}: max |burn (flex) - onnxruntime| = {diff:e}");
+            // The same weights compiled onto burn-edge's kernels: what the CPU runtime runs.
+            let plan = burn_edge_model::Plan::compile(network.capture().expect("capture")).expect("the network compiles to a plan");
+            let planned = plan.run(&input).expect("plan");
+            let diff = planned.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert_eq!(planned.len(), expected.len());
+            assert!(diff <= 1e-4, "{id}: max |burn-edge kernels - onnxruntime| = {diff:e}");
+            assert!(plan.summary().burn_ops.is_empty(), "{id}: {:?}", plan.summary());
+            eprintln!("{id}: max |burn-edge kernels - onnxruntime| = {diff:e}");
         }
     }
 
