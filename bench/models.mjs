@@ -15,10 +15,10 @@
 // as not run, with the reason, and the others go on.
 // BENCH_MODELS=regex and BENCH_SYSTEMS=regex pick rows; BENCH_RUNS, BENCH_WEBGPU_RUNS set runs.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { cliPath, startServer } from '../tests/e2e/harness.mjs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { startServer } from '../tests/e2e/harness.mjs';
+import { publishBenchModel } from '../tests/e2e/bench-models.mjs';
 import { runBenchPage } from './page.mjs';
 import { vendorOrt } from './ort.mjs';
 
@@ -88,26 +88,17 @@ function prepare() {
 }
 
 /**
- * Publishes the model's weights as models/<name>/ 1.0.0 (stable) if nothing is published there:
- * imported from its ONNX file with the CLI, with the spec models/bench/<name>.model.json.
+ * Publishes a bench model (tests/e2e/bench-models.mjs) unless published.
  * @returns {string | null} why burn-edge cannot run it, or null
  */
 function publish(/** @type {{ name: string, onnx?: string }} */ m) {
   if (existsSync(`models/${m.name}/channel.json`)) return null;
   if (m.onnx) return `models/${m.name} is not published (scripts/import-models.sh publishes it)`;
-  const work = mkdtempSync(join(tmpdir(), 'burn-edge-bench-'));
   try {
-    const options = { stdio: /** @type {'pipe'} */ ('pipe'), env: { ...process.env, RUST_BACKTRACE: '0', RUST_LIB_BACKTRACE: '0' } };
-    execFileSync(cliPath(), ['import-onnx', `${generated}/${m.name}.onnx`, '--code', join(work, 'model.rs'), '--weights', join(work, 'model.bpk')], options);
-    execFileSync(cliPath(), ['publish', '--spec', `models/bench/${m.name}.model.json`, '--weights', join(work, 'model.bpk'), '--version', '1.0.0', '--alias', 'stable'], options);
+    publishBenchModel(m.name);
     return null;
   } catch (e) {
-    const err = /** @type {any} */ (e);
-    // The CLI's error and its causes, on one line.
-    const text = String(err.stderr || err.message).split('Stack backtrace:')[0];
-    return `publishing failed: ${text.replace(/\s+/g, ' ').replace(/^Error: /, '').trim()}`;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
+    return String(/** @type {any} */ (e).message);
   }
 }
 

@@ -88,7 +88,7 @@ impl Session {
 
     /// Which backend runs, its adapter, why other backends were skipped, and the model.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        let json = serde_json::to_string(self.inner.info()).map_err(|e| JsError::new(&e.to_string()))?;
+        let json = serde_json::to_string(&self.inner.info()).map_err(|e| JsError::new(&e.to_string()))?;
         js_sys::JSON::parse(&json).map_err(|_| JsError::new("could not build the info object"))
     }
 }

@@ -12,6 +12,7 @@
  *   | { type: 'predict', input: Float32Array }
  *   | { type: 'prepareDigit', rgba: Uint8Array, width: number, height: number }
  *   | { type: 'prepareImage', rgba: Uint8Array, width: number, height: number, schema: string }
+ *   | { type: 'memory' }
  *   | { type: 'dispose' }} Request
  * @typedef {{ value: unknown, transfer: Transferable[] }} Reply
  */
@@ -109,6 +110,9 @@ export function createHost() {
         /** @type {Float32Array} */
         const input = needRuntime().prepareImage(request.rgba, request.width, request.height, request.schema);
         return { value: input, transfer: [input.buffer] };
+      }
+      case 'memory': {
+        return { value: needSession().info().memory, transfer: [] };
       }
       case 'dispose': {
         session?.free();

@@ -170,8 +170,14 @@ export interface ModelInfo {
   backend: 'webgpu' | 'cpu';
   adapter: Record<string, unknown> | null;
   skipped: { backend: string; reason: string }[];
-  /** CPU kernels: `'burn-edge'` (this runtime's own) or Burn's (`'flex'`). */
+  /** CPU kernels: `'burn-edge'` (this runtime's own, through the network's compiled plan) or Burn's (`'flex'`). */
   cpuKernels: string;
+  /** On the CPU with burn-edge's kernels: the compiled plan (steps on the kernels, operations fused into them, operations left to Burn, bytes of weights it holds). */
+  plan: { kernelSteps: number; fused: number; burnOps: string[]; weightBytes: number } | null;
+  /** Why the network runs on Burn's CPU kernels although burn-edge's were asked for. */
+  planError: string | null;
+  /** The runtime's wasm memory in bytes when the session was created, and when the session was loaded (see `Model.memory()` for now). */
+  memory: { afterCreation: number | null; now: number | null };
   /** `'relaxed'` when the CPU module uses relaxed SIMD's fused multiply-add, else `'baseline'`. */
   cpuSimd: 'relaxed' | 'baseline';
   runtimeVersion: string;
@@ -248,6 +254,8 @@ export interface Model extends EventTarget {
   /** The `top` (default 5) most likely labels for one image, best first. */
   classifyImage(source: ImageSource, options?: { top?: number }): Promise<{ index: number; label: string; probability: number }[]>;
   info(): ModelInfo;
+  /** The runtime's wasm memory in bytes now and right after the session was created (null outside wasm). */
+  memory(): Promise<{ afterCreation: number | null; now: number | null }>;
   /** Frees the session and stops the worker; later calls reject with code `'DISPOSED'`. */
   dispose(): void;
   /** Id of the last prediction recorded by telemetry, for `feedback`; null without telemetry. */

@@ -388,6 +388,15 @@ export function createModel(o) {
       return [...probs].map((probability, index) => ({ index, label: labels[index] ?? String(index), probability }))
         .sort((x, y) => y.probability - x.probability).slice(0, top);
     },
+    /**
+     * The runtime's wasm memory in bytes now and right after the session was created (null for
+     * both outside wasm); it never shrinks, so a growing `now` between predictions is a leak.
+     * @returns {Promise<{ afterCreation: number | null, now: number | null }>}
+     */
+    async memory() {
+      if (disposed) return gone();
+      return current.prepared.engine.call({ type: 'memory' });
+    },
     /** Re-checks the channel now; resolves once any swap it caused is done. */
     recheck() {
       return watcher.now();
