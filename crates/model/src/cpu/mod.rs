@@ -14,7 +14,7 @@ pub mod gemm;
 pub mod pool;
 mod simd;
 #[cfg(test)]
-mod test_values;
+pub(crate) mod test_values;
 mod winograd;
 
 pub use activation::Activation;

@@ -1,4 +1,4 @@
-//! Deterministic pseudo-random values in `-1..=1` for the kernel tests.
+//! Deterministic pseudo-random values in `-1..=1` for the kernel and plan tests.
 
 /// `len` values from an xorshift stream seeded by `seed`.
 pub(crate) fn values(len: usize, seed: u32) -> Vec<f32> {

@@ -8,18 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation;
 
 use super::{capture, Plan};
-
-fn values(len: usize, seed: u32) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x % 2001) as f32 / 1000.0 - 1.0
-        })
-        .collect()
-}
+use crate::cpu::test_values::values;
 
 fn tensor<const D: usize>(shape: [usize; D], seed: u32, device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values(shape.iter().product(), seed), shape), device)
