@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use burn::prelude::*;
-use burn_edge_model::{check_input, Architecture, Network, Plan, PlanSummary};
+use burn_edge_model::{check_input, Architecture, Network, Plan, PlanSummary, WeightBytes};
 use serde::Serialize;
 
 use crate::backend::{cpu_device, BackendKind, BackendPreference, CpuKernels, Skipped, WebGpuDevice, BURN_EDGE_KERNELS, CPU_KERNELS};
@@ -55,11 +55,19 @@ pub struct PlanInfo {
     pub burn_ops: Vec<String>,
     /// Bytes of weights and constants the plan holds (the network's module is dropped).
     pub weight_bytes: usize,
+    /// Bytes of the largest activation buffer for one example (the memory goal's other term).
+    pub largest_activation_bytes: usize,
 }
 
 impl From<&PlanSummary> for PlanInfo {
     fn from(s: &PlanSummary) -> Self {
-        Self { kernel_steps: s.kernel_steps, fused: s.fused, burn_ops: s.burn_ops.clone(), weight_bytes: s.weight_values * 4 }
+        Self {
+            kernel_steps: s.kernel_steps,
+            fused: s.fused,
+            burn_ops: s.burn_ops.clone(),
+            weight_bytes: s.weight_values * 4,
+            largest_activation_bytes: s.largest_activation * 4,
+        }
     }
 }
 
@@ -99,7 +107,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Creates a session from Burnpack weight bytes.
+    /// Creates a session from Burnpack weight bytes (a `Vec` is taken without a copy: the
+    /// file is held once while the model loads, and dropped once the session exists).
     ///
     /// `acquire_webgpu` is called only when WebGPU is wanted; it returns an initialised device or
     /// the reason there is none. With [`BackendPreference::Auto`] any WebGPU failure (no API, no
@@ -108,7 +117,7 @@ impl Session {
     /// error on every backend. On the CPU, `kernels` picks burn-edge's kernels or Burn's.
     pub async fn create<F, Fut>(
         architecture: &'static dyn Architecture,
-        weights: &[u8],
+        weights: impl Into<WeightBytes>,
         preference: BackendPreference,
         kernels: CpuKernels,
         acquire_webgpu: F,
@@ -117,11 +126,12 @@ impl Session {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,
     {
+        let weights = weights.into();
         let mut skipped = Vec::new();
         if preference == BackendPreference::Cpu {
             skipped.push(Skipped { backend: BackendKind::WebGpu, reason: "not requested (backend \"cpu\")".into() });
         } else {
-            match Self::on_webgpu(architecture, weights, acquire_webgpu).await {
+            match Self::on_webgpu(architecture, &weights, acquire_webgpu).await {
                 Ok(session) => return Ok(session),
                 Err(RuntimeError::WebGpuUnavailable(reason)) if preference == BackendPreference::Auto => {
                     skipped.push(Skipped { backend: BackendKind::WebGpu, reason });
@@ -132,16 +142,33 @@ impl Session {
                 Err(other) => return Err(other),
             }
         }
-        let mut session = Self::on_device(architecture, weights, cpu_device(), BackendKind::Cpu, None, skipped)?;
-        if kernels == CpuKernels::Auto {
-            session.compile_plan();
-        }
+        let device = cpu_device();
+        let network = architecture.load_shared(&weights, &device)?;
+        let mut info = Self::describe(architecture, network.as_ref(), BackendKind::Cpu, None, skipped);
+        let runner = match kernels {
+            CpuKernels::Auto => match compile_plan(network) {
+                Ok(plan) => {
+                    info.cpu_kernels = BURN_EDGE_KERNELS;
+                    info.plan = Some(PlanInfo::from(plan.summary()));
+                    Runner::Plan(plan)
+                }
+                // The capture consumed the module: a network that does not compile is loaded
+                // again and runs on Burn, and `info().planError` says why.
+                Err(reason) => {
+                    info.plan_error = Some(reason);
+                    Runner::Burn { network: architecture.load_shared(&weights, &device)?, device }
+                }
+            },
+            CpuKernels::Burn => Runner::Burn { network, device },
+        };
+        drop(weights);
+        let mut session = Self { architecture, runner, info };
         session.warm_up().await?;
         session.info.memory.after_creation = wasm_memory();
         Ok(session)
     }
 
-    async fn on_webgpu<F, Fut>(architecture: &'static dyn Architecture, weights: &[u8], acquire: F) -> Result<Self, RuntimeError>
+    async fn on_webgpu<F, Fut>(architecture: &'static dyn Architecture, weights: &WeightBytes, acquire: F) -> Result<Self, RuntimeError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,
@@ -152,22 +179,22 @@ impl Session {
             ));
         }
         let gpu = acquire().await.map_err(RuntimeError::WebGpuUnavailable)?;
-        let mut session = Self::on_device(architecture, weights, gpu.device, BackendKind::WebGpu, Some(gpu.adapter), Vec::new())?;
+        let network = architecture.load_shared(weights, &gpu.device)?;
+        let info = Self::describe(architecture, network.as_ref(), BackendKind::WebGpu, Some(gpu.adapter), Vec::new());
+        let mut session = Self { architecture, runner: Runner::Burn { network, device: gpu.device }, info };
         session.warm_up().await.map_err(|e| RuntimeError::WebGpuUnavailable(format!("warm-up inference failed: {e}")))?;
         session.info.memory.after_creation = wasm_memory();
         Ok(session)
     }
 
-    fn on_device(
+    fn describe(
         architecture: &'static dyn Architecture,
-        weights: &[u8],
-        device: Device,
+        network: &dyn Network,
         backend: BackendKind,
         adapter: Option<serde_json::Value>,
         skipped: Vec<Skipped>,
-    ) -> Result<Self, RuntimeError> {
-        let network = architecture.load(weights, &device)?;
-        let info = SessionInfo {
+    ) -> SessionInfo {
+        SessionInfo {
             backend,
             cpu_kernels: CPU_KERNELS,
             plan: None,
@@ -180,22 +207,6 @@ impl Session {
             parameters: network.num_params(),
             webgpu_build: cfg!(feature = "webgpu"),
             runtime_version: RUNTIME_VERSION,
-        };
-        Ok(Self { architecture, runner: Runner::Burn { network, device }, info })
-    }
-
-    /// Compiles the network onto burn-edge's CPU kernels and drops its Burn module, so each
-    /// weight is held once; a network that cannot be compiled keeps running on Burn, and
-    /// `info().planError` says why.
-    fn compile_plan(&mut self) {
-        let Runner::Burn { network, .. } = &self.runner else { return };
-        match network.capture().map_err(|e| e.to_string()).and_then(|graph| Plan::compile(graph).map_err(|e| e.to_string())) {
-            Ok(plan) => {
-                self.info.cpu_kernels = BURN_EDGE_KERNELS;
-                self.info.plan = Some(PlanInfo::from(plan.summary()));
-                self.runner = Runner::Plan(plan);
-            }
-            Err(reason) => self.info.plan_error = Some(reason),
         }
     }
 
@@ -243,6 +254,13 @@ impl Session {
     pub fn info(&self) -> SessionInfo {
         SessionInfo { memory: Memory { now: wasm_memory(), ..self.info.memory }, ..self.info.clone() }
     }
+}
+
+/// The network compiled onto burn-edge's CPU kernels; its module moves into the capture, so
+/// each weight is held once.
+fn compile_plan(network: Box<dyn Network>) -> Result<Plan, String> {
+    let graph = network.capture().map_err(|e| e.to_string())?;
+    Plan::compile(graph).map_err(|e| e.to_string())
 }
 
 /// The probabilities, unless the backend produced NaN or infinity.

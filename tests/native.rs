@@ -50,7 +50,7 @@ fn forced_webgpu_without_it_is_an_error_not_a_cpu_run() {
 #[test]
 fn weights_that_do_not_decode_are_an_error_on_every_preference() {
     for preference in [BackendPreference::Auto, BackendPreference::Cpu] {
-        let err = block_on(Session::create(&MNIST, b"garbage", preference, CpuKernels::Auto, no_webgpu)).err().expect("must fail");
+        let err = block_on(Session::create(&MNIST, &b"garbage"[..], preference, CpuKernels::Auto, no_webgpu)).err().expect("must fail");
         assert!(err.to_string().starts_with("weights are not a valid Burnpack file"), "{err}");
     }
     let truncated = &WEIGHTS[..WEIGHTS.len() / 2];

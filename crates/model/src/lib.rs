@@ -28,4 +28,4 @@ pub use image_size::{MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE};
 pub use input::{check_input, input_tensor, InputError};
 pub use plan::{Plan, PlanError, PlanSummary};
 pub use registry::{architecture, architectures, Architecture, CaptureFailed, Network};
-pub use weights::{architecture_of, load_module, save_module, WeightsError};
+pub use weights::{architecture_of, load_module, save_module, WeightBytes, WeightsError};

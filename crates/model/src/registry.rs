@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use crate::input::InputError;
-use crate::weights::WeightsError;
+use crate::weights::{WeightBytes, WeightsError};
 
 /// An architecture compiled into this build: its shapes, and how weight bytes become a
 /// [`Network`].
@@ -23,8 +23,13 @@ pub trait Architecture: Sync + 'static {
     }
     /// Output values per example (classes).
     fn outputs(&self) -> usize;
-    /// Decodes (untrusted) Burnpack weight bytes on `device`.
-    fn load(&self, weights: &[u8], device: &Device) -> Result<Box<dyn Network>, WeightsError>;
+    /// Decodes (untrusted) Burnpack weight bytes on `device`. The buffer is shared, not
+    /// copied: the model's tensors may be views into it.
+    fn load_shared(&self, weights: &WeightBytes, device: &Device) -> Result<Box<dyn Network>, WeightsError>;
+    /// [`Architecture::load_shared`] on a copy of `weights`.
+    fn load(&self, weights: &[u8], device: &Device) -> Result<Box<dyn Network>, WeightsError> {
+        self.load_shared(&weights.into(), device)
+    }
     /// Fresh (random) weights, for tests and benchmarks.
     fn init(&self, device: &Device) -> Box<dyn Network>;
 }
@@ -47,8 +52,9 @@ pub trait Network: Send + core::fmt::Debug {
     fn save(&self) -> Result<Vec<u8>, WeightsError>;
     /// The forward pass for one example (batch 1) recorded on a fresh `Device::capture()`:
     /// inputs = `[the input tensor]`, outputs = `[the [1, outputs] result]`; the weights are
-    /// the graph's recorded values. Implementations call [`capture_forward`].
-    fn capture(&self) -> Result<CapturedGraph, CaptureFailed>;
+    /// the graph's recorded values. It consumes the network, whose tensors move into the graph
+    /// one by one, so the weights are not held twice. Implementations call [`capture_forward`].
+    fn capture(self: Box<Self>) -> Result<CapturedGraph, CaptureFailed>;
     /// ONNX bytes of this network (burn-onnx's exporter over the same forward).
     #[cfg(feature = "onnx")]
     fn export_onnx(&self) -> Result<Vec<u8>, String>;
@@ -77,7 +83,7 @@ pub fn architecture(id: &str) -> Option<&'static dyn Architecture> {
 /// architecture.
 pub fn capture_forward<M: Module, const D: usize>(
     architecture: &'static dyn Architecture,
-    module: &M,
+    module: M,
     forward: impl FnOnce(&M, Tensor<D>) -> Tensor<2>,
 ) -> Result<CapturedGraph, CaptureFailed> {
     let failed = |detail: String| CaptureFailed { architecture: architecture.id(), detail };

@@ -16,6 +16,44 @@ use burn::store::{ModuleAdapter, ModuleContext};
 
 use crate::weights_check::{check_tensors, inspect, Inspected};
 
+/// Weight bytes, shared rather than copied: a session, the Burnpack reader and the header check
+/// all read the one buffer the caller handed over (from a `Vec` without a copy), so a model
+/// being loaded costs its tensors plus the file, not two files.
+#[derive(Clone, Debug)]
+pub struct WeightBytes(bytes::Bytes);
+
+impl WeightBytes {
+    /// The file as Burn's byte container, sharing this buffer.
+    pub(crate) fn shared(&self) -> Bytes {
+        Bytes::from_shared(self.0.clone(), burn::tensor::AllocationProperty::Other)
+    }
+}
+
+impl From<Vec<u8>> for WeightBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes::Bytes::from(bytes))
+    }
+}
+
+impl From<&[u8]> for WeightBytes {
+    fn from(bytes: &[u8]) -> Self {
+        Self(bytes::Bytes::copy_from_slice(bytes))
+    }
+}
+
+impl From<&Vec<u8>> for WeightBytes {
+    fn from(bytes: &Vec<u8>) -> Self {
+        bytes.as_slice().into()
+    }
+}
+
+impl std::ops::Deref for WeightBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Metadata key of the architecture id in every weights file burn-edge writes.
 pub(crate) const KEY_ARCHITECTURE: &str = "burn_edge.architecture";
 
@@ -97,14 +135,14 @@ pub fn save_module<M: Module>(model: &M, architecture: &str, metadata: &[(&str, 
 /// The architecture id recorded in weight bytes, if any (an `import-onnx` output has none
 /// until `publish` re-encodes it).
 pub fn architecture_of(bytes: &[u8]) -> Result<Option<String>, WeightsError> {
-    Ok(inspect(bytes)?.metadata.get(KEY_ARCHITECTURE).cloned())
+    Ok(inspect(&WeightBytes::from(bytes))?.metadata.get(KEY_ARCHITECTURE).cloned())
 }
 
 /// Decodes weight bytes of an architecture with fixed shapes (an imported one: the bytes come
 /// from `publish` or straight from `import-onnx`, without an id) into the module `build`
 /// makes once the file's header is read (its parameters are lazy: nothing is allocated until
 /// the checked load).
-pub fn load_module<M: Module>(bytes: &[u8], architecture: &'static str, build: impl FnOnce() -> M) -> Result<M, WeightsError> {
+pub fn load_module<M: Module>(bytes: &WeightBytes, architecture: &'static str, build: impl FnOnce() -> M) -> Result<M, WeightsError> {
     let file = inspect(bytes)?;
     if let Some(found) = file.metadata.get(KEY_ARCHITECTURE).filter(|a| *a != architecture) {
         return Err(WeightsError::WrongArchitecture { found: found.clone(), expected: architecture });
@@ -114,9 +152,14 @@ pub fn load_module<M: Module>(bytes: &[u8], architecture: &'static str, build: i
 
 /// Loads `bytes` (already inspected as `file`) into `model` once every tensor's dtype and
 /// shape is checked against it.
-pub(crate) fn load_checked<M: Module>(bytes: &[u8], file: &Inspected, architecture: &'static str, mut model: M) -> Result<M, WeightsError> {
+pub(crate) fn load_checked<M: Module>(
+    bytes: &WeightBytes,
+    file: &Inspected,
+    architecture: &'static str,
+    mut model: M,
+) -> Result<M, WeightsError> {
     check_tensors(&model, file, architecture)?;
-    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
+    let mut store = BurnpackStore::from_bytes(Some(bytes.shared()));
     model.load_from(&mut store).map_err(|e| WeightsError::Mismatch { architecture, detail: e.to_string() })?;
     Ok(model)
 }

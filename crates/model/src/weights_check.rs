@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
-use burn::store::burn_pack::{Bytes, DType, Reader};
+use burn::store::burn_pack::{DType, Reader};
 
-use crate::weights::WeightsError;
+use crate::weights::{WeightBytes, WeightsError};
 
 /// What a weights file says about itself, parsed once: metadata and each tensor's dtype and shape.
 pub(crate) struct Inspected {
@@ -22,8 +22,8 @@ pub(crate) struct Inspected {
 }
 
 /// Parses the Burnpack header and metadata of `bytes` (no tensor data is read or copied).
-pub(crate) fn inspect(bytes: &[u8]) -> Result<Inspected, WeightsError> {
-    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| WeightsError::NotBurnpack(e.to_string()))?;
+pub(crate) fn inspect(bytes: &WeightBytes) -> Result<Inspected, WeightsError> {
+    let reader = Reader::from_bytes(bytes.shared()).map_err(|e| WeightsError::NotBurnpack(e.to_string()))?;
     let metadata = reader.metadata().clone();
     let tensors = reader
         .into_tensors()

@@ -12,7 +12,7 @@ use burn::prelude::*;
 
 use crate::input::{input_tensor, InputError};
 use crate::registry::{capture_forward, Architecture, CaptureFailed, Network};
-use crate::weights::{load_module, save_module, WeightsError};
+use crate::weights::{load_module, save_module, WeightBytes, WeightsError};
 
 /// What [`imported_architecture!`](crate::imported_architecture) implements for a generated
 /// module whose input has rank `R` (batch included).
@@ -54,7 +54,7 @@ impl<M: ImportedModel<R>, const R: usize> Architecture for Imported<M, R> {
         self.outputs
     }
 
-    fn load(&self, weights: &[u8], device: &Device) -> Result<Box<dyn Network>, WeightsError> {
+    fn load_shared(&self, weights: &WeightBytes, device: &Device) -> Result<Box<dyn Network>, WeightsError> {
         let model = load_module(weights, self.id, || M::build(device))?;
         Ok(Box::new(ImportedNetwork::<M, R> { model }))
     }
@@ -95,8 +95,8 @@ impl<M: ImportedModel<R>, const R: usize> Network for ImportedNetwork<M, R> {
         save_module(&self.model, M::architecture().id, &[])
     }
 
-    fn capture(&self) -> Result<CapturedGraph, CaptureFailed> {
-        capture_forward(M::architecture(), &self.model, |m: &M, x: Tensor<R>| m.run(x))
+    fn capture(self: Box<Self>) -> Result<CapturedGraph, CaptureFailed> {
+        capture_forward(M::architecture(), self.model, |m: &M, x: Tensor<R>| m.run(x))
     }
 
     #[cfg(feature = "onnx")]

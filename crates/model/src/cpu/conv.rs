@@ -41,6 +41,12 @@ enum Path {
 /// 16 -> 64 channels at 55x55 -24%, 32 -> 128 at 27x27 -32%, 64 -> 64 at 56x56 -46%).
 const WINOGRAD_FROM_CHANNELS: usize = 16;
 
+/// Whether a layer of weight shape `[cout, cin / groups, kh, kw]` runs Winograd F(2x2, 3x3)
+/// (unless its caller refuses the memory, see [`Conv2d::with_winograd`]).
+pub fn suits_winograd([cout, cin_per_group, kh, kw]: [usize; 4], g: &ConvGeometry) -> bool {
+    [kh, kw] == [3, 3] && g.stride == [1, 1] && g.dilation == [1, 1] && g.groups == 1 && cin_per_group.min(cout) >= WINOGRAD_FROM_CHANNELS
+}
+
 /// A convolution layer with its weights packed.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
@@ -54,14 +60,29 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
+    /// Like [`Conv2d::with_winograd`], with Winograd wherever the layer suits it.
+    pub fn new(
+        weight: &[f32],
+        shape: [usize; 4],
+        bias: Option<&[f32]>,
+        geometry: ConvGeometry,
+        activation: Activation,
+    ) -> Result<Self, KernelError> {
+        Self::with_winograd(weight, shape, bias, geometry, activation, true)
+    }
+
     /// `weight` is Burn's / ONNX's `[cout, cin / groups, kh, kw]` row-major, `bias` `[cout]`
     /// (zeros when absent).
-    pub fn new(
+    ///
+    /// `winograd: false` keeps a layer that suits Winograd on the GEMM path: Winograd holds
+    /// 16 transformed values per 9 weights, which a caller on a memory budget may refuse.
+    pub fn with_winograd(
         weight: &[f32],
         [cout, cin_per_group, kh, kw]: [usize; 4],
         bias: Option<&[f32]>,
         geometry: ConvGeometry,
         activation: Activation,
+        winograd: bool,
     ) -> Result<Self, KernelError> {
         let ConvGeometry { stride, dilation, groups, .. } = geometry;
         for (what, found) in [
@@ -88,12 +109,7 @@ impl Conv2d {
         let cin = cin_per_group * groups;
         let path = if cin_per_group == 1 && cout == groups {
             Path::Depthwise(weight.to_vec())
-        } else if [kh, kw] == [3, 3]
-            && stride == [1, 1]
-            && dilation == [1, 1]
-            && groups == 1
-            && cin_per_group.min(cout) >= WINOGRAD_FROM_CHANNELS
-        {
+        } else if winograd && suits_winograd([cout, cin_per_group, kh, kw], &geometry) {
             Path::Winograd(Winograd::new(weight, cout, cin_per_group))
         } else {
             let (rows, depth) = (cout / groups, cin_per_group * kh * kw);

@@ -33,13 +33,9 @@ impl Dense {
         if bias.len() != outputs {
             return Err(KernelError::Length { what: "dense bias", found: bias.len(), expected: outputs });
         }
-        let mut transposed = vec![0.0; inputs * outputs];
-        for (i, row) in weight.chunks_exact(outputs).enumerate() {
-            for (o, &v) in row.iter().enumerate() {
-                transposed[o * inputs + i] = v;
-            }
-        }
-        Ok(Self { inputs, outputs, activation, weights: PackedA::new(&transposed, outputs, inputs), bias })
+        // Packed as its transpose (`[out x in]`), read in place.
+        let weights = PackedA::from_fn(outputs, inputs, |o, i| weight[i * outputs + o]);
+        Ok(Self { inputs, outputs, activation, weights, bias })
     }
 
     pub fn inputs(&self) -> usize {

@@ -28,13 +28,18 @@ impl PackedA {
     /// Packs the row-major `a` (`m * k` values).
     pub fn new(a: &[f32], m: usize, k: usize) -> Self {
         assert_eq!(a.len(), m * k, "PackedA: {} values for a {m}x{k} matrix", a.len());
+        Self::from_fn(m, k, |r, p| a[r * k + p])
+    }
+
+    /// The `m x k` matrix whose value at row `r`, column `p` is `at(r, p)`, packed straight
+    /// from its source (a transposed layout, say) with no intermediate copy.
+    pub fn from_fn(m: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Self {
         let panels = m.div_ceil(MR);
         let mut data = vec![0.0; panels * MR * k];
         for (panel, out) in data.chunks_exact_mut(MR * k).enumerate() {
             for r in 0..MR.min(m - panel * MR) {
-                let row = &a[(panel * MR + r) * k..][..k];
-                for (p, &v) in row.iter().enumerate() {
-                    out[p * MR + r] = v;
+                for p in 0..k {
+                    out[p * MR + r] = at(panel * MR + r, p);
                 }
             }
         }

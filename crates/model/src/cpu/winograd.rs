@@ -47,7 +47,8 @@ impl Winograd {
                 }
             }
         }
-        let u = u.iter().map(|m| PackedA::new(m, cout, cin)).collect();
+        // Each position's matrix goes once it is packed: the transform never holds two copies.
+        let u = u.into_iter().map(|m| PackedA::new(&m, cout, cin)).collect();
         Self { cin, cout, u, zeros: vec![0.0; cout] }
     }
 

@@ -15,18 +15,21 @@ fn id<const D: usize>(tensor: &Tensor<D>) -> Result<TensorId, PlanError> {
 }
 
 /// The graph of `forward(module, x)` for one example of `shape` (batch 1 first), the module's
-/// parameters recorded as the graph's constants.
+/// parameters recorded as the graph's constants. The module is consumed: each parameter moves
+/// onto the capture device in turn, so the weights are never held twice.
 pub fn capture<M: Module, const D: usize, const O: usize>(
-    module: &M,
+    module: M,
     shape: [usize; D],
     forward: impl FnOnce(&M, Tensor<D>) -> Tensor<O>,
 ) -> Result<CapturedGraph, PlanError> {
     let device = Device::capture();
     let mut ids = Err(PlanError::Internal("the capture did not run".into()));
     let captured = device.capture_scope(|scope| {
-        // `valid()` gives batch norm fresh running-state cells: `to_device` on a plain clone
-        // would move the caller's statistics (shared between clones) onto the capture device.
-        let module = module.valid().to_device(&device);
+        // The inference view of the module (batch norm on its running statistics); the
+        // original goes first so that each tensor has one owner when it moves.
+        let valid = module.valid();
+        drop(module);
+        let module = valid.to_device(&device);
         let input = Tensor::<D>::zeros(shape, &Device::flex()).to_device(&device);
         let output = forward(&module, input.clone());
         ids = id(&input).and_then(|i| Ok((i, id(&output)?)));

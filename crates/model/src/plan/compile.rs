@@ -42,23 +42,41 @@ pub(crate) fn compile(captured: CapturedGraph) -> Result<Lowered, PlanError> {
     let (input, output) = (*input, *output);
     let mut consts: HashMap<TensorId, TensorData> = values.into_iter().collect();
     consts.remove(&input);
+    // Which operations fold (every input constant) is known from the graph alone; sorting them
+    // out first lets each constant be released at its last use, so compiling holds the weights
+    // about once rather than once per stage (recorded, folded, packed).
+    let mut known: HashSet<TensorId> = consts.keys().copied().collect();
     let mut input_ir = None;
+    let mut folds = Vec::new();
     let mut nodes = Vec::new();
     for op in graph.operations {
         match &op {
             OperationIr::Init(init) if init.out.id == input => input_ir = Some(init.out.clone()),
-            OperationIr::Init(init) if !consts.contains_key(&init.out.id) => {
+            OperationIr::Init(init) if !known.contains(&init.out.id) => {
                 return Err(PlanError::Internal(format!("tensor {:?} was initialised without a value", init.out.id)))
             }
             OperationIr::Init(_) | OperationIr::Drop(_) => {}
-            _ if op.inputs().all(|t| consts.contains_key(&t.id)) => {
-                let folded = run_op(&op, &consts)?;
-                for (out, data) in op.outputs().zip(folded) {
-                    consts.insert(out.id, data);
-                }
+            _ if op.inputs().all(|t| known.contains(&t.id)) => {
+                known.extend(op.outputs().map(|t| t.id));
+                folds.push(op);
             }
             _ => nodes.push(op),
         }
+    }
+    let mut uses = ConstUses::default();
+    for op in folds.iter().chain(&nodes) {
+        uses.add(op, &known);
+    }
+    uses.keep(output);
+    consts.retain(|id, _| uses.live(*id));
+    for op in &folds {
+        let folded = run_op(op, &consts)?;
+        for (out, data) in op.outputs().zip(folded) {
+            if uses.live(out.id) {
+                consts.insert(out.id, data);
+            }
+        }
+        uses.release(op, &mut consts);
     }
     let input_ir = input_ir.ok_or_else(|| PlanError::Internal("the graph input is never initialised".into()))?;
     check_runtime(&input_ir, "the input")?;
@@ -81,6 +99,9 @@ pub(crate) fn compile(captured: CapturedGraph) -> Result<Lowered, PlanError> {
     }
     let mut compiler = Compiler {
         done: vec![false; nodes.len()],
+        released: vec![false; nodes.len()],
+        winograd: winograd_within_budget(&nodes, &consts),
+        uses,
         nodes,
         consts,
         consumers,
@@ -98,6 +119,7 @@ pub(crate) fn compile(captured: CapturedGraph) -> Result<Lowered, PlanError> {
         if !compiler.done[i] {
             compiler.done[i] = true;
             compiler.lower(i)?;
+            compiler.release_lowered();
         }
     }
     let mut output_place = compiler.place(output)?;
@@ -150,9 +172,85 @@ fn liveness(steps: &[Step], buffers: usize, output: usize) -> Vec<Vec<usize>> {
     free
 }
 
+/// Winograd's transformed weights may add at most this share of the network's weights.
+const WINOGRAD_MEMORY: f64 = 0.25;
+
+/// The convolutions that take the Winograd path: those with the most output positions first
+/// (the transform's saving grows with them, its memory does not), while the extra memory stays
+/// within [`WINOGRAD_MEMORY`] of the weights.
+fn winograd_within_budget(nodes: &[OperationIr], consts: &HashMap<TensorId, TensorData>) -> HashSet<TensorId> {
+    let weights: usize = consts.values().map(TensorData::num_elements).sum();
+    let mut candidates: Vec<(usize, usize, TensorId)> = nodes
+        .iter()
+        .filter_map(|op| {
+            let OperationIr::Module(ModuleOperationIr::Conv2d(c)) = op else { return None };
+            let shape: [usize; 4] = c.weight.shape.as_slice().try_into().ok()?;
+            let o = &c.options;
+            let g = Geometry { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups };
+            let extra = kernels::winograd_extra(shape, &g).filter(|_| consts.contains_key(&c.weight.id))?;
+            let positions = c.out.shape.iter().skip(2).product::<usize>();
+            Some((positions, extra, c.out.id))
+        })
+        .collect();
+    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut budget = (weights as f64 * WINOGRAD_MEMORY) as usize;
+    let mut chosen = HashSet::new();
+    for (_, extra, id) in candidates {
+        if extra <= budget {
+            budget -= extra;
+            chosen.insert(id);
+        }
+    }
+    chosen
+}
+
+/// How many operations still read each constant; a constant goes when the last one has run
+/// (folding) or has been lowered (its values packed into a kernel).
+#[derive(Default)]
+struct ConstUses(HashMap<TensorId, usize>);
+
+impl ConstUses {
+    fn add(&mut self, op: &OperationIr, known: &HashSet<TensorId>) {
+        for id in distinct_inputs(op).into_iter().filter(|id| known.contains(id)) {
+            *self.0.entry(id).or_default() += 1;
+        }
+    }
+
+    /// `id` is never released (the graph's output, checked after compilation).
+    fn keep(&mut self, id: TensorId) {
+        *self.0.entry(id).or_default() += 1;
+    }
+
+    fn live(&self, id: TensorId) -> bool {
+        self.0.get(&id).is_some_and(|n| *n > 0)
+    }
+
+    /// `op` no longer needs its constant inputs: those it read last are dropped.
+    fn release(&mut self, op: &OperationIr, consts: &mut HashMap<TensorId, TensorData>) {
+        for id in distinct_inputs(op) {
+            if let Some(n) = self.0.get_mut(&id) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    consts.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+fn distinct_inputs(op: &OperationIr) -> Vec<TensorId> {
+    let mut seen = HashSet::new();
+    op.inputs().map(|t| t.id).filter(|id| seen.insert(*id)).collect()
+}
+
 struct Compiler {
     nodes: Vec<OperationIr>,
     done: Vec<bool>,
+    /// Nodes whose constants were released (lowered, possibly fused into an earlier step).
+    released: Vec<bool>,
+    /// Convolutions (by output) that may take the Winograd path.
+    winograd: HashSet<TensorId>,
+    uses: ConstUses,
     consts: HashMap<TensorId, TensorData>,
     /// Nodes reading each runtime tensor.
     consumers: HashMap<TensorId, Vec<usize>>,
@@ -167,6 +265,16 @@ struct Compiler {
 }
 
 impl Compiler {
+    /// Releases the constants of every node lowered so far (fusion lowers later nodes too).
+    fn release_lowered(&mut self) {
+        for j in 0..self.nodes.len() {
+            if self.done[j] && !self.released[j] {
+                self.released[j] = true;
+                self.uses.release(&self.nodes[j], &mut self.consts);
+            }
+        }
+    }
+
     /// A new buffer of `len` values per example.
     fn fresh(&mut self, len: usize) -> Place {
         self.sizes.push(len);
@@ -192,7 +300,11 @@ impl Compiler {
     }
 
     fn const_values(&self, id: TensorId) -> Option<Vec<f32>> {
-        self.consts.get(&id).and_then(|d| d.as_slice::<f32>().ok()).map(<[f32]>::to_vec)
+        self.const_slice(id).map(<[f32]>::to_vec)
+    }
+
+    fn const_slice(&self, id: TensorId) -> Option<&[f32]> {
+        self.consts.get(&id).and_then(|d| d.as_slice::<f32>().ok())
     }
 
     /// The one node reading `id`, when exactly one (not yet lowered) does and `id` is not the output.
@@ -455,7 +567,8 @@ impl Compiler {
         }
         let activation = self.fuse_activation(&mut cur);
         self.weight_values += weight.len() + bias.len();
-        let conv = kernels::conv(&weight, shape, &bias, &geometry, activation)?;
+        let winograd = self.winograd.contains(&c.out.id);
+        let conv = kernels::conv(&weight, shape, &bias, &geometry, activation, winograd)?;
         let input = self.place(c.x.id)?;
         let out = self.new_place(cur.id, per_example(&cur));
         self.steps.push(Step::Conv { conv, input, hw: [h, w], residual, out });
@@ -466,7 +579,8 @@ impl Compiler {
     fn lower_dense(&mut self, x: &TensorIr, weight: &TensorIr, bias: Option<&TensorIr>, out: &TensorIr) -> Result<bool, PlanError> {
         let ([1, k], [k2, m]) = (x.shape.as_slice(), weight.shape.as_slice()) else { return Ok(false) };
         let (k, m) = (*k, *m);
-        let Some(w) = self.const_values(weight.id).filter(|_| k == *k2) else { return Ok(false) };
+        // Read in place, not copied: the classifier's matrix is often the network's largest.
+        let Some(w_len) = self.const_slice(weight.id).map(<[f32]>::len).filter(|_| k == *k2) else { return Ok(false) };
         let mut bias = match bias {
             Some(b) => match self.const_values(b.id).filter(|v| v.len() == m) {
                 Some(v) => Some(v),
@@ -490,8 +604,9 @@ impl Compiler {
             }
         }
         let activation = self.fuse_activation(&mut cur);
-        self.weight_values += w.len() + bias.as_ref().map_or(0, Vec::len);
-        let dense = kernels::dense(&w, [k, m], bias.as_deref(), activation)?;
+        self.weight_values += w_len + bias.as_ref().map_or(0, Vec::len);
+        let w = self.const_slice(weight.id).ok_or_else(|| PlanError::Internal("the dense weight went missing".into()))?;
+        let dense = kernels::dense(w, [k, m], bias.as_deref(), activation)?;
         let input = self.place(x.id)?;
         let out = self.new_place(cur.id, m);
         self.steps.push(Step::Dense { dense, input, out });

@@ -42,10 +42,25 @@ pub(crate) fn epilogue_supports(_: Activation) -> bool {
 /// Residual additions fuse into convolutions.
 pub(crate) const EPILOGUE_RESIDUAL: bool = true;
 
-/// A convolution on the kernels (`conv_supports` must hold).
-pub(crate) fn conv(weight: &[f32], shape: [usize; 4], bias: &[f32], g: &Geometry, activation: Activation) -> Result<Conv2d, KernelError> {
+/// A convolution on the kernels (`conv_supports` must hold); `winograd: false` refuses the
+/// Winograd path's extra memory.
+pub(crate) fn conv(
+    weight: &[f32],
+    shape: [usize; 4],
+    bias: &[f32],
+    g: &Geometry,
+    activation: Activation,
+    winograd: bool,
+) -> Result<Conv2d, KernelError> {
     let geometry = g.symmetric().unwrap_or_default();
-    Conv2d::new(weight, shape, Some(bias), geometry, activation)
+    Conv2d::with_winograd(weight, shape, Some(bias), geometry, activation, winograd)
+}
+
+/// Values the Winograd path holds beyond the plain one for a layer of weight shape `shape`,
+/// when it would take that path.
+pub(crate) fn winograd_extra(shape: [usize; 4], g: &Geometry) -> Option<usize> {
+    let geometry = g.symmetric()?;
+    crate::cpu::conv::suits_winograd(shape, &geometry).then(|| 7 * shape[0] * shape[1])
 }
 
 /// A dense layer on the kernels (`weight` is `[in, out]`).

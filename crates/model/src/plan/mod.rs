@@ -49,6 +49,8 @@ pub struct PlanSummary {
     pub burn_ops: Vec<String>,
     /// f32 values held by the plan's kernels and constants.
     pub weight_values: usize,
+    /// f32 values of the largest activation buffer for one example.
+    pub largest_activation: usize,
 }
 
 /// A compiled network.
@@ -71,6 +73,7 @@ impl Plan {
             fused: lowered.fused,
             burn_ops: lowered.steps.iter().filter_map(|s| if let Step::Fallback(f) = s { Some(f.name.clone()) } else { None }).collect(),
             weight_values: lowered.weight_values,
+            largest_activation: lowered.sizes.iter().copied().max().unwrap_or(0),
         };
         Ok(Self {
             steps: lowered.steps,

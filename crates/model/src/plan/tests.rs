@@ -22,7 +22,7 @@ fn assert_plan_matches<M: Module, const D: usize, const O: usize>(
     batch: usize,
 ) -> Plan {
     let device = Device::flex();
-    let plan = Plan::compile(capture(module, shape, forward).unwrap()).unwrap();
+    let plan = Plan::compile(capture(module.clone(), shape, forward).unwrap()).unwrap();
     let mut batched = shape;
     batched[0] = batch;
     let input = tensor(batched, 42, &device);
@@ -125,9 +125,9 @@ fn every_architecture_compiles_to_a_plan_that_matches_burn() {
     let device = Device::flex();
     for architecture in crate::architectures() {
         let network = architecture.init(&device);
-        let plan = Plan::compile(network.capture().unwrap()).unwrap();
         let input = values(2 * architecture.input_len(), 7).iter().map(|v| (v + 1.0) * 0.5).collect::<Vec<_>>();
         let want = network.forward(&input, &device).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let plan = Plan::compile(network.capture().unwrap()).unwrap();
         let got = plan.run(&input).unwrap();
         assert_eq!(got.len(), want.len(), "{}", architecture.id());
         let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
@@ -141,7 +141,7 @@ fn every_architecture_compiles_to_a_plan_that_matches_burn() {
 fn bad_batches_are_refused() {
     let device = Device::flex();
     let layer = LinearConfig::new(4, 2).init(&device);
-    let plan = Plan::compile(capture(&layer, [1, 4], |l, x| l.forward(x)).unwrap()).unwrap();
+    let plan = Plan::compile(capture(layer.clone(), [1, 4], |l, x| l.forward(x)).unwrap()).unwrap();
     assert_eq!(plan.run(&[1.0; 6]).unwrap_err().to_string(), "input of 6 values is not whole examples of 4");
     assert!(plan.run(&[]).is_err());
     assert_eq!(plan.run(&[1.0; 8]).unwrap().len(), 4);

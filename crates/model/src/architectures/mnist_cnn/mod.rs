@@ -13,6 +13,7 @@ pub use model::{images_tensor, MnistCnn, MnistConfig, MNIST_CLASSES, MNIST_PIXEL
 pub use weights::{load_mnist, read_mnist_config, save_to_bytes};
 
 use crate::input::InputError;
+use crate::weights::WeightBytes;
 use crate::registry::{capture_forward, Architecture, CaptureFailed, Network};
 use crate::weights::WeightsError;
 
@@ -38,7 +39,7 @@ impl Architecture for Mnist {
         MNIST_CLASSES
     }
 
-    fn load(&self, weights: &[u8], device: &Device) -> Result<Box<dyn Network>, WeightsError> {
+    fn load_shared(&self, weights: &WeightBytes, device: &Device) -> Result<Box<dyn Network>, WeightsError> {
         let (model, config) = weights::load_with_config(weights, device)?;
         Ok(Box::new(MnistNetwork { model, config }))
     }
@@ -80,8 +81,8 @@ impl Network for MnistNetwork {
         save_to_bytes(&self.model, &self.config)
     }
 
-    fn capture(&self) -> Result<CapturedGraph, CaptureFailed> {
-        capture_forward(&ARCHITECTURE, &self.model, |m: &MnistCnn, x: Tensor<4>| m.probabilities(x))
+    fn capture(self: Box<Self>) -> Result<CapturedGraph, CaptureFailed> {
+        capture_forward(&ARCHITECTURE, self.model, |m: &MnistCnn, x: Tensor<4>| m.probabilities(x))
     }
 
     /// The exporter lowers no Softmax (nor ReduceMax) yet, so the graph spells it out, not

@@ -8,7 +8,7 @@ use burn::prelude::*;
 
 use super::model::{MnistCnn, MnistConfig, MNIST_CLASSES};
 use super::MNIST_ARCHITECTURE;
-use crate::weights::{load_checked, save_module, WeightsError, KEY_ARCHITECTURE};
+use crate::weights::{load_checked, save_module, WeightBytes, WeightsError, KEY_ARCHITECTURE};
 use crate::weights_check::{fits, inspect, Inspected};
 
 const KEY_CONV1: &str = "burn_edge.mnist.conv1_channels";
@@ -32,7 +32,7 @@ pub fn save_to_bytes(model: &MnistCnn, config: &MnistConfig) -> Result<Vec<u8>, 
 /// Reads the configuration recorded in MNIST weight bytes without loading any tensor; refused
 /// when the layers it describes could not fit in the file.
 pub fn read_mnist_config(bytes: &[u8]) -> Result<MnistConfig, WeightsError> {
-    mnist_config(&inspect(bytes)?)
+    mnist_config(&inspect(&bytes.into())?)
 }
 
 fn mnist_config(file: &Inspected) -> Result<MnistConfig, WeightsError> {
@@ -65,11 +65,11 @@ fn number(meta: &BTreeMap<String, String>, key: &'static str) -> Result<usize, W
 
 /// Decodes MNIST weight bytes into a model on `device`.
 pub fn load_mnist(bytes: &[u8], device: &Device) -> Result<MnistCnn, WeightsError> {
-    load_with_config(bytes, device).map(|(model, _)| model)
+    load_with_config(&bytes.into(), device).map(|(model, _)| model)
 }
 
 /// Decodes MNIST weight bytes into a model on `device`, with the configuration they record.
-pub fn load_with_config(bytes: &[u8], device: &Device) -> Result<(MnistCnn, MnistConfig), WeightsError> {
+pub fn load_with_config(bytes: &WeightBytes, device: &Device) -> Result<(MnistCnn, MnistConfig), WeightsError> {
     let file = inspect(bytes)?;
     let config = mnist_config(&file)?;
     // Parameters are lazy: building the module allocates nothing until the checked load.
