@@ -16,6 +16,9 @@ use serde::Serialize;
 
 use crate::native_session::NativeModel;
 
+/// The input schema's `fit` of digits framed like MNIST (what the browser's `prepareDigit` does).
+const MNIST_DIGIT_FIT: &str = "mnist-digit";
+
 /// What `predict --batch` was asked to do.
 pub struct BatchArgs {
     pub input: PathBuf,
@@ -40,10 +43,17 @@ pub struct Summary {
     pub kernels: String,
 }
 
+/// How an image file becomes an example, as the browser's `prepareDigit` / `prepareImage`.
+enum Prep {
+    /// MNIST framing (`fit: "mnist-digit"`): the digit found, centred and scaled as MNIST's.
+    Digit,
+    Image(ImageSpec),
+}
+
 /// Where the examples come from.
 enum Source {
     /// Image files, prepared batch by batch (a folder of photos does not fit in memory).
-    Images { files: Vec<PathBuf>, spec: ImageSpec },
+    Images { files: Vec<PathBuf>, prep: Prep },
     /// Examples already as values (IDX pixels / 255, or rows), with their names.
     Values { rows: Vec<Vec<f32>>, name: String },
 }
@@ -59,12 +69,15 @@ impl Source {
     /// Example `i` as values, and its name in the results.
     fn example(&self, i: usize) -> Result<(Vec<f32>, String)> {
         match self {
-            Source::Images { files, spec } => {
+            Source::Images { files, prep } => {
                 let path = &files[i];
                 let image = image::open(path).with_context(|| format!("{}: cannot decode image", path.display()))?.to_rgba8();
-                let (w, h) = image.dimensions();
-                let values =
-                    spec.prepare(image.as_raw(), w as usize, h as usize).with_context(|| format!("{}: cannot prepare image", path.display()))?;
+                let (w, h) = (image.width() as usize, image.height() as usize);
+                let prepared = match prep {
+                    Prep::Digit => burn_edge_model::digit_from_rgba(image.as_raw(), w, h).map_err(anyhow::Error::from),
+                    Prep::Image(spec) => spec.prepare(image.as_raw(), w, h).map_err(anyhow::Error::from),
+                };
+                let values = prepared.with_context(|| format!("{}: cannot prepare image", path.display()))?;
                 Ok((values, path.display().to_string()))
             }
             Source::Values { rows, name } => Ok((rows[i].clone(), format!("{name}#{}", i + 1))),
@@ -85,10 +98,14 @@ fn is_idx(path: &Path) -> bool {
 fn source(input: &Path, model: &NativeModel) -> Result<Source> {
     let input_len = model.architecture.input_len();
     if input.is_dir() {
-        let Some(_) = &model.manifest.input.preprocessing else {
+        let Some(preprocessing) = &model.manifest.input.preprocessing else {
             bail!("{} takes values, not images: pass a JSON or CSV file of rows", model.architecture.id());
         };
-        let spec = ImageSpec::from_schema(&model.manifest.input).context("the manifest's input schema")?;
+        let prep = if preprocessing.fit == MNIST_DIGIT_FIT {
+            Prep::Digit
+        } else {
+            Prep::Image(ImageSpec::from_schema(&model.manifest.input).context("the manifest's input schema")?)
+        };
         let mut files: Vec<PathBuf> = std::fs::read_dir(input)
             .with_context(|| format!("reading {}", input.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -98,7 +115,7 @@ fn source(input: &Path, model: &NativeModel) -> Result<Source> {
         if files.is_empty() {
             bail!("{} has no .png, .jpg or .jpeg files", input.display());
         }
-        return Ok(Source::Images { files, spec });
+        return Ok(Source::Images { files, prep });
     }
     let name = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
     if is_idx(input) {

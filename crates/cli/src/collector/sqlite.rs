@@ -458,6 +458,50 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn routes_split_the_groups_and_a_database_from_before_routing_reads_as_edge() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let body = |id: &str, route: Option<&str>| {
+            let route = route.map(|r| format!(r#",{{"key":"burn_edge.route","value":{{"stringValue":"{r}"}}}}"#)).unwrap_or_default();
+            format!(
+                r#"{{"timeUnixNano":"5","eventName":"burn_edge.inference","attributes":[{{"key":"event.id","value":{{"stringValue":"{id}"}}}},
+                {{"key":"burn_edge.model.name","value":{{"stringValue":"mnist"}}}},{{"key":"burn_edge.model.version","value":{{"stringValue":"1.0.0"}}}},
+                {{"key":"burn_edge.backend","value":{{"stringValue":"cpu"}}}},{{"key":"burn_edge.latency_ms","value":{{"doubleValue":2.0}}}},
+                {{"key":"burn_edge.batch_size","value":{{"intValue":"1"}}}},{{"key":"burn_edge.predicted_class","value":{{"intValue":"3"}}}},
+                {{"key":"burn_edge.confidence","value":{{"doubleValue":0.5}}}}{route}]}}"#
+            )
+        };
+        let records = [body("a", Some("cloud")), body("b", Some("cloud")), body("c", Some("edge")), body("d", None)];
+        let request = format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#, records.join(","));
+        let parsed = super::super::events::parse(&serde_json::from_str(&request).unwrap(), "a");
+        assert_eq!(parsed.events.iter().map(|e| e.route.as_deref()).collect::<Vec<_>>(), [Some("cloud"), Some("cloud"), Some("edge"), None]);
+        let routes = |store: &SqliteStore| {
+            let mut groups: Vec<(String, i64)> =
+                store.aggregates(&Limits::default()).unwrap().groups.into_iter().map(|(k, n)| (k.route, n)).collect();
+            groups.sort();
+            groups
+        };
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.insert(&parsed.events, 0).unwrap();
+            assert_eq!(routes(&store), [("cloud".to_string(), 2), ("edge".to_string(), 2)]);
+            // As a database written before routing: no route column, a rollup keyed without it.
+            let conn = store.conn();
+            conn.execute_batch(
+                "ALTER TABLE events DROP COLUMN route; DROP TABLE rollup;
+                 CREATE TABLE rollup (kind TEXT NOT NULL, m TEXT NOT NULL, v TEXT NOT NULL, b TEXT NOT NULL, x TEXT NOT NULL,
+                   minute INTEGER NOT NULL, key INTEGER NOT NULL, n INTEGER NOT NULL, lo REAL, hi REAL,
+                   PRIMARY KEY (kind, m, v, b, x, minute, key)) WITHOUT ROWID;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(routes(&store), [("edge".to_string(), 4)], "old rows count as edge");
+        store.insert(&parsed.events[..1].iter().map(|e| Event { event_id: "e".into(), ..e.clone() }).collect::<Vec<_>>(), 0).unwrap();
+        assert_eq!(routes(&store), [("cloud".to_string(), 1), ("edge".to_string(), 4)]);
+    }
+
+    #[test]
     fn a_database_without_rollups_gets_them_rebuilt_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.sqlite");
