@@ -198,7 +198,7 @@ pub fn run(args: &BatchArgs) -> Result<Summary> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
-    let model = NativeModel::open(&args.manifest)?;
+    let model = NativeModel::open(&args.manifest, 1)?;
     let source = source(&args.input, &model)?;
     let total = source.len();
     let mut writer = args.out.as_deref().map(Writer::create).transpose()?;

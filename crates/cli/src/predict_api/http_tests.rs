@@ -164,7 +164,7 @@ async fn json_and_binary_batches_give_the_sessions_outputs() {
     let binary = post(s.addr, "/v1/predict/mnist", BINARY, le(&rows)).await.ok();
     assert_eq!(binary.outputs, json.outputs, "JSON and binary carry the same f32 values");
     // The same session code run directly, example by example.
-    let direct = NativeModel::open(&s.dir.path().join("models/mnist/1.0.0/manifest.json")).unwrap();
+    let direct = NativeModel::open(&s.dir.path().join("models/mnist/1.0.0/manifest.json"), 1).unwrap();
     for (row, out) in rows.iter().zip(&json.outputs) {
         assert_eq!(out.len(), 10);
         assert_eq!(&direct.predict(row).unwrap(), out);

@@ -79,7 +79,7 @@ fn routes_with_rate(collector: &CollectorConfig, rate: RateConfig, config: Predi
         limiter: RateLimiter::new(rate),
         body_timeout: collector.body_timeout,
         models_root,
-        sessions: sessions::Sessions::new(config.cached_models),
+        sessions: sessions::Sessions::new(config.cached_models, config.workers),
         workers: Arc::new(tokio::sync::Semaphore::new(config.workers.max(1))),
         config,
     });

@@ -2,7 +2,8 @@
 //! (requests still running on a dropped one keep it until they finish). A version is loaded
 //! once however many requests ask for it at the same time: they all wait on one load, which
 //! runs on the blocking pool (reading, checking and decoding weights, compiling the plan). A
-//! failed load is not remembered, so a fixed file is picked up by the next request.
+//! failed load is not remembered, so a fixed file is picked up by the next request. A loaded
+//! version runs up to `per_model` predictions at once (see `NativeModel`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,14 +19,16 @@ type Slot = Arc<OnceCell<Arc<NativeModel>>>;
 
 pub struct Sessions {
     capacity: usize,
+    /// Predictions at once on one version (each on a session of its own).
+    per_model: usize,
     /// Most recently used first.
     slots: Mutex<Vec<((String, String), Slot)>>,
     loads: AtomicUsize,
 }
 
 impl Sessions {
-    pub fn new(capacity: usize) -> Self {
-        Sessions { capacity: capacity.max(1), slots: Mutex::new(Vec::new()), loads: AtomicUsize::new(0) }
+    pub fn new(capacity: usize, per_model: usize) -> Self {
+        Sessions { capacity: capacity.max(1), per_model: per_model.max(1), slots: Mutex::new(Vec::new()), loads: AtomicUsize::new(0) }
     }
 
     /// Loads started so far (successful or not).
@@ -59,7 +62,8 @@ impl Sessions {
             .get_or_try_init(|| async {
                 self.loads.fetch_add(1, Ordering::Relaxed);
                 let manifest = located.manifest.clone();
-                match tokio::task::spawn_blocking(move || NativeModel::open(&manifest)).await {
+                let per_model = self.per_model;
+                match tokio::task::spawn_blocking(move || NativeModel::open(&manifest, per_model)).await {
                     Ok(Ok(model)) => Ok(Arc::new(model)),
                     Ok(Err(e)) => Err(open_error(located, e)),
                     Err(e) => Err(ApiError::new(ErrorCode::Internal, format!("loading {}@{} failed: {e}", located.model, located.version))),
