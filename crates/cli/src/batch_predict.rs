@@ -204,7 +204,8 @@ pub fn run(args: &BatchArgs) -> Result<Summary> {
     let mut writer = args.out.as_deref().map(Writer::create).transpose()?;
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} examples ({per_sec}, eta {eta})").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:40} {pos}/{len} examples ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let classes = model.architecture.outputs();
     let mut inference = Duration::ZERO;

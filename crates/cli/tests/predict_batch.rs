@@ -52,10 +52,8 @@ fn a_folder_of_digits_gives_one_result_per_image_in_csv_and_jsonl() {
     assert_eq!(names.len(), 6);
     let out_dir = tempfile::tempdir().unwrap();
     let (csv, jsonl, summary) = (out_dir.path().join("r.csv"), out_dir.path().join("r.jsonl"), out_dir.path().join("s.json"));
-    let printed = ok(batch(
-        dir.path(),
-        &["--batch-size", "4", "--out", csv.to_str().unwrap(), "--summary-json", summary.to_str().unwrap()],
-    ));
+    let printed =
+        ok(batch(dir.path(), &["--batch-size", "4", "--out", csv.to_str().unwrap(), "--summary-json", summary.to_str().unwrap()]));
     assert!(printed.contains("6 examples of mnist@1.0.0 in batches of 4") && printed.contains("examples/s"), "{printed}");
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!((summary["examples"].as_u64(), summary["batchSize"].as_u64()), (Some(6), Some(4)));

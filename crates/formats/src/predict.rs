@@ -201,8 +201,7 @@ pub fn predict_example_json() -> String {
         ms: 1.5,
     };
     let error = ErrorBody::new(ErrorCode::WrongLength, "inputs[1] has 3 values; mnist-cnn takes 784 per example");
-    let codes: Vec<serde_json::Value> =
-        ErrorCode::ALL.iter().map(|c| serde_json::json!({ "code": c, "status": c.status() })).collect();
+    let codes: Vec<serde_json::Value> = ErrorCode::ALL.iter().map(|c| serde_json::json!({ "code": c, "status": c.status() })).collect();
     let doc = serde_json::json!({
         "about": "burn-edge server-side inference wire format; generated from crates/formats/src/predict.rs",
         "path": format!("{PREDICT_PATH}<model>[@<version>][?alias=<alias>]"),

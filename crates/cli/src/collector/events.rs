@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use burn_edge_formats::telemetry::{event_spec, resource_attribute, EventSpec, ValueKind, EVENT_ID, INSTALL_ID, ROLE_SHADOW, ROUTE, SHADOW_OF};
+use burn_edge_formats::telemetry::{
+    event_spec, resource_attribute, EventSpec, ValueKind, EVENT_ID, INSTALL_ID, ROLE_SHADOW, ROUTE, SHADOW_OF,
+};
 
 use super::otlp::{AnyValue, ExportLogsRequest, KeyValue, PartialSuccess};
 

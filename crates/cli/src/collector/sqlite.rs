@@ -10,7 +10,9 @@ use rusqlite::{params, Connection};
 use super::events::Event;
 use super::rollout_rollup;
 use super::rollup;
-use super::store::{route_of, Aggregates, DEFAULT_ROUTE, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError};
+use super::store::{
+    route_of, Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError, DEFAULT_ROUTE,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -271,7 +273,9 @@ impl EventStore for SqliteStore {
         }
         let (top, top_params) = top_cte(&out.groups);
         let per_group = |kind: &str, extra: &str| {
-            format!("{top} SELECT m, v, b, x, r, minute, key, n, lo, hi FROM rollup WHERE kind = '{kind}'{extra} AND (m, v, b, x, r) IN top")
+            format!(
+                "{top} SELECT m, v, b, x, r, minute, key, n, lo, hi FROM rollup WHERE kind = '{kind}'{extra} AND (m, v, b, x, r) IN top"
+            )
         };
         let histogram =
             |sql: String, params: &[&dyn rusqlite::ToSql]| rows(conn, &sql, params, |r| Ok((key(r)?, r.get::<_, i64>(5)?, bucket(r, 6)?)));
@@ -474,7 +478,10 @@ pub(crate) mod tests {
         let records = [body("a", Some("cloud")), body("b", Some("cloud")), body("c", Some("edge")), body("d", None)];
         let request = format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#, records.join(","));
         let parsed = super::super::events::parse(&serde_json::from_str(&request).unwrap(), "a");
-        assert_eq!(parsed.events.iter().map(|e| e.route.as_deref()).collect::<Vec<_>>(), [Some("cloud"), Some("cloud"), Some("edge"), None]);
+        assert_eq!(
+            parsed.events.iter().map(|e| e.route.as_deref()).collect::<Vec<_>>(),
+            [Some("cloud"), Some("cloud"), Some("edge"), None]
+        );
         let routes = |store: &SqliteStore| {
             let mut groups: Vec<(String, i64)> =
                 store.aggregates(&Limits::default()).unwrap().groups.into_iter().map(|(k, n)| (k.route, n)).collect();

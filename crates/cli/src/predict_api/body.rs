@@ -56,7 +56,10 @@ fn not_finite(at: String, value: f32) -> ApiError {
 
 fn decode_json(body: &[u8], expect: Expect<'_>) -> Result<(Vec<f32>, usize), ApiError> {
     let request: PredictRequest = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(ErrorCode::MalformedJson, format!("not a predict request ({{\"inputs\": [[numbers]]}} or {{\"input\": [numbers]}}): {e}"))
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("not a predict request ({{\"inputs\": [[numbers]]}} or {{\"input\": [numbers]}}): {e}"),
+        )
     })?;
     let (rows, single) = match request {
         PredictRequest { inputs: Some(rows), input: None } => (rows, false),
@@ -159,7 +162,10 @@ mod tests {
         assert_eq!(err(Format::Binary, &le(&[1., 2.])).code, ErrorCode::WrongLength);
         assert_eq!(err(Format::Binary, &[0u8; 13]).code, ErrorCode::WrongLength);
         let e = err(Format::Binary, &le(&[1., 2., 3., 4., f32::NAN, 6.]));
-        assert_eq!((e.code, e.message.as_str()), (ErrorCode::NotFinite, "value 4 (example 1, index 1) is NaN: every value must be a finite number"));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (ErrorCode::NotFinite, "value 4 (example 1, index 1) is NaN: every value must be a finite number")
+        );
         assert_eq!(err(Format::Binary, &le(&[f32::NEG_INFINITY, 0., 0.])).code, ErrorCode::NotFinite);
         assert_eq!(err(Format::Binary, &le(&[0.; 15])).code, ErrorCode::BatchTooLarge);
     }

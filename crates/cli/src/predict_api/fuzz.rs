@@ -120,7 +120,12 @@ fn the_decoder_survives_any_body_and_accepts_only_whole_finite_batches() {
         }
         Ok(())
     });
-    println!("fuzz predict decoder: {} accepted, {} refused, {}", accepted.get(), refused.get(), if result.is_ok() { "0 failures" } else { "FAILED" });
+    println!(
+        "fuzz predict decoder: {} accepted, {} refused, {}",
+        accepted.get(),
+        refused.get(),
+        if result.is_ok() { "0 failures" } else { "FAILED" }
+    );
     result.unwrap();
     assert!(accepted.get() > 0 && refused.get() > 0, "the generator reaches both outcomes");
 }
@@ -157,6 +162,11 @@ fn the_whole_endpoint_answers_any_body_with_a_prediction_or_a_json_error() {
         }
         Ok(())
     });
-    println!("fuzz predict endpoint: {} answered, {} refused, {}", ok.get(), refused.get(), if result.is_ok() { "0 failures" } else { "FAILED" });
+    println!(
+        "fuzz predict endpoint: {} answered, {} refused, {}",
+        ok.get(),
+        refused.get(),
+        if result.is_ok() { "0 failures" } else { "FAILED" }
+    );
     result.unwrap();
 }

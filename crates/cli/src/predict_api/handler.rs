@@ -37,7 +37,6 @@ pub(super) async fn predict(State(api): State<Arc<PredictApi>>, target: Result<P
     }
 }
 
-
 /// The `alias` query parameter (the key may be there too; other parameters are ignored).
 fn alias_of(uri: &axum::http::Uri) -> Result<Option<String>, ApiError> {
     let mut alias = None;
@@ -76,7 +75,10 @@ fn check_head(api: &PredictApi, headers: &HeaderMap, uri: &axum::http::Uri, clie
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
         let encoding = encoding.to_str().unwrap_or("?").trim();
         if !encoding.eq_ignore_ascii_case("identity") {
-            return Err(ApiError::new(ErrorCode::UnsupportedMediaType, format!("Content-Encoding {encoding} is not supported: send the body as it is")));
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!("Content-Encoding {encoding} is not supported: send the body as it is"),
+            ));
         }
     }
     let max = api.config.max_body_bytes;
@@ -113,7 +115,8 @@ async fn run(api: &PredictApi, target: &str, request: Request) -> Result<Predict
         Err(BodyError::Broken(e)) => return Err(ApiError::new(ErrorCode::BadBody, format!("reading the body failed: {e}"))),
     };
     let model = api.sessions.get(&located).await?;
-    let expect = Expect { architecture: model.architecture.id(), input_len: model.architecture.input_len(), max_batch: api.config.max_batch };
+    let expect =
+        Expect { architecture: model.architecture.id(), input_len: model.architecture.input_len(), max_batch: api.config.max_batch };
     let (input, batch) = body::decode(format, &bytes, expect)?;
     drop(bytes);
     let permit = api.workers.clone().acquire_owned().await.map_err(|_| ApiError::new(ErrorCode::Internal, "the worker pool is closed"))?;

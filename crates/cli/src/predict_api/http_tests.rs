@@ -191,7 +191,12 @@ async fn every_refusal_has_its_status_code_and_a_specific_message() {
     let cases: Vec<(Answer, u16, ErrorCode, &str)> = vec![
         (post(a, "/v1/predict/mnist", JSON, b"{\"inputs\": [[1, 2".to_vec()).await, 400, ErrorCode::MalformedJson, "EOF"),
         (post(a, "/v1/predict/mnist", JSON, b"{\"imputs\": []}".to_vec()).await, 400, ErrorCode::MalformedJson, "unknown field `imputs`"),
-        (post(a, "/v1/predict/mnist", JSON, b"{\"inputs\": [[1, 2, 3]]}".to_vec()).await, 400, ErrorCode::WrongLength, "inputs[0] has 3 values; mnist-cnn takes 784"),
+        (
+            post(a, "/v1/predict/mnist", JSON, b"{\"inputs\": [[1, 2, 3]]}".to_vec()).await,
+            400,
+            ErrorCode::WrongLength,
+            "inputs[0] has 3 values; mnist-cnn takes 784",
+        ),
         (post(a, "/v1/predict/mnist", BINARY, vec![0; 784 * 4 + 8]).await, 400, ErrorCode::WrongLength, "not a whole number of examples"),
         (post(a, "/v1/predict/mnist", BINARY, nan).await, 400, ErrorCode::NotFinite, "value 783 (example 0, index 783) is NaN"),
         (post(a, "/v1/predict/mnist", JSON, huge).await, 400, ErrorCode::NotFinite, "inputs[1][783] is infinite"),
@@ -202,17 +207,67 @@ async fn every_refusal_has_its_status_code_and_a_specific_message() {
         (post(a, "/v1/predict/%2E%2E", JSON, b"{}".to_vec()).await, 404, ErrorCode::UnknownModel, "no model \"..\""),
         (post(a, "/v1/predict/..%2Fmnist", JSON, b"{}".to_vec()).await, 404, ErrorCode::NotFound, "/v1/predict/<model>"),
         (post(a, "/v1/predict/mnist@2.0.0", JSON, b"{}".to_vec()).await, 404, ErrorCode::UnknownVersion, "no published version 2.0.0"),
-        (post(a, "/v1/predict/mnist?alias=beta", JSON, b"{}".to_vec()).await, 404, ErrorCode::UnknownAlias, "no alias \"beta\" (it has: canary, stable)"),
+        (
+            post(a, "/v1/predict/mnist?alias=beta", JSON, b"{}".to_vec()).await,
+            404,
+            ErrorCode::UnknownAlias,
+            "no alias \"beta\" (it has: canary, stable)",
+        ),
         (post(a, "/v1/predict/mnist/extra", JSON, b"{}".to_vec()).await, 404, ErrorCode::NotFound, "/v1/predict/<model>"),
-        (post(a, "/v1/predict/mnist", BINARY, le(&digits(9, 1))).await, 413, ErrorCode::BatchTooLarge, "batch of 9 examples is over this server's maximum of 8"),
-        (post(a, "/v1/predict/mnist", JSON, json_body(&digits(9, 1))).await, 413, ErrorCode::BatchTooLarge, "over this server's maximum of 8"),
-        (send(a, "POST", "/v1/predict/mnist", &[KEY, BINARY, ("content-length", "999999999")], Vec::new()).await, 413, ErrorCode::BodyTooLarge, "over this server's cap of 262144 bytes"),
-        (post(a, "/v1/predict/mnist", ("content-type", "text/plain"), b"1,2,3".to_vec()).await, 415, ErrorCode::UnsupportedMediaType, "\"text/plain\" is not accepted"),
-        (send(a, "POST", "/v1/predict/mnist", &[KEY, JSON, ("content-encoding", "gzip")], b"{}".to_vec()).await, 415, ErrorCode::UnsupportedMediaType, "gzip"),
-        (send(a, "POST", "/v1/predict/mnist", &[JSON], b"{}".to_vec()).await, 401, ErrorCode::Unauthorized, "missing or unknown ingest key"),
-        (send(a, "POST", "/v1/predict/mnist", &[JSON, (KEY_HEADER, "guess")], b"{}".to_vec()).await, 401, ErrorCode::Unauthorized, "ingest key"),
-        (send(a, "POST", "/v1/predict/mnist", &[KEY, JSON, ("origin", "https://evil.example")], b"{}".to_vec()).await, 403, ErrorCode::Forbidden, "origin https://evil.example is not allowed"),
-        (post(a, "/v1/predict/broken", JSON, json_body(&digits(1, 1))).await, 500, ErrorCode::ModelBroken, "broken@1.0.0 cannot be run: its weights do not match the manifest's sha256"),
+        (
+            post(a, "/v1/predict/mnist", BINARY, le(&digits(9, 1))).await,
+            413,
+            ErrorCode::BatchTooLarge,
+            "batch of 9 examples is over this server's maximum of 8",
+        ),
+        (
+            post(a, "/v1/predict/mnist", JSON, json_body(&digits(9, 1))).await,
+            413,
+            ErrorCode::BatchTooLarge,
+            "over this server's maximum of 8",
+        ),
+        (
+            send(a, "POST", "/v1/predict/mnist", &[KEY, BINARY, ("content-length", "999999999")], Vec::new()).await,
+            413,
+            ErrorCode::BodyTooLarge,
+            "over this server's cap of 262144 bytes",
+        ),
+        (
+            post(a, "/v1/predict/mnist", ("content-type", "text/plain"), b"1,2,3".to_vec()).await,
+            415,
+            ErrorCode::UnsupportedMediaType,
+            "\"text/plain\" is not accepted",
+        ),
+        (
+            send(a, "POST", "/v1/predict/mnist", &[KEY, JSON, ("content-encoding", "gzip")], b"{}".to_vec()).await,
+            415,
+            ErrorCode::UnsupportedMediaType,
+            "gzip",
+        ),
+        (
+            send(a, "POST", "/v1/predict/mnist", &[JSON], b"{}".to_vec()).await,
+            401,
+            ErrorCode::Unauthorized,
+            "missing or unknown ingest key",
+        ),
+        (
+            send(a, "POST", "/v1/predict/mnist", &[JSON, (KEY_HEADER, "guess")], b"{}".to_vec()).await,
+            401,
+            ErrorCode::Unauthorized,
+            "ingest key",
+        ),
+        (
+            send(a, "POST", "/v1/predict/mnist", &[KEY, JSON, ("origin", "https://evil.example")], b"{}".to_vec()).await,
+            403,
+            ErrorCode::Forbidden,
+            "origin https://evil.example is not allowed",
+        ),
+        (
+            post(a, "/v1/predict/broken", JSON, json_body(&digits(1, 1))).await,
+            500,
+            ErrorCode::ModelBroken,
+            "broken@1.0.0 cannot be run: its weights do not match the manifest's sha256",
+        ),
     ];
     for (answer, status, code, message) in cases {
         let body = answer.error();
@@ -233,7 +288,12 @@ async fn over_the_rate_limit_is_429_with_retry_after_and_preflight_allows_the_ke
         apps: vec![crate::collector::App {
             name: "web".into(),
             key: "k".into(),
-            origins: OriginPolicy { loopback: false, any: false, without_origin: true, allowed: vec![Origin::parse("https://app.example").unwrap()] },
+            origins: OriginPolicy {
+                loopback: false,
+                any: false,
+                without_origin: true,
+                allowed: vec![Origin::parse("https://app.example").unwrap()],
+            },
         }],
         ..Default::default()
     };
@@ -242,7 +302,10 @@ async fn over_the_rate_limit_is_429_with_retry_after_and_preflight_allows_the_ke
     let key = (KEY_HEADER, "k");
     let body = json_body(&digits(1, 3));
     for _ in 0..2 {
-        assert_eq!(send(s.addr, "POST", "/v1/predict/mnist", &[key, JSON, ("origin", "https://app.example")], body.clone()).await.status, 200);
+        assert_eq!(
+            send(s.addr, "POST", "/v1/predict/mnist", &[key, JSON, ("origin", "https://app.example")], body.clone()).await.status,
+            200
+        );
     }
     let limited = send(s.addr, "POST", "/v1/predict/mnist", &[key, JSON], body.clone()).await;
     assert_eq!((limited.status, limited.error().error.code), (429, ErrorCode::RateLimited));
@@ -251,7 +314,11 @@ async fn over_the_rate_limit_is_429_with_retry_after_and_preflight_allows_the_ke
         s.addr,
         "OPTIONS",
         "/v1/predict/mnist",
-        &[("origin", "https://app.example"), ("access-control-request-method", "POST"), ("access-control-request-headers", "content-type,x-burn-edge-key")],
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type,x-burn-edge-key"),
+        ],
         Vec::new(),
     )
     .await;

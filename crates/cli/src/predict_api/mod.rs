@@ -72,7 +72,12 @@ pub fn routes(collector: &CollectorConfig, config: PredictConfig, models_root: P
 }
 
 /// `routes` with another rate limit (tests), and its state.
-fn routes_with_rate(collector: &CollectorConfig, rate: RateConfig, config: PredictConfig, models_root: PathBuf) -> (Router, Arc<PredictApi>) {
+fn routes_with_rate(
+    collector: &CollectorConfig,
+    rate: RateConfig,
+    config: PredictConfig,
+    models_root: PathBuf,
+) -> (Router, Arc<PredictApi>) {
     let state = Arc::new(PredictApi {
         apps: collector.apps.clone(),
         ingest_keys: collector.apps.iter().map(|a| auth::Secret::new(&a.key)).collect(),
