@@ -231,6 +231,7 @@ pub async fn serve(
     // The key goes in the fragment, which the browser never sends to the server.
     let fragment = dashboard_key.map(|k| format!("#key={k}")).unwrap_or_default();
     println!("telemetry collector: POST http://{local}/v1/logs; dashboard at http://{local}/dashboard.html{fragment}");
+    println!("server-side inference: POST http://{local}/v1/predict/<model>[@<version>] (JSON or little-endian f32)");
     crate::server::run(listener, router(root, models, collector, options.request_timeout), options.connections).await;
     Ok(())
 }

@@ -99,7 +99,7 @@ fn decode_binary(body: &[u8], expect: Expect<'_>) -> Result<(Vec<f32>, usize), A
         return Err(empty());
     }
     let per_example = expect.input_len * 4;
-    if body.len() % per_example != 0 {
+    if !body.len().is_multiple_of(per_example) {
         return Err(ApiError::new(
             ErrorCode::WrongLength,
             format!(
@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(e.code, ErrorCode::NotFinite);
         assert!(e.message.starts_with("inputs[1][2] is infinite"), "{}", e.message);
         assert_eq!(err(Format::Json, br#"{"input":[1,2,NaN]}"#).code, ErrorCode::MalformedJson, "JSON has no NaN");
-        let five = format!(r#"{{"inputs":[{}]}}"#, vec!["[1,2,3]"; 5].join(","));
+        let five = format!(r#"{{"inputs":[{}]}}"#, ["[1,2,3]"; 5].join(","));
         assert_eq!(err(Format::Json, five.as_bytes()).code, ErrorCode::BatchTooLarge);
     }
 
