@@ -19,22 +19,31 @@ use tower::ServiceExt;
 
 use super::body::{decode, Expect, Format};
 use super::{routes, PredictConfig};
-use crate::collector::{CollectorConfig, DEMO_INGEST_KEY, KEY_HEADER};
+use crate::collector::{CollectorConfig, RateConfig, DEMO_INGEST_KEY, KEY_HEADER};
 
 /// A small input length, so generated examples are often whole.
 const TOY: Expect<'static> = Expect { architecture: "toy", input_len: 4, max_batch: 6 };
 
-fn number() -> impl Strategy<Value = Value> {
+/// A value that is not a plain in-range number: out of f32's range, huge, or no number at all.
+fn odd_value() -> impl Strategy<Value = Value> {
     prop_oneof![
-        8 => (-2.0..2.0f64).prop_map(|x| json!(x)),
-        1 => any::<i64>().prop_map(|n| json!(n)),
-        1 => prop::sample::select(vec![1e39, -1e39, 3.4e38, 1e-46, f64::MAX, -0.0]).prop_map(|x| json!(x)),
-        1 => prop_oneof![Just(json!("1")), Just(json!(null)), Just(json!(true)), Just(json!([1]))],
+        any::<i64>().prop_map(|n| json!(n)),
+        prop::sample::select(vec![1e39, -1e39, 3.4e38, 1e-46, f64::MAX, -0.0]).prop_map(|x| json!(x)),
+        prop_oneof![Just(json!("1")), Just(json!(null)), Just(json!(true)), Just(json!([1]))],
     ]
 }
 
+/// `len` numbers in -2..2, and now and then one odd value at a random place (so long examples
+/// are often valid, and sometimes wrong in exactly one place).
 fn row(len: impl Strategy<Value = usize>) -> impl Strategy<Value = Value> {
-    len.prop_flat_map(|n| prop::collection::vec(number(), n)).prop_map(Value::Array)
+    let values = len.prop_flat_map(|n| prop::collection::vec((-2.0..2.0f64).prop_map(|x| json!(x)), n));
+    (values, prop::option::weighted(0.25, (any::<prop::sample::Index>(), odd_value()))).prop_map(|(mut values, odd)| {
+        if let (Some((at, value)), false) = (odd, values.is_empty()) {
+            let i = at.index(values.len());
+            values[i] = value;
+        }
+        Value::Array(values)
+    })
 }
 
 /// Mostly the right shape for `input_len` values per example, sometimes not.
@@ -51,17 +60,17 @@ fn json_request(input_len: usize) -> impl Strategy<Value = Vec<u8>> {
     .prop_map(|v| v.to_string().into_bytes())
 }
 
-/// Little-endian f32 values, sometimes NaN or infinite, sometimes not whole values.
+/// Little-endian f32 values of whole examples, now and then one NaN, infinity or any bit
+/// pattern somewhere, sometimes not whole values.
 fn binary_request(input_len: usize) -> impl Strategy<Value = Vec<u8>> {
-    let value = prop_oneof![
-        12 => -2.0..2.0f32,
-        1 => Just(f32::NAN),
-        1 => Just(f32::INFINITY),
-        1 => any::<f32>(),
-    ];
-    let examples = prop::collection::vec(prop::collection::vec(value, input_len), 0..9);
-    (examples, 0..4usize).prop_map(|(rows, cut)| {
-        let mut bytes: Vec<u8> = rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    let odd = prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(f32::NEG_INFINITY), any::<f32>()];
+    let examples = (0..9usize).prop_flat_map(move |n| prop::collection::vec(-2.0..2.0f32, n * input_len));
+    (examples, prop::option::weighted(0.25, (any::<prop::sample::Index>(), odd)), 0..4usize).prop_map(|(mut values, odd, cut)| {
+        if let (Some((at, value)), false) = (odd, values.is_empty()) {
+            let i = at.index(values.len());
+            values[i] = value;
+        }
+        let mut bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         bytes.truncate(bytes.len().saturating_sub(cut % 2 * cut));
         bytes
     })
@@ -135,13 +144,23 @@ fn the_whole_endpoint_answers_any_body_with_a_prediction_or_a_json_error() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let models = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"));
     let config = PredictConfig { max_batch: 6, max_body_bytes: 1 << 20, workers: 2, cached_models: 2 };
-    let app = routes(&CollectorConfig::default(), config, models);
+    // One client sends every case at once: a rate limit it never reaches.
+    let rate = RateConfig { client_rate: 1e9, client_burst: 1e9, app_rate: 1e9, app_burst: 1e9, max_clients: 10 };
+    let app = routes(&CollectorConfig { rate, ..Default::default() }, config, models);
     let (ok, refused) = (Cell::new(0u64), Cell::new(0u64));
     let mut runner = TestRunner::new(Config { cases: cases() / 4 + 1, failure_persistence: None, ..Config::default() });
-    let content_type = prop::sample::select(vec!["application/json", "application/octet-stream", "text/plain", ""]);
-    let bodies = prop_oneof![mutated(json_request(784)), mutated(binary_request(784))];
-    let path = prop::sample::select(vec!["/v1/predict/mnist", "/v1/predict/mnist@1.1.0", "/v1/predict/mnist?alias=x", "/v1/predict/x@y"]);
-    let result = runner.run(&(bodies, content_type, path), |(bytes, content_type, path)| {
+    // Mostly a body with its own media type on a published version; sometimes any of them.
+    let any_type = prop::sample::select(vec!["application/json", "application/octet-stream", "text/plain", ""]);
+    let requests = prop_oneof![
+        4 => mutated(json_request(784)).prop_map(|b| (b, "application/json")),
+        4 => mutated(binary_request(784)).prop_map(|b| (b, "application/octet-stream")),
+        2 => (prop_oneof![mutated(json_request(784)), mutated(binary_request(784))], any_type),
+    ];
+    let path = prop_oneof![
+        6 => prop::sample::select(vec!["/v1/predict/mnist", "/v1/predict/mnist@1.1.0", "/v1/predict/mnist?alias=canary"]),
+        1 => prop::sample::select(vec!["/v1/predict/mnist?alias=x", "/v1/predict/x@y", "/v1/predict/mnist@1.0", "/v1/predict/mnist/x"]),
+    ];
+    let result = runner.run(&(requests, path), |((bytes, content_type), path)| {
         let mut req = Request::post(path).header(KEY_HEADER, DEMO_INGEST_KEY);
         if !content_type.is_empty() {
             req = req.header("content-type", content_type);
@@ -169,4 +188,5 @@ fn the_whole_endpoint_answers_any_body_with_a_prediction_or_a_json_error() {
         if result.is_ok() { "0 failures" } else { "FAILED" }
     );
     result.unwrap();
+    assert!(ok.get() > 0 && refused.get() > 0, "the generator reaches both outcomes");
 }

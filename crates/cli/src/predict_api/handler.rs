@@ -144,12 +144,17 @@ async fn run(api: &PredictApi, target: &str, request: Request) -> Result<Predict
     })
 }
 
-/// The body was checked already, so a failure here is the server's (or the model's).
+/// The body was checked already, so a failure here is the server's, except outputs that
+/// overflow: the warm-up proved the weights give finite outputs, so finite inputs far outside
+/// the input schema's range (3e38) are what made them NaN or infinite.
 fn inference_error(located: &Located, e: RuntimeError) -> ApiError {
-    let code = match e {
-        RuntimeError::Input(_) => ErrorCode::WrongLength,
-        RuntimeError::NonFinite(_) => ErrorCode::ModelBroken,
-        _ => ErrorCode::Internal,
+    let (code, why) = match e {
+        RuntimeError::Input(e) => (ErrorCode::WrongLength, e.to_string()),
+        RuntimeError::NonFinite(_) => (
+            ErrorCode::NotFinite,
+            "its outputs for these inputs are NaN or infinite: values far outside the input schema's range overflow it".to_string(),
+        ),
+        e => (ErrorCode::Internal, e.to_string()),
     };
-    ApiError::new(code, format!("{}@{}: {e}", located.model, located.version))
+    ApiError::new(code, format!("{}@{}: {why}", located.model, located.version))
 }

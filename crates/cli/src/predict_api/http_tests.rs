@@ -186,6 +186,8 @@ async fn every_refusal_has_its_status_code_and_a_specific_message() {
     let s = start_default().await;
     let a = s.addr;
     let nan = le(&[vec![0.5; 783].into_iter().chain([f32::NAN]).collect()]);
+    // Finite, but it overflows the network (found by the fuzz test).
+    let overflow = le(&[vec![3.4e38; 784]]);
     // 1e39 is past f32's range: it reads as infinity.
     let huge = format!("{{\"inputs\": [{}, [{}1e39]]}}", serde_json::to_string(&digits(1, 1)[0]).unwrap(), "0,".repeat(783)).into_bytes();
     let cases: Vec<(Answer, u16, ErrorCode, &str)> = vec![
@@ -200,6 +202,12 @@ async fn every_refusal_has_its_status_code_and_a_specific_message() {
         (post(a, "/v1/predict/mnist", BINARY, vec![0; 784 * 4 + 8]).await, 400, ErrorCode::WrongLength, "not a whole number of examples"),
         (post(a, "/v1/predict/mnist", BINARY, nan).await, 400, ErrorCode::NotFinite, "value 783 (example 0, index 783) is NaN"),
         (post(a, "/v1/predict/mnist", JSON, huge).await, 400, ErrorCode::NotFinite, "inputs[1][783] is infinite"),
+        (
+            post(a, "/v1/predict/mnist", BINARY, overflow).await,
+            400,
+            ErrorCode::NotFinite,
+            "mnist@1.0.0: its outputs for these inputs are NaN or infinite",
+        ),
         (post(a, "/v1/predict/mnist", JSON, b"{\"inputs\": []}".to_vec()).await, 400, ErrorCode::EmptyBatch, "no examples"),
         (post(a, "/v1/predict/mnist", BINARY, Vec::new()).await, 400, ErrorCode::EmptyBatch, "no examples"),
         (post(a, "/v1/predict/mnist@1.0.0?alias=canary", JSON, b"{}".to_vec()).await, 400, ErrorCode::InvalidQuery, "not both"),
