@@ -1,7 +1,8 @@
 /**
  * @module dashboard
  * The collector's dashboard: reads `/api/telemetry/summary` and draws, per model version ×
- * backend × variant, the KPIs and SVG charts (class distribution against the manifest's
+ * backend × variant × route (`edge`: in the browser, `cloud`: the server's `/v1/predict`), the
+ * edge / cloud split of the predictions, then per group the KPIs and SVG charts (class distribution against the manifest's
  * reference, confidence histogram, latency over time), and per model version the requests,
  * errors and error rate per minute.
  *
@@ -23,7 +24,7 @@ const ERROR = '#d64545';
 
 /**
  * @typedef {{ p50: number | null, p95: number | null, p99?: number | null, count?: number }} Stats
- * @typedef {{ model: string, version: string, backend: string, variant: string, count: number,
+ * @typedef {{ model: string, version: string, backend: string, variant: string, route: string, count: number,
  *   latencyMs: Stats, errorRate: number, fallbackRate: number, versionErrors: number, versionFallbacks: number,
  *   timeToFirstPredictionMs: Stats, classDistribution: number[], referenceDistribution: number[] | null,
  *   drift: { psi: number, level: string, jsDistance: number } | null, confidenceHistogram: number[],
@@ -131,6 +132,17 @@ function chart(title, svg, legend) {
   return box;
 }
 
+/**
+ * The predictions by route, e.g. `predictions by route: edge 120 (80.0%) · cloud 30 (20.0%)`.
+ * @param {Record<string, number>} routes
+ */
+function routeSplit(routes) {
+  const total = Object.values(routes).reduce((a, b) => a + b, 0);
+  if (total === 0) return '';
+  const parts = Object.entries(routes).map(([route, n]) => `${route} ${n} (${((n / total) * 100).toFixed(1)}%)`);
+  return `predictions by route: ${parts.join(' · ')}`;
+}
+
 const ms = (/** @type {number | null | undefined} */ v) => (v == null ? '–' : `${v.toFixed(2)} ms`);
 const pct = (/** @type {number} */ v) => `${(v * 100).toFixed(1)}%`;
 
@@ -139,8 +151,9 @@ function renderGroup(g) {
   const section = document.createElement('section');
   section.className = 'group';
   section.dataset.group = `${g.model}@${g.version}/${g.backend}/${g.variant}`;
+  section.dataset.route = g.route;
   const h = document.createElement('h2');
-  h.textContent = `${g.model} ${g.version} · ${g.backend}${g.variant ? ` · ${g.variant}` : ''}`;
+  h.textContent = `${g.model} ${g.version} · ${g.backend}${g.variant ? ` · ${g.variant}` : ''} · ${g.route}`;
   const kpis = document.createElement('div');
   kpis.className = 'kpis';
   const drift = g.drift
@@ -260,8 +273,9 @@ async function refresh() {
       return;
     }
     if (!res.ok) throw new Error(`/api/telemetry/summary: HTTP ${res.status}`);
-    const summary = /** @type {{ events: Record<string, number>, groups: Group[], versionTimeline: VersionTimeline[] }} */ (await res.json());
+    const summary = /** @type {{ events: Record<string, number>, routes: Record<string, number>, groups: Group[], versionTimeline: VersionTimeline[] }} */ (await res.json());
     $('totals').textContent = Object.entries(summary.events).map(([k, v]) => `${k}: ${v}`).join(' · ') || 'no events yet';
+    $('routes').textContent = routeSplit(summary.routes ?? {});
     $('groups').replaceChildren(...summary.groups.map(renderGroup));
     $('versions').replaceChildren(...summary.versionTimeline.map(renderVersion));
     await rollout(key, summary.groups.map((g) => g.model));

@@ -230,7 +230,8 @@ pub async fn serve(
     println!("burn-edge demo: http://{local}/");
     // The key goes in the fragment, which the browser never sends to the server.
     let fragment = dashboard_key.map(|k| format!("#key={k}")).unwrap_or_default();
-    println!("telemetry collector: POST http://{local}/v1/logs; dashboard at http://{local}/dashboard.html{fragment}");
+    // Two lines, no more: tests read these and close the pipe (a later print would fail).
+    println!("telemetry collector: POST http://{local}/v1/logs (predictions: POST http://{local}/v1/predict/<model>); dashboard at http://{local}/dashboard.html{fragment}");
     crate::server::run(listener, router(root, models, collector, options.request_timeout), options.connections).await;
     Ok(())
 }

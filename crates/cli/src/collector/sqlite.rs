@@ -10,7 +10,9 @@ use rusqlite::{params, Connection};
 use super::events::Event;
 use super::rollout_rollup;
 use super::rollup;
-use super::store::{Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError};
+use super::store::{
+    route_of, Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError, DEFAULT_ROUTE,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -49,11 +51,20 @@ const ROLLOUT_COLUMNS: [(&str, &str); 6] = [
     ("winner", "TEXT"),
 ];
 
-/// Adds the rollout columns a database lacks, then their index.
+/// The column added with routing (`burn_edge.route`); old rows have none and count as `edge`.
+const ROUTE_COLUMN: (&str, &str) = ("route", "TEXT");
+
+/// The names of `table`'s columns.
+fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    let have = stmt.query_map([table], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(have)
+}
+
+/// Adds the rollout and route columns a database lacks, then their index.
 fn add_rollout_columns(conn: &Connection) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('events')")?;
-    let have: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-    for (column, kind) in ROLLOUT_COLUMNS {
+    let have = columns(conn, "events")?;
+    for (column, kind) in ROLLOUT_COLUMNS.into_iter().chain([ROUTE_COLUMN]) {
         if !have.iter().any(|c| c == column) {
             conn.execute_batch(&format!("ALTER TABLE events ADD COLUMN {column} {kind}"))?;
         }
@@ -92,6 +103,10 @@ impl SqliteStore {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA)?;
         add_rollout_columns(&tx)?;
+        // A rollup from before routing is keyed without the route: rebuilt from the events.
+        if columns(&tx, "rollup")?.iter().any(|c| c == "m") && !columns(&tx, "rollup")?.iter().any(|c| c == "r") {
+            tx.execute_batch("DROP TABLE rollup")?;
+        }
         let has = |table: &str| tx.query_row("SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = ?1", [table], |r| r.get::<_, bool>(0));
         let (has_rollup, has_rollout) = (has("rollup")?, has("rollout_rollup")?);
         tx.execute_batch(rollup::SCHEMA)?;
@@ -114,8 +129,9 @@ impl SqliteStore {
     }
 }
 
+/// A group key from columns 0 to 4 (model, version, backend, variant, route).
 fn key(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupKey> {
-    Ok(GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? })
+    Ok(GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)?, route: r.get(4)? })
 }
 
 fn bucket(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Bucket> {
@@ -134,11 +150,12 @@ pub(crate) fn rows<T>(
     Ok(mapped.collect::<rusqlite::Result<_>>()?)
 }
 
-/// `WITH top(m, v, b, x) AS (VALUES ...)` for `groups` (never empty), and its parameters.
+/// `WITH top(m, v, b, x, r) AS (VALUES ...)` for `groups` (never empty), and its parameters.
 fn top_cte(groups: &[(GroupKey, i64)]) -> (String, Vec<&dyn rusqlite::ToSql>) {
-    let values = vec!["(?, ?, ?, ?)"; groups.len()].join(", ");
-    let params = groups.iter().flat_map(|(k, _)| [&k.model as &dyn rusqlite::ToSql, &k.version, &k.backend, &k.variant]).collect();
-    (format!("WITH top(m, v, b, x) AS (VALUES {values})"), params)
+    let values = vec!["(?, ?, ?, ?, ?)"; groups.len()].join(", ");
+    let params =
+        groups.iter().flat_map(|(k, _)| [&k.model as &dyn rusqlite::ToSql, &k.version, &k.backend, &k.variant, &k.route]).collect();
+    (format!("WITH top(m, v, b, x, r) AS (VALUES {values})"), params)
 }
 
 impl EventStore for SqliteStore {
@@ -152,9 +169,9 @@ impl EventStore for SqliteStore {
                 "INSERT OR IGNORE INTO events (app, event_id, install_id, time_unix_nano, received_unix_ms, name,
                  model_name, model_version, backend, variant, role, latency_ms, batch_size, predicted_class,
                  confidence, prediction_id, true_label, ttfp_ms, attributes,
-                 rollout_alias, rollout_rule, rollout_arm, shadow_of, swap_ms, winner)
+                 rollout_alias, rollout_rule, rollout_arm, shadow_of, swap_ms, winner, route)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                   ?20, ?21, ?22, ?23, ?24, ?25)",
+                   ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
             )?;
             for e in events {
                 let stored = stmt.execute(params![
@@ -183,6 +200,7 @@ impl EventStore for SqliteStore {
                     e.rollout.shadow_of,
                     e.rollout.swap_ms,
                     e.rollout.winner,
+                    e.route,
                 ])?;
                 // A duplicate (a retried batch) adds nothing.
                 if stored == 1 {
@@ -190,7 +208,7 @@ impl EventStore for SqliteStore {
                     let group = [s(&e.model_name), s(&e.model_version), s(&e.backend), s(&e.variant)];
                     increments.event(&rollup::Fields {
                         name: &e.name,
-                        group: [&group[0], &group[1], &group[2], &group[3]],
+                        group: [&group[0], &group[1], &group[2], &group[3], route_of(e.route.as_deref())],
                         time_unix_nano: e.time_unix_nano,
                         latency_ms: e.latency_ms,
                         predicted_class: e.predicted_class,
@@ -245,20 +263,22 @@ impl EventStore for SqliteStore {
         )?;
         out.groups = rows(
             conn,
-            "SELECT m, v, b, x, SUM(n) AS total FROM rollup WHERE kind = 'latency'
-             GROUP BY m, v, b, x ORDER BY total DESC, m, v, b, x LIMIT ?1",
+            "SELECT m, v, b, x, r, SUM(n) AS total FROM rollup WHERE kind = 'latency'
+             GROUP BY m, v, b, x, r ORDER BY total DESC, m, v, b, x, r LIMIT ?1",
             &[&(limits.groups as i64)],
-            |r| Ok((key(r)?, r.get(4)?)),
+            |r| Ok((key(r)?, r.get(5)?)),
         )?;
         if out.groups.is_empty() {
             return Ok(out);
         }
         let (top, top_params) = top_cte(&out.groups);
         let per_group = |kind: &str, extra: &str| {
-            format!("{top} SELECT m, v, b, x, minute, key, n, lo, hi FROM rollup WHERE kind = '{kind}'{extra} AND (m, v, b, x) IN top")
+            format!(
+                "{top} SELECT m, v, b, x, r, minute, key, n, lo, hi FROM rollup WHERE kind = '{kind}'{extra} AND (m, v, b, x, r) IN top"
+            )
         };
         let histogram =
-            |sql: String, params: &[&dyn rusqlite::ToSql]| rows(conn, &sql, params, |r| Ok((key(r)?, r.get::<_, i64>(4)?, bucket(r, 5)?)));
+            |sql: String, params: &[&dyn rusqlite::ToSql]| rows(conn, &sql, params, |r| Ok((key(r)?, r.get::<_, i64>(5)?, bucket(r, 6)?)));
         let mut with_since = top_params.clone();
         with_since.push(&since);
         out.latency = histogram(per_group("latency", ""), &top_params)?.into_iter().map(|(k, _, b)| (k, b)).collect();
@@ -269,14 +289,14 @@ impl EventStore for SqliteStore {
         out.classes = rows(
             conn,
             &format!(
-                "{top} SELECT m, v, b, x, CASE WHEN key >= 0 AND key < ? THEN key ELSE -1 END AS class, SUM(n) FROM rollup
-                 WHERE kind = 'class' AND (m, v, b, x) IN top GROUP BY m, v, b, x, class"
+                "{top} SELECT m, v, b, x, r, CASE WHEN key >= 0 AND key < ? THEN key ELSE -1 END AS class, SUM(n) FROM rollup
+                 WHERE kind = 'class' AND (m, v, b, x, r) IN top GROUP BY m, v, b, x, r, class"
             ),
             // The cap's parameter comes after the top groups' in the text too.
             &with_cap,
-            |r| Ok((key(r)?, r.get(4)?, r.get(5)?)),
+            |r| Ok((key(r)?, r.get(5)?, r.get(6)?)),
         )?;
-        out.confidence = rows(conn, &per_group("confidence", ""), &top_params, |r| Ok((key(r)?, r.get(5)?, r.get(6)?)))?;
+        out.confidence = rows(conn, &per_group("confidence", ""), &top_params, |r| Ok((key(r)?, r.get(6)?, r.get(7)?)))?;
         out.version_counts = rows(
             conn,
             &format!(
@@ -294,14 +314,14 @@ impl EventStore for SqliteStore {
             &format!(
                 "{top}, {LATEST_FEEDBACK},
                  j AS (SELECT COALESCE(i.model_name,'') AS m, COALESCE(i.model_version,'') AS v, COALESCE(i.backend,'') AS b,
-                        COALESCE(i.variant,'') AS x, i.predicted_class = f.true_label AS correct
+                        COALESCE(i.variant,'') AS x, COALESCE(i.route,'{DEFAULT_ROUTE}') AS r, i.predicted_class = f.true_label AS correct
                    FROM f JOIN events i ON i.rowid = (SELECT rowid FROM events
                      WHERE prediction_id = f.pid AND app = f.app AND name = 'burn_edge.inference' AND predicted_class IS NOT NULL
                      ORDER BY time_unix_nano DESC, event_id DESC LIMIT 1))
-                 SELECT m, v, b, x, COUNT(*), SUM(correct) FROM j WHERE (m, v, b, x) IN top GROUP BY m, v, b, x"
+                 SELECT m, v, b, x, r, COUNT(*), SUM(correct) FROM j WHERE (m, v, b, x, r) IN top GROUP BY m, v, b, x, r"
             ),
             &top_params,
-            |r| Ok((key(r)?, r.get(4)?, r.get(5)?)),
+            |r| Ok((key(r)?, r.get(5)?, r.get(6)?)),
         )?;
         Ok(out)
     }
@@ -337,6 +357,7 @@ pub(crate) mod tests {
             prediction_id: pid.map(str::to_string),
             true_label: None,
             ttfp_ms: None,
+            route: None,
             rollout: Default::default(),
             attributes_json: "{}".into(),
         }
@@ -438,6 +459,53 @@ pub(crate) mod tests {
         let bytes = size(&path) + size(&dir.path().join("t.sqlite-wal"));
         // Was 100 copies of the id and of the junk: over 60 MB.
         assert!(bytes < 1 << 20, "{bytes} bytes for 100 small events");
+    }
+
+    #[test]
+    fn routes_split_the_groups_and_a_database_from_before_routing_reads_as_edge() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let body = |id: &str, route: Option<&str>| {
+            let route = route.map(|r| format!(r#",{{"key":"burn_edge.route","value":{{"stringValue":"{r}"}}}}"#)).unwrap_or_default();
+            format!(
+                r#"{{"timeUnixNano":"5","eventName":"burn_edge.inference","attributes":[{{"key":"event.id","value":{{"stringValue":"{id}"}}}},
+                {{"key":"burn_edge.model.name","value":{{"stringValue":"mnist"}}}},{{"key":"burn_edge.model.version","value":{{"stringValue":"1.0.0"}}}},
+                {{"key":"burn_edge.backend","value":{{"stringValue":"cpu"}}}},{{"key":"burn_edge.latency_ms","value":{{"doubleValue":2.0}}}},
+                {{"key":"burn_edge.batch_size","value":{{"intValue":"1"}}}},{{"key":"burn_edge.predicted_class","value":{{"intValue":"3"}}}},
+                {{"key":"burn_edge.confidence","value":{{"doubleValue":0.5}}}}{route}]}}"#
+            )
+        };
+        let records = [body("a", Some("cloud")), body("b", Some("cloud")), body("c", Some("edge")), body("d", None)];
+        let request = format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#, records.join(","));
+        let parsed = super::super::events::parse(&serde_json::from_str(&request).unwrap(), "a");
+        assert_eq!(
+            parsed.events.iter().map(|e| e.route.as_deref()).collect::<Vec<_>>(),
+            [Some("cloud"), Some("cloud"), Some("edge"), None]
+        );
+        let routes = |store: &SqliteStore| {
+            let mut groups: Vec<(String, i64)> =
+                store.aggregates(&Limits::default()).unwrap().groups.into_iter().map(|(k, n)| (k.route, n)).collect();
+            groups.sort();
+            groups
+        };
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.insert(&parsed.events, 0).unwrap();
+            assert_eq!(routes(&store), [("cloud".to_string(), 2), ("edge".to_string(), 2)]);
+            // As a database written before routing: no route column, a rollup keyed without it.
+            let conn = store.conn();
+            conn.execute_batch(
+                "ALTER TABLE events DROP COLUMN route; DROP TABLE rollup;
+                 CREATE TABLE rollup (kind TEXT NOT NULL, m TEXT NOT NULL, v TEXT NOT NULL, b TEXT NOT NULL, x TEXT NOT NULL,
+                   minute INTEGER NOT NULL, key INTEGER NOT NULL, n INTEGER NOT NULL, lo REAL, hi REAL,
+                   PRIMARY KEY (kind, m, v, b, x, minute, key)) WITHOUT ROWID;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(routes(&store), [("edge".to_string(), 4)], "old rows count as edge");
+        store.insert(&parsed.events[..1].iter().map(|e| Event { event_id: "e".into(), ..e.clone() }).collect::<Vec<_>>(), 0).unwrap();
+        assert_eq!(routes(&store), [("cloud".to_string(), 1), ("edge".to_string(), 4)]);
     }
 
     #[test]
