@@ -145,6 +145,15 @@ const sections = prepared.map((m) => {
     return `| ${r.name} | ${ms(r.readyMs)} | ${ms(r.p50)} / ${ms(r.p95)} (${r.runs} runs) | ${vs} | ${diff} | ${mib(r.wasmMemoryReady)} / ${mib(r.wasmMemoryPeak)} |`;
   });
   const native = m.reference && !ort.error ? ` ORT Web's output is within ${maxDiff(ort.output, m.reference).toExponential(1)} of native ONNX Runtime's (scripts/bench-models.py's reference).` : '';
+  // The memory goal of issue "Any model": after creation <= 1.5x the weights + the largest
+  // activation, against the runtime's own wasm memory once the session exists.
+  const goals = rows.filter((r) => !r.error && r.plan && r.runtimeMemory?.afterCreation).map((r) => {
+    const goal = 1.5 * r.weightsBytes + r.plan.largestActivationBytes;
+    const after = r.runtimeMemory.afterCreation;
+    return `${r.name}: wasm memory after creation ${mib(after)} MiB for ${mib(r.weightsBytes)} MiB of weights ` +
+      `(${(after / r.weightsBytes).toFixed(2)}x); goal 1.5x + largest activation (${mib(r.plan.largestActivationBytes)} MiB) = ` +
+      `${mib(goal)} MiB: ${after <= goal ? 'met' : 'over'}.`;
+  });
   const size = m.size ? ` ${(m.size.params / 1e6).toFixed(2)} M parameters, ONNX ${mib(m.size.onnxBytes)} MiB, ${(m.size.flops / 1e6).toFixed(m.size.flops < 1e7 ? 2 : 0)} MFLOPs per example.` : '';
   return `### ${m.name}: ${m.title}
 
@@ -153,7 +162,7 @@ Input [1, ${m.inputShape.join(', ')}].${size}${native}
 | system | ready (ms) | p50 / p95 (ms) | p50 vs ORT | max diff vs ORT | wasm memory MiB ready / peak |
 |---|---|---|---|---|---|
 ${lines.join('\n')}
-`;
+${goals.length ? `\n${goals.map((g) => `- ${g}`).join('\n')}\n` : ''}`;
 });
 
 const md = `## Models: burn-edge and ONNX Runtime Web side by side

@@ -95,7 +95,7 @@ async function burnEdge() {
   session.free();
   return {
     system: 'burn-edge', backend: info.backend, cpuKernels: info.cpuKernels, cpuSimd: info.cpuSimd, adapter: info.adapter, build,
-    runtimeMemory: info.memory ?? null, loadRuntimeMs: t1 - t0, createSessionMs: t2 - t1, firstMs: t3 - t2, readyMs: t3 - t0,
+    runtimeMemory: info.memory ?? null, plan: info.plan ?? null, weightsBytes: weights.byteLength, loadRuntimeMs: t1 - t0, createSessionMs: t2 - t1, firstMs: t3 - t2, readyMs: t3 - t0,
     firstOutputLength: first.length, wasmMemoryReady, pageMemoryBytes, ...timed,
   };
 }
