@@ -9,6 +9,7 @@
  * (`prepare.js`) → observe (`model.js`, `rollout-watch.js`: re-checks, hot swaps, shadow).
  */
 import { ChannelError } from './assign.js';
+import { deviceKey, prepareByMeasurement } from './backend-choice.js';
 import { chooseBuild } from './choose-build.js';
 import { IntegrityError, NetworkError } from './errors.js';
 import { lastGood, locate, locateManifest, modelFolder, resolveChannel } from './locate.js';
@@ -81,14 +82,38 @@ async function load(options, telemetry) {
   const folder = modelFolder(o);
   // The publisher's key, pinned by the page: without it nothing but the weights is verified.
   const trust = o.publicKey ? await importPublicKey(o.publicKey) : null;
-  const [store, storage, build] = await Promise.all([Store.open(), prepareStorage(), chooseBuild(o.backend)]);
+  let [store, storage, build] = await Promise.all([Store.open(), prepareStorage(), chooseBuild(o.backend)]);
+  // With WebGPU on offer, 'auto' measures both builds (or recalls the last measurement here).
+  const measuring = o.backend === 'auto' && build === 'webgpu';
+  const device = measuring ? deviceKey() : null;
   // A crashed worker is replaced and replayed (worker-engine.js); each restart is an error event.
   const onRestart = (/** @type {{ reason: string }} */ r) =>
     telemetry?.record('burn_edge.error', { 'error.type': 'WORKER_RESTARTED', 'error.message': r.reason });
+  // A lost WebGPU device moves the engine to the CPU build (worker-engine.js, engine.js).
+  const onDeviceLost = (/** @type {import('./worker-engine.js').DeviceLost} */ lost) => {
+    telemetry?.setModel({ backend: 'cpu' });
+    telemetry?.record('burn_edge.device.lost', { 'burn_edge.device_lost.reason': lost.reason, 'burn_edge.device_lost.to': 'cpu',
+      'burn_edge.device_lost.replayed': lost.replayed });
+  };
   // The runtime downloads while the channel and manifest are resolved; every engine starts from it.
-  const runtimeFiles = loadRuntimeFiles(o.runtimeBase, build, o);
-  runtimeFiles.catch(() => {});
-  const first = startEngine({ worker: o.worker, build, runtimeFiles, onRestart });
+  /** @type {Map<string, Promise<import('./runtime-files.js').RuntimeFiles>>} */
+  const runtimes = new Map();
+  const runtimeFor = (/** @type {'cpu' | 'webgpu'} */ b) => {
+    let files = runtimes.get(b);
+    if (!files) {
+      files = loadRuntimeFiles(o.runtimeBase, b, o);
+      files.catch(() => {});
+      runtimes.set(b, files);
+    }
+    return files;
+  };
+  const engineFor = (/** @type {'cpu' | 'webgpu'} */ b) => startEngine({ worker: o.worker, build: b, runtimeFiles: runtimeFor(b), onRestart,
+    fallback: b === 'webgpu' ? () => runtimeFor('cpu') : undefined, onDeviceLost });
+  // Measuring starts its engines once the version is known (a remembered choice starts one only);
+  // the small CPU runtime downloads meanwhile.
+  if (measuring) runtimeFor('cpu');
+  /** @type {import('./prepare.js').StartedEngine | null} */
+  let first = measuring ? null : engineFor(build);
   const locateOptions = { ...o, trust };
   const alias = o.channelUrl ? o.alias : undefined;
   const selector = o.channelUrl
@@ -125,9 +150,19 @@ async function load(options, telemetry) {
     let fallback = null;
     /** @type {Assignment | null} */
     let assignment = located?.assignment ?? null;
+    /** @type {import('./backend-choice.js').BackendChoice | null} */
+    let backendChoice = null;
     try {
       if (refused || !located) throw refused;
-      prepared = await prepareVersion(located, first, ctx);
+      if (measuring) {
+        const measured = await prepareByMeasurement(located, ctx, engineFor, await /** @type {Promise<string>} */ (device));
+        first = measured.started;
+        prepared = measured.prepared;
+        backendChoice = measured.choice;
+        build = backendChoice.chosen;
+      } else {
+        prepared = await prepareVersion(located, /** @type {import('./prepare.js').StartedEngine} */ (first), ctx);
+      }
     } catch (err) {
       // A bad or unreachable new version must not take down an app that ran the last good one
       // (with a key: one whose stored signature still verifies).
@@ -142,12 +177,13 @@ async function load(options, telemetry) {
       located = { manifestUrl: previous.manifestUrl, manifest: previous.manifest, signature: previous.signature,
         version: previous.version, served: { ...located?.served, manifest: 'cache' }, offline: located?.offline ?? null,
         channel: located?.channel ?? null };
+      if (!first) first = engineFor(build = 'cpu'); // measuring failed: the last good version is served plainly
       prepared = await prepareVersion(located, first, ctx);
     }
     phases.downloadMs = prepared.phases.downloadMs;
     phases.backendInitMs = prepared.phases.backendInitMs;
     phases.warmupMs = prepared.phases.warmupMs;
-    phases.wasmCompileMs = first.wasmCompileMs();
+    phases.wasmCompileMs = /** @type {import('./prepare.js').StartedEngine} */ (first).wasmCompileMs();
     if (o.channelUrl && !assignment) {
       assignment = { version: prepared.manifest.version, alias: o.alias, rule: null, kind: 'alias', arm: null, bucket: null, bucketVersion: null };
     }
@@ -168,6 +204,7 @@ async function load(options, telemetry) {
       offline: Boolean(p.target.offline),
       offlineReason: p.target.offline?.message,
       fallback: p === prepared ? fallback : null,
+      backendChoice: p === prepared ? backendChoice : null,
       signed: Boolean(trust),
       keyId: trust?.keyId ?? null,
       channelUrl: o.channelUrl, manifestUrl: p.target.manifestUrl, served: p.target.served,
@@ -195,8 +232,12 @@ async function load(options, telemetry) {
     };
     setContext(slot);
     if (telemetry) {
-      telemetry.record('burn_edge.model.load', loadAttributes(slot.info, { ...phases, readyMs: since(started) }));
-      if (o.backend === 'auto') for (const a of fallbackAttributes(/** @type {any} */ (prepared.session))) telemetry.record('burn_edge.backend.fallback', a);
+      telemetry.record('burn_edge.model.load', { ...loadAttributes(slot.info, { ...phases, readyMs: since(started) }),
+        'burn_edge.route': 'edge', ...(backendChoice ? {
+          'burn_edge.backend_choice.chosen': backendChoice.chosen, 'burn_edge.backend_choice.reason': backendChoice.reason,
+          'burn_edge.backend_choice.cpu_ms': backendChoice.timings.cpu, 'burn_edge.backend_choice.webgpu_ms': backendChoice.timings.webgpu,
+          'burn_edge.backend_choice.cached': backendChoice.cached } : {}) });
+      if (o.backend === 'auto' && !backendChoice) for (const a of fallbackAttributes(/** @type {any} */ (prepared.session))) telemetry.record('burn_edge.backend.fallback', a);
     }
     if (assignment && !target.offline) await served(assignment);
 
@@ -206,7 +247,7 @@ async function load(options, telemetry) {
       select: async (channel) => (selector ? selector.select(channel, { offline: false, cached: [] }) : null),
       async prepare(version, { remember }) {
         const t = await locateManifest(locateOptions, store, { version, modelName: prepared.manifest.name, channelServed: o.channelUrl });
-        const engine = startEngine({ worker: o.worker, build, runtimeFiles, onRestart });
+        const engine = engineFor(build);
         try {
           return await prepareVersion(t, engine, { ...ctx, onProgress: undefined, warnings: [] }, { remember });
         } catch (err) {
@@ -221,7 +262,7 @@ async function load(options, telemetry) {
     return createModel({ slot, telemetry, loader, channel: target.offline ? null : target.channel ?? null, channelUrl: o.channelUrl,
       alias: o.alias, recheckInterval: o.recheckInterval, shadow: o.shadow });
   } catch (err) {
-    first.engine.close('loading failed');
+    first?.engine.close('loading failed');
     throw err;
   }
 }

@@ -9,6 +9,7 @@
  * answer was returned; `interleave` runs both arms of an interleave rule.
  */
 import { extras } from './assign.js';
+import { examples, inputLength, runChunks } from './batch.js';
 import { BurnEdgeError, NetworkError } from './errors.js';
 import { imagePixels } from './image.js';
 import { ranking, seededRandom, teamDraft } from './interleave.js';
@@ -281,7 +282,7 @@ export function createModel(o) {
         try {
           lastPredictionId = id;
           telemetry.record('burn_edge.inference', { ...inferenceAttributes(probs, slot.classes || probs.length, latency, id),
-            ...slotAttributes(slot) });
+            ...slotAttributes(slot), 'burn_edge.route': 'edge' });
         } catch { /* telemetry never fails a prediction */ }
         // After the answer is handed back: the shadow never delays it.
         if (copy) {
@@ -293,6 +294,19 @@ export function createModel(o) {
         telemetry.record('burn_edge.error', { ...errorAttributes(err), ...slotAttributes(slot) });
         throw err;
       });
+    },
+    /**
+     * Probabilities for many examples, in chunks (`chunkSize`, default 32), each chunk one
+     * `predict` (one worker round trip); `onProgress({ done, total })` after each; an aborted
+     * `signal` rejects with an `AbortError` and sends no further chunk.
+     * @param {Float32Array | Float32Array[]} inputs an array of inputs, or one Float32Array of n inputs
+     * @param {import('./batch.js').BatchOptions} [options]
+     * @returns {Promise<Float32Array[]>}
+     */
+    async predictBatch(inputs, options = {}) {
+      if (disposed) return gone();
+      const items = examples(inputs, inputLength(current.prepared.manifest));
+      return runChunks(items, (flat) => model.predict(flat), options);
     },
     /** Class names from the manifest, index = output position. */
     get labels() {
@@ -404,7 +418,11 @@ export function createModel(o) {
     /** What runs, where it came from, and where it ran (a copy). */
     info() {
       const shadowVersion = shadowRule?.challenger ?? null;
-      return structuredClone({ ...current.info, workerRestarts: current.prepared.engine.restarts, swaps, rolloutError,
+      const engine = current.prepared.engine;
+      // After a lost WebGPU device the CPU build's session serves: its info replaces the first one's.
+      const lost = engine.deviceLost ?? null;
+      const moved = lost ? { ...engine.session, backend: 'cpu', deviceLost: lost, runtime: { ...current.info.runtime, build: 'cpu' } } : { deviceLost: null };
+      return structuredClone({ ...current.info, ...moved, workerRestarts: engine.restarts, swaps, rolloutError,
         shadow: shadowRule ? { version: shadowVersion, sampleRate: shadowRule.sampleRate,
           ready: Boolean(shadowVersion && pool.get(shadowVersion)?.prepared), error: (shadowVersion && pool.get(shadowVersion)?.error) ?? null,
           runs: shadowStats.runs, failures: shadowStats.failures, skipped: shadowStats.skipped } : null,

@@ -73,6 +73,14 @@ pub const SHADOW_OF: &str = "burn_edge.shadow.of";
 /// `burn_edge.role` of a prediction made in the shadow (never shown); served ones say `served`.
 pub const ROLE_SHADOW: &str = "shadow";
 
+/// Where a prediction ran: [`ROUTE_EDGE`] (in the browser) or [`ROUTE_CLOUD`] (the server's
+/// `/v1/predict`); events without it were made before routing existed and count as edge.
+pub const ROUTE: &str = "burn_edge.route";
+/// `burn_edge.route` of a prediction made in the browser.
+pub const ROUTE_EDGE: &str = "edge";
+/// `burn_edge.route` of a prediction the server answered.
+pub const ROUTE_CLOUD: &str = "cloud";
+
 /// Resource attributes of every batch (who sent it).
 pub const RESOURCE_ATTRIBUTES: &[AttributeSpec] = &[
     req("service.name", Str),
@@ -106,6 +114,15 @@ pub const EVENTS: &[EventSpec] = &[
             opt("burn_edge.load.backend_init_ms", Double),
             opt("burn_edge.load.warmup_ms", Double),
             req("burn_edge.load.time_to_first_prediction_ms", Double),
+            // Where predictions go (`edge` | `cloud`) when the model became ready, and the
+            // backend chosen by measurement (`backend: 'auto'`): both timings, why, and whether
+            // the choice was remembered from an earlier load on this device.
+            opt(ROUTE, Str),
+            opt("burn_edge.backend_choice.chosen", Str),
+            opt("burn_edge.backend_choice.reason", Str).capped(TEXT_MAX_LEN),
+            opt("burn_edge.backend_choice.cpu_ms", Double),
+            opt("burn_edge.backend_choice.webgpu_ms", Double),
+            opt("burn_edge.backend_choice.cached", Bool),
         ],
     },
     EventSpec {
@@ -126,6 +143,7 @@ pub const EVENTS: &[EventSpec] = &[
             opt("burn_edge.rollout.rule", Str),
             opt("burn_edge.rollout.arm", Str),
             opt(SHADOW_OF, Str).capped(ID_MAX_LEN),
+            opt(ROUTE, Str),
         ],
     },
     EventSpec {
@@ -150,6 +168,9 @@ pub const EVENTS: &[EventSpec] = &[
             opt("burn_edge.model.name", Str),
             opt("burn_edge.model.version", Str),
             req("burn_edge.device_lost.reason", Str).capped(TEXT_MAX_LEN),
+            // The backend inference moved to, and how many predictions in flight were re-run there.
+            opt("burn_edge.device_lost.to", Str),
+            opt("burn_edge.device_lost.replayed", Int),
         ],
     },
     EventSpec {
@@ -294,6 +315,19 @@ mod tests {
         assert!(has("burn_edge.interleave", "burn_edge.prediction_id", false));
         // The weights variant and the rollout arm never share a key.
         assert!(!has("burn_edge.exposure", "burn_edge.variant", false));
+    }
+
+    #[test]
+    fn route_backend_choice_and_device_loss_are_in_the_vocabulary() {
+        let has = |event: &str, key: &str| event_spec(event).is_some_and(|e| e.attributes.iter().any(|a| a.key == key && !a.required));
+        assert!(has("burn_edge.inference", ROUTE));
+        assert!(has("burn_edge.model.load", ROUTE));
+        for key in ["chosen", "reason", "cpu_ms", "webgpu_ms", "cached"] {
+            assert!(has("burn_edge.model.load", &format!("burn_edge.backend_choice.{key}")), "{key}");
+        }
+        assert!(has("burn_edge.device.lost", "burn_edge.device_lost.replayed"));
+        assert!(has("burn_edge.device.lost", "burn_edge.device_lost.to"));
+        assert_ne!(ROUTE_EDGE, ROUTE_CLOUD);
     }
 
     #[test]
