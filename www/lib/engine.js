@@ -9,6 +9,8 @@
 import { BurnEdgeError, revive } from './errors.js';
 import { createHost, describeError } from './host.js';
 
+import { LOSS_GRACE_MS } from './worker-engine.js';
+
 export { startWorker } from './worker-engine.js';
 
 /**
@@ -65,8 +67,13 @@ export function startInline({ fallback, onDeviceLost } = {}) {
         toCpu(`a wasm trap (${described.message})`);
         return;
       }
-      inflight.delete(c);
-      c.reject(revive(described));
+      const fail = () => {
+        if (h !== host || !inflight.delete(c)) return;
+        c.reject(revive(described));
+      };
+      // A destroyed device fails calls before its loss is announced: give the announcement a moment.
+      if (backend === 'webgpu' && fallback && c.request.type === 'predict') setTimeout(fail, LOSS_GRACE_MS);
+      else fail();
     });
   }
 

@@ -11,11 +11,13 @@
 import { ChannelError } from './assign.js';
 import { deviceKey, prepareByMeasurement } from './backend-choice.js';
 import { chooseBuild } from './choose-build.js';
-import { IntegrityError, NetworkError } from './errors.js';
+import { inputLength } from './batch.js';
+import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
 import { lastGood, locate, locateManifest, modelFolder, resolveChannel } from './locate.js';
 import { createModel, slotFor } from './model.js';
 import { prepareVersion, startEngine } from './prepare.js';
 import { loadRuntimeFiles } from './runtime-files.js';
+import { CloudUnavailableError, cloudClient, createRouter } from './route.js';
 import { createSelector } from './select.js';
 import { importPublicKey } from './signature.js';
 import { prepareStorage } from './storage.js';
@@ -33,7 +35,8 @@ export { createTelemetry } from './telemetry.js';
  *             backend?: 'auto' | 'webgpu' | 'cpu', runtimeBase?: string | URL, keepVersions?: number,
  *             retries?: number, retryDelay?: number, stallTimeout?: number, onProgress?: (p: Progress) => void,
  *             worker?: boolean, telemetry?: TelemetryOptions | Telemetry, publicKey?: string | CryptoKey,
- *             id?: string, attributes?: Record<string, unknown>, pin?: string, recheckInterval?: number, shadow?: boolean }} LoadOptions
+ *             id?: string, attributes?: Record<string, unknown>, pin?: string, recheckInterval?: number, shadow?: boolean,
+ *             route?: 'auto' | 'edge' | 'cloud', cloud?: { url: string, key?: string }, cloudBudgetMs?: number }} LoadOptions
  * @typedef {import('./assign.js').Assignment} Assignment
  * @typedef {import('./prepare.js').Prepared} Prepared
  * @typedef {import('./telemetry.js').Telemetry} Telemetry
@@ -72,7 +75,8 @@ async function load(options, telemetry) {
   // An option passed as undefined means "the default", as if it were left out.
   const given = /** @type {LoadOptions} */ (Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
   const o = {
-    alias: 'stable', backend: /** @type {'auto' | 'webgpu' | 'cpu'} */ ('auto'), keepVersions: 2, retries: 3,
+    alias: 'stable', backend: /** @type {'auto' | 'webgpu' | 'cpu'} */ ('auto'), route: /** @type {'auto' | 'edge' | 'cloud'} */ ('edge'),
+    keepVersions: 2, retries: 3,
     retryDelay: 250, worker: true, recheckInterval: 60_000, shadow: true, ...given,
     channelUrl: options.channelUrl && new URL(options.channelUrl, base).href,
     manifestUrl: options.manifestUrl && new URL(options.manifestUrl, base).href,
@@ -150,18 +154,40 @@ async function load(options, telemetry) {
     let fallback = null;
     /** @type {Assignment | null} */
     let assignment = located?.assignment ?? null;
-    /** @type {import('./backend-choice.js').BackendChoice | null} */
-    let backendChoice = null;
+    /** The backend chosen by measurement, per prepared version. @type {WeakMap<Prepared, import('./backend-choice.js').BackendChoice>} */
+    const choices = new WeakMap();
+    /** Where predictions go (route.js); null for route 'edge'. @type {import('./route.js').Router | null} */
+    let router = null;
+    /** With a route to the cloud: the edge's preparation, going on after loadModel returned. @type {Promise<Prepared> | null} */
+    let edgeWork = null;
+    /**
+     * Prepares `l` on the edge: on the measured-faster build, or on `first`.
+     * @param {import('./locate.js').Located} l
+     * @returns {Promise<Prepared>}
+     */
+    const prepareEdge = async (l) => {
+      if (!measuring) return prepareVersion(l, /** @type {import('./prepare.js').StartedEngine} */ (first), ctx);
+      const measured = await prepareByMeasurement(l, ctx, engineFor, await /** @type {Promise<string>} */ (device));
+      build = measured.choice.chosen;
+      choices.set(measured.prepared, measured.choice);
+      return measured.prepared;
+    };
     try {
       if (refused || !located) throw refused;
-      if (measuring) {
-        const measured = await prepareByMeasurement(located, ctx, engineFor, await /** @type {Promise<string>} */ (device));
-        first = measured.started;
-        prepared = measured.prepared;
-        backendChoice = measured.choice;
-        build = backendChoice.chosen;
+      if (o.route !== 'edge') router = await routeFor(o, located);
+      if (router && router.pick() === 'cloud') {
+        // The cloud answered: the handle comes now; the edge prepares behind it (route 'auto').
+        first ??= engineFor('cpu');
+        const l = located;
+        if (o.route === 'auto') {
+          edgeWork = prepareEdge(l);
+          edgeWork.catch(() => {});
+        }
+        prepared = await provisional(l, first, warnings);
       } else {
-        prepared = await prepareVersion(located, /** @type {import('./prepare.js').StartedEngine} */ (first), ctx);
+        prepared = await prepareEdge(located);
+        first = { engine: prepared.engine, runtime: Promise.resolve(prepared.runtime), wasmCompileMs: first?.wasmCompileMs ?? (() => 0) };
+        router?.edgeReady(prepared.phases.warmupMs);
       }
     } catch (err) {
       // A bad or unreachable new version must not take down an app that ran the last good one
@@ -204,7 +230,7 @@ async function load(options, telemetry) {
       offline: Boolean(p.target.offline),
       offlineReason: p.target.offline?.message,
       fallback: p === prepared ? fallback : null,
-      backendChoice: p === prepared ? backendChoice : null,
+      backendChoice: choices.get(p) ?? null,
       signed: Boolean(trust),
       keyId: trust?.keyId ?? null,
       channelUrl: o.channelUrl, manifestUrl: p.target.manifestUrl, served: p.target.served,
@@ -233,11 +259,8 @@ async function load(options, telemetry) {
     setContext(slot);
     if (telemetry) {
       telemetry.record('burn_edge.model.load', { ...loadAttributes(slot.info, { ...phases, readyMs: since(started) }),
-        'burn_edge.route': 'edge', ...(backendChoice ? {
-          'burn_edge.backend_choice.chosen': backendChoice.chosen, 'burn_edge.backend_choice.reason': backendChoice.reason,
-          'burn_edge.backend_choice.cpu_ms': backendChoice.timings.cpu, 'burn_edge.backend_choice.webgpu_ms': backendChoice.timings.webgpu,
-          'burn_edge.backend_choice.cached': backendChoice.cached } : {}) });
-      if (o.backend === 'auto' && !backendChoice) for (const a of fallbackAttributes(/** @type {any} */ (prepared.session))) telemetry.record('burn_edge.backend.fallback', a);
+        ...choiceAttributes(choices.get(prepared)), 'burn_edge.route': router?.info().current ?? 'edge' });
+      if (o.backend === 'auto' && !choices.has(prepared) && !edgeWork && router?.info().current !== 'cloud') for (const a of fallbackAttributes(/** @type {any} */ (prepared.session))) telemetry.record('burn_edge.backend.fallback', a);
     }
     if (assignment && !target.offline) await served(assignment);
 
@@ -259,10 +282,66 @@ async function load(options, telemetry) {
       served,
       setContext,
     };
+    // The edge, when it prepares behind a cloud route, is a second load event (its own timings).
+    const edge = edgeWork?.then((p) => {
+      const s = slotFor(p, describe(p, assignment));
+      telemetry?.record('burn_edge.model.load', { ...loadAttributes(s.info, { ...p.phases, wasmCompileMs: 0, manifestMs: phases.manifestMs,
+        readyMs: since(started) }), ...choiceAttributes(choices.get(p)), 'burn_edge.route': 'edge' });
+      return s;
+    }) ?? null;
     return createModel({ slot, telemetry, loader, channel: target.offline ? null : target.channel ?? null, channelUrl: o.channelUrl,
-      alias: o.alias, recheckInterval: o.recheckInterval, shadow: o.shadow });
+      alias: o.alias, recheckInterval: o.recheckInterval, shadow: o.shadow, router, edge });
   } catch (err) {
     first?.engine.close('loading failed');
     throw err;
   }
+}
+
+/**
+ * The load event's attributes for a backend chosen by measurement.
+ * @param {import('./backend-choice.js').BackendChoice | undefined} c
+ */
+const choiceAttributes = (c) => (c ? {
+  'burn_edge.backend_choice.chosen': c.chosen, 'burn_edge.backend_choice.reason': c.reason,
+  'burn_edge.backend_choice.cpu_ms': c.timings.cpu, 'burn_edge.backend_choice.webgpu_ms': c.timings.webgpu,
+  'burn_edge.backend_choice.cached': c.cached,
+} : {});
+
+/**
+ * The router for `route: 'cloud' | 'auto'`; with 'auto' the cloud is asked once (a zero input)
+ * so the handle comes early only when it answers.
+ * @param {LoadOptions} o
+ * @param {Located} located
+ */
+async function routeFor(o, located) {
+  const manifest = JSON.parse(located.manifest);
+  if (!o.cloud?.url) throw new BurnEdgeError(`route "${o.route}" needs cloud: { url, key }`, { code: 'NO_CLOUD' });
+  const cloud = cloudClient(o.cloud, String(manifest.name), String(manifest.version));
+  const router = createRouter({ mode: /** @type {'auto' | 'cloud'} */ (o.route), budgetMs: o.cloudBudgetMs ?? 1000, cloud });
+  const n = inputLength(manifest);
+  if (o.route === 'auto') {
+    try {
+      if (!n) throw new CloudUnavailableError('the manifest has no input shape to probe the cloud with');
+      await cloud(new Float32Array(n), 1);
+    } catch (err) {
+      router.cloudFailed(err); // the edge serves from the start
+    }
+  }
+  return router;
+}
+
+/**
+ * A stand-in for the version while only the cloud serves: the engine has the runtime (image
+ * preparation works), no session.
+ * @param {Located} located
+ * @param {import('./prepare.js').StartedEngine} started
+ * @param {string[]} warnings
+ * @returns {Promise<Prepared>}
+ */
+async function provisional(located, started, warnings) {
+  const runtime = await started.runtime;
+  return { engine: started.engine, target: located, manifest: JSON.parse(located.manifest), files: [], runtime, evicted: [], warnings,
+    session: { backend: 'cloud', adapter: null, skipped: [], cpuKernels: null, plan: null, planError: null, memory: { afterCreation: null, now: null },
+      thread: null },
+    phases: { downloadMs: 0, backendInitMs: 0, warmupMs: 0, totalMs: 0 } };
 }

@@ -30,6 +30,8 @@ import { BurnEdgeError, revive } from './errors.js';
  */
 
 const CRASHED = 'WORKER_CRASHED';
+/** How long a failed WebGPU prediction waits for a device-loss report before it fails. */
+export const LOSS_GRACE_MS = 250;
 
 /**
  * A module worker running `worker.js`. Where the package is served from another origin than
@@ -146,6 +148,17 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart, fal
       if (!ok && error?.code === 'WASM_TRAP' && initRequest) {
         // The waiter stays pending: it is sent again (on the CPU when the session was on WebGPU).
         crash(`a wasm trap (${error.message})`, backend === 'webgpu');
+        return;
+      }
+      if (!ok && backend === 'webgpu' && fallback && waiter.request.type === 'predict') {
+        // A destroyed device fails the calls on it before its loss is announced: wait for that
+        // announcement a moment, so the call is re-sent on the CPU instead of failing.
+        const gen = generation;
+        setTimeout(() => {
+          if (gen !== generation || pending.get(id) !== waiter) return;
+          pending.delete(id);
+          waiter.reject(revive(error));
+        }, LOSS_GRACE_MS);
         return;
       }
       pending.delete(id);
