@@ -84,7 +84,7 @@ export async function timeRuns(engine, input, { runs, budgetMs }) {
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], runs: times.length };
+  return { ms: Math.round(times[Math.floor(times.length / 2)] * 100) / 100, runs: times.length };
 }
 
 /**
