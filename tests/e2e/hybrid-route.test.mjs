@@ -28,7 +28,10 @@ async function openPage(holdMs) {
     weights.push({ t: Date.now() });
     await route.continue();
   });
-  context.on('request', (r) => { if (new URL(r.url()).pathname.startsWith('/v1/predict/')) predicts.n += 1; });
+  context.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.origin === new URL(env.server.url).origin && u.pathname.startsWith('/v1/predict/')) predicts.n += 1;
+  });
   await page.goto(`${env.server.url}dev-key.json`);
   return { context, page, weights, predicts };
 }

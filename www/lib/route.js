@@ -131,7 +131,9 @@ export function createRouter({ mode, budgetMs, cloud }) {
     edgeReady(warmupMs) {
       edgeReady = true;
       if (mode === 'auto') {
-        if (warmupMs > budgetMs && Date.now() >= cloudDownUntil) {
+        if (Date.now() < cloudDownUntil && state.current === 'edge') {
+          set('edge', state.reason.replace('; waiting for the edge', '')); // the cloud's absence is still why
+        } else if (warmupMs > budgetMs && Date.now() >= cloudDownUntil) {
           set('cloud', `the edge is too slow: its warm-up prediction took ${Math.round(warmupMs)} ms, over cloudBudgetMs (${budgetMs} ms)`);
         } else {
           set('edge', 'the edge is ready');
