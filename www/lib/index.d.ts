@@ -181,8 +181,8 @@ export interface FileInfo {
 }
 
 export interface ModelInfo {
-  /** Backend that runs the model. */
-  backend: 'webgpu' | 'cpu';
+  /** Backend that runs the model; `'cloud'` while only the server answers (a cloud route, the edge not ready). */
+  backend: 'webgpu' | 'cpu' | 'cloud';
   adapter: Record<string, unknown> | null;
   skipped: { backend: string; reason: string }[];
   /** CPU kernels: `'burn-edge'` (this runtime's own, through the network's compiled plan) or Burn's (`'flex'`). */
