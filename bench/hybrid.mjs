@@ -14,6 +14,9 @@ const networks = [
 const modes = /** @type {const} */ (['edge', 'auto']);
 
 const server = await startServer();
+// The server is a long-running service: a cold *page* meets a warm server (its session loaded).
+await fetch(`${server.url}v1/predict/squeezenet`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'x-burn-edge-key': 'demo-key' },
+  body: new Float32Array(3 * 224 * 224) }).then((r) => r.arrayBuffer());
 const browser = await launchBrowser({ webgpu: false });
 /** @type {any[]} */
 const rows = [];
@@ -62,7 +65,8 @@ const md = [
   '# Time to first prediction on a cold load: `route: \'auto\'` vs `\'edge\'` (SqueezeNet, 5 MB)',
   '',
   `One run per cell, ${new Date().toISOString().slice(0, 10)}, \`npm run bench:hybrid\` (bench/hybrid.mjs): headless Chromium, fresh ` +
-    'context (nothing cached), CPU build, the dev server (`burn-edge serve`, debug build) as CDN and cloud on loopback; the second ' +
+    'context (nothing cached), CPU build, the dev server (`burn-edge serve`, debug build, its SqueezeNet session loaded by one ' +
+    'request before) as CDN and cloud on loopback; the second ' +
     'network is Chromium\'s emulation. "first prediction" is from the loadModel call to the first answer; "edge serving" is when ' +
     'predictions moved to (or, for edge, were already on) the browser.',
   '',

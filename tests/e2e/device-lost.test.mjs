@@ -2,7 +2,8 @@
 // session runs on WebGPU, the test destroys its GPUDevice while predictions are in flight
 // (captured in the page by wrapping GPUAdapter.prototype.requestDevice with `worker: false`,
 // and in the worker through the host module's watched devices), and every prediction resolves,
-// re-run on the CPU build, with the CPU's outputs; info() says what happened.
+// re-run on the CPU build, with the CPU's outputs; info() and a burn_edge.device.lost event say
+// what happened.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser } from './harness.mjs';
@@ -32,10 +33,20 @@ async function openDemo(worker) {
   });
   const page = await context.newPage();
   page.on('pageerror', (err) => console.log(`page error: ${err.message}`));
-  await page.goto(`${env.server.url}loader-demo.html?sw=0&backend=webgpu${worker ? '' : '&worker=0'}`);
-  await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 120_000 });
-  assert.equal(await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.error), null);
-  assert.equal(await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info().backend), 'webgpu');
+  await page.goto(`${env.server.url}dev-key.json`); // any page of the origin: the package is imported below
+  // The handle on window.burnEdgeDemo, as the demo pages keep it; telemetry records into window.events.
+  const backend = await page.evaluate(async (inWorker) => {
+    const w = /** @type {any} */ (window);
+    const { loadModel } = await import('/lib/index.js');
+    const publicKey = (await (await fetch('/dev-key.json')).json()).publicKey;
+    w.events = [];
+    const telemetry = { enabled: true, installId: null, record: (/** @type {string} */ name, /** @type {any} */ a) => w.events.push({ name, ...a }),
+      flush: async () => {}, feedback() {}, setModel() {}, shutdown: async () => {} };
+    const handle = await loadModel({ channelUrl: '/models/mnist/channel.json', publicKey, backend: 'webgpu', worker: inWorker, telemetry });
+    w.burnEdgeDemo = { handle };
+    return handle.info().backend;
+  }, worker);
+  assert.equal(backend, 'webgpu');
   return { context, page };
 }
 
@@ -63,7 +74,8 @@ function settle(/** @type {import('playwright-core').Page} */ page) {
       for (let c = 0; c < cpu.length; c++) diff = Math.max(diff, Math.abs(cpu[c] - results[i].value[c]));
     }
     const info = w.burnEdgeDemo.handle.info();
-    return { failed, n: results.length, diff, backend: info.backend, deviceLost: info.deviceLost, build: info.runtime.build };
+    const lost = w.events.filter((/** @type {any} */ e) => e.name === 'burn_edge.device.lost');
+    return { failed, n: results.length, diff, backend: info.backend, deviceLost: info.deviceLost, build: info.runtime.build, lost };
   });
 }
 
@@ -79,6 +91,10 @@ function check(r, where) {
   assert.ok(!Number.isNaN(Date.parse(r.deviceLost.at)));
   assert.ok(r.deviceLost.replayed >= 1, `${r.deviceLost.replayed} predictions were in flight`);
   assert.ok(r.diff <= 1e-5, `outputs differ from the CPU's by ${r.diff}`);
+  assert.equal(r.lost.length, 1, 'one burn_edge.device.lost event');
+  assert.equal(r.lost[0]['burn_edge.device_lost.reason'], r.deviceLost.reason);
+  assert.equal(r.lost[0]['burn_edge.device_lost.to'], 'cpu');
+  assert.equal(r.lost[0]['burn_edge.device_lost.replayed'], r.deviceLost.replayed);
 }
 
 test('worker: false — the GPUDevice destroyed mid-run: every prediction resolves with the CPU\'s outputs', TIMEOUT, async () => {
