@@ -1,6 +1,7 @@
 //! `burn-edge`: the developer commands (train, eval, predict, publish, rollout, serve) around the shared
 //! model crate.
 
+mod batch_predict;
 mod collector;
 mod dataset;
 mod degrade;
@@ -9,7 +10,9 @@ mod export_onnx;
 mod idx;
 mod import_onnx;
 mod mnist_release;
+mod native_session;
 mod predict;
+mod predict_api;
 mod publish;
 mod rollout;
 mod rows;
@@ -72,8 +75,22 @@ enum Command {
     /// top classes.
     Predict {
         /// Image files.
-        #[arg(required_unless_present = "input")]
+        #[arg(required_unless_present_any = ["input", "batch"])]
         images: Vec<PathBuf>,
+        /// Classify many examples in batches through the browser runtime's CPU session (the
+        /// server's path): a folder of images, an MNIST IDX image file (*-ubyte.gz) or a JSON /
+        /// CSV file of rows; --model names the version's manifest.json. Prints examples/s.
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["images", "input", "json"])]
+        batch: Option<PathBuf>,
+        /// Examples per inference with --batch.
+        #[arg(long, default_value_t = 32, requires = "batch")]
+        batch_size: usize,
+        /// Where --batch writes one result per example: a .csv or .jsonl file.
+        #[arg(long, value_name = "FILE", requires = "batch")]
+        out: Option<PathBuf>,
+        /// Where --batch writes its numbers as JSON: {examples, batchSize, seconds, perSecond, ...}.
+        #[arg(long, value_name = "FILE", requires = "batch")]
+        summary_json: Option<PathBuf>,
         /// A JSON array of values (one example, e.g. a tabular model's features), an array of
         /// such arrays, or CSV with one example per line (with --manifest).
         #[arg(long, requires = "manifest", conflicts_with = "images")]
@@ -234,6 +251,18 @@ fn main() -> Result<()> {
             for (digit, acc) in accuracy.per_class.iter().enumerate() {
                 println!("  digit {digit}: {:.2}%", acc * 100.0);
             }
+        }
+        Command::Predict { batch: Some(input), model, manifest, batch_size, out, summary_json, .. } => {
+            let manifest = manifest.unwrap_or(model);
+            if manifest.extension().is_none_or(|e| e != "json") {
+                anyhow::bail!("--batch runs a published version: pass --model <version>/manifest.json (got {})", manifest.display());
+            }
+            let args = batch_predict::BatchArgs { input, manifest, batch_size, out, summary_json };
+            let s = batch_predict::run(&args)?;
+            println!(
+                "{} examples of {}@{} in batches of {}: {:.3} s of inference, {:.1} examples/s ({} kernels)",
+                s.examples, s.model, s.version, s.batch_size, s.seconds, s.per_second, s.kernels
+            );
         }
         Command::Predict { input: Some(input), manifest: Some(manifest), top, json, .. } => {
             let device = Device::flex();

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::collector::{self, App, CollectorConfig, Origin, OriginPolicy, RateConfig, DEMO_INGEST_KEY, DEMO_READ_KEY};
+use crate::predict_api::{self, PredictConfig};
 use crate::serve::ServeOptions;
 use crate::server::ConnLimits;
 
@@ -80,6 +81,18 @@ pub struct ServeArgs {
     /// Most connections open at once; over it a connection gets 503 + Retry-After at once.
     #[arg(long, default_value_t = 512)]
     max_connections: usize,
+    /// Most examples in one POST /v1/predict request (then 413).
+    #[arg(long, default_value_t = burn_edge_formats::predict::DEFAULT_MAX_BATCH)]
+    predict_max_batch: usize,
+    /// Largest POST /v1/predict body accepted, in bytes (then 413).
+    #[arg(long, default_value_t = 64 << 20)]
+    predict_max_body_bytes: usize,
+    /// Inferences run at once by POST /v1/predict (default: the machine's cores).
+    #[arg(long)]
+    predict_workers: Option<usize>,
+    /// Model versions POST /v1/predict keeps loaded (least recently used dropped first).
+    #[arg(long, default_value_t = 4)]
+    predict_cached_models: usize,
 }
 
 fn parse_ingest_key(s: &str) -> Result<(String, String), String> {
@@ -160,7 +173,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
         }
     };
     let models = args.models.clone().unwrap_or_else(|| args.root.join("models"));
-    let routes = collector::routes(config, store, models.clone());
+    let defaults = PredictConfig::default();
+    let predict = PredictConfig {
+        max_batch: args.predict_max_batch.max(1),
+        max_body_bytes: args.predict_max_body_bytes,
+        workers: args.predict_workers.unwrap_or(defaults.workers).max(1),
+        cached_models: args.predict_cached_models.max(1),
+    };
+    let routes = predict_api::routes(&config, predict, models.clone()).merge(collector::routes(config, store, models.clone()));
     let options = ServeOptions {
         connections: ConnLimits { header_timeout: Duration::from_secs_f64(args.header_timeout), max_connections: args.max_connections },
         request_timeout: Duration::from_secs_f64(args.request_timeout),

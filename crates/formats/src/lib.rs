@@ -9,6 +9,7 @@
 pub mod bucketing;
 pub mod channel;
 pub mod manifest;
+pub mod predict;
 pub mod rollout;
 mod schema;
 pub mod signature;

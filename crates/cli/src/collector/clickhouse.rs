@@ -43,17 +43,20 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS burn_edge_events (
     rollout_arm Nullable(String),
     shadow_of Nullable(String),
     swap_ms Nullable(Float64),
-    winner Nullable(String)
+    winner Nullable(String),
+    route Nullable(String)
 ) ENGINE = ReplacingMergeTree() ORDER BY (app, event_id)";
 
-/// Columns added with rollouts (`events::Rollout`): added to a table created before them.
-const ROLLOUT_COLUMNS: [(&str, &str); 6] = [
+/// Columns added with rollouts (`events::Rollout`) and routing: added to a table created before them.
+const ADDED_COLUMNS: [(&str, &str); 7] = [
     ("rollout_alias", "Nullable(String)"),
     ("rollout_rule", "Nullable(String)"),
     ("rollout_arm", "Nullable(String)"),
     ("shadow_of", "Nullable(String)"),
     ("swap_ms", "Nullable(Float64)"),
     ("winner", "Nullable(String)"),
+    // Added with routing; old rows have none and count as `edge`.
+    ("route", "Nullable(String)"),
 ];
 
 /// Largest response read back: summaries are bounded (see `Limits`), so anything larger is a
@@ -61,7 +64,8 @@ const ROLLOUT_COLUMNS: [(&str, &str); 6] = [
 pub const MAX_RESULT_BYTES: u64 = 64 << 20;
 
 /// The group columns, as the aggregates name them.
-const GROUP: &str = "ifNull(model_name, '') AS m, ifNull(model_version, '') AS v, ifNull(backend, '') AS b, ifNull(variant, '') AS x";
+const GROUP: &str =
+    "ifNull(model_name, '') AS m, ifNull(model_version, '') AS v, ifNull(backend, '') AS b, ifNull(variant, '') AS x, ifNull(route, 'edge') AS r";
 
 /// A ClickHouse server reached over HTTP.
 pub struct ClickHouseStore {
@@ -90,7 +94,7 @@ impl ClickHouseStore {
         // Old servers have no ADD COLUMN IF NOT EXISTS: ask which columns are there.
         let have: Vec<(String,)> =
             store.select(&format!("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{TABLE}'"))?;
-        for (column, kind) in ROLLOUT_COLUMNS {
+        for (column, kind) in ADDED_COLUMNS {
             if !have.iter().any(|(c,)| c == column) {
                 store.execute(&format!("ALTER TABLE {TABLE} ADD COLUMN {column} {kind}"), None)?;
             }
@@ -132,14 +136,14 @@ impl ClickHouseStore {
     }
 }
 
-fn group((model, version, backend, variant): (String, String, String, String)) -> GroupKey {
-    GroupKey { model, version, backend, variant }
+fn group((model, version, backend, variant, route): (String, String, String, String, String)) -> GroupKey {
+    GroupKey { model, version, backend, variant, route }
 }
 
-type BucketRow = (String, String, String, String, i64, i64, i64, f64, f64);
+type BucketRow = (String, String, String, String, String, i64, i64, i64, f64, f64);
 
-fn bucket_row((m, v, b, x, minute, index, count, min, max): BucketRow) -> (GroupKey, i64, Bucket) {
-    (group((m, v, b, x)), minute, Bucket { index, count, min, max })
+fn bucket_row((m, v, b, x, r, minute, index, count, min, max): BucketRow) -> (GroupKey, i64, Bucket) {
+    (group((m, v, b, x, r)), minute, Bucket { index, count, min, max })
 }
 
 impl EventStore for ClickHouseStore {
@@ -158,6 +162,7 @@ impl EventStore for ClickHouseStore {
                 "true_label": e.true_label, "ttfp_ms": e.ttfp_ms, "attributes": e.attributes_json,
                 "rollout_alias": e.rollout.alias, "rollout_rule": e.rollout.rule, "rollout_arm": e.rollout.arm,
                 "shadow_of": e.rollout.shadow_of, "swap_ms": e.rollout.swap_ms, "winner": e.rollout.winner,
+                "route": e.route,
             });
             serde_json::to_writer(&mut body, &row).map_err(|e| self.error(e.to_string()))?;
             body.push(b'\n');
@@ -190,18 +195,18 @@ impl EventStore for ClickHouseStore {
         ))?;
         out.version_timeline =
             rows.into_iter().map(|(event, model, version, minute, count)| MinuteCount { event, model, version, minute, count }).collect();
-        let top_rows: Vec<(String, String, String, String, i64)> = self.select(&format!(
+        let top_rows: Vec<(String, String, String, String, String, i64)> = self.select(&format!(
             "SELECT {GROUP}, toInt64(count()) AS n FROM {TABLE} FINAL WHERE name = 'burn_edge.inference'
-             GROUP BY m, v, b, x ORDER BY n DESC, m, v, b, x LIMIT {}",
+             GROUP BY m, v, b, x, r ORDER BY n DESC, m, v, b, x, r LIMIT {}",
             limits.groups
         ))?;
-        out.groups = top_rows.into_iter().map(|(m, v, b, x, n)| (group((m, v, b, x)), n)).collect();
+        out.groups = top_rows.into_iter().map(|(m, v, b, x, r, n)| (group((m, v, b, x, r)), n)).collect();
         if out.groups.is_empty() {
             return Ok(out);
         }
         let top = format!(
-            "SELECT m, v, b, x FROM (SELECT {GROUP}, count() AS n FROM {TABLE} FINAL WHERE name = 'burn_edge.inference'
-               GROUP BY m, v, b, x ORDER BY n DESC, m, v, b, x LIMIT {})",
+            "SELECT m, v, b, x, r FROM (SELECT {GROUP}, count() AS n FROM {TABLE} FINAL WHERE name = 'burn_edge.inference'
+               GROUP BY m, v, b, x, r ORDER BY n DESC, m, v, b, x, r LIMIT {})",
             limits.groups
         );
         // Per minute: in the timeline window only.
@@ -212,10 +217,10 @@ impl EventStore for ClickHouseStore {
                 ("0".into(), String::new())
             };
             let rows: Vec<BucketRow> = self.select(&format!(
-                "SELECT m, v, b, x, toInt64(minute), toInt64(bucket), toInt64(count()), min(val), max(val) FROM
+                "SELECT m, v, b, x, r, toInt64(minute), toInt64(bucket), toInt64(count()), min(val), max(val) FROM
                    (SELECT {GROUP}, assumeNotNull({column}) AS val, {minute} AS minute, {} AS bucket FROM {TABLE} FINAL
                     WHERE name = '{event}' AND isNotNull({column}){window})
-                 WHERE (m, v, b, x) IN ({top}) GROUP BY m, v, b, x, minute, bucket",
+                 WHERE (m, v, b, x, r) IN ({top}) GROUP BY m, v, b, x, r, minute, bucket",
                 bucket_sql(&format!("assumeNotNull({column})"), sub)
             ))?;
             Ok(rows.into_iter().map(bucket_row).collect())
@@ -224,12 +229,12 @@ impl EventStore for ClickHouseStore {
         out.latency_timeline = histogram("burn_edge.inference", "latency_ms", COARSE, true)?;
         out.load_times = histogram("burn_edge.model.load", "ttfp_ms", FINE, false)?.into_iter().map(|(k, _, b)| (k, b)).collect();
         let per_value = |column: &str, value: String| -> Result<Vec<(GroupKey, i64, i64)>, StoreError> {
-            let rows: Vec<(String, String, String, String, i64, i64)> = self.select(&format!(
-                "SELECT m, v, b, x, toInt64(value), toInt64(count()) FROM
+            let rows: Vec<(String, String, String, String, String, i64, i64)> = self.select(&format!(
+                "SELECT m, v, b, x, r, toInt64(value), toInt64(count()) FROM
                    (SELECT {GROUP}, {value} AS value FROM {TABLE} FINAL WHERE name = 'burn_edge.inference' AND isNotNull({column}))
-                 WHERE (m, v, b, x) IN ({top}) GROUP BY m, v, b, x, value"
+                 WHERE (m, v, b, x, r) IN ({top}) GROUP BY m, v, b, x, r, value"
             ))?;
-            Ok(rows.into_iter().map(|(m, v, b, x, value, n)| (group((m, v, b, x)), value, n)).collect())
+            Ok(rows.into_iter().map(|(m, v, b, x, r, value, n)| (group((m, v, b, x, r)), value, n)).collect())
         };
         out.classes = per_value("predicted_class", class_sql("assumeNotNull(predicted_class)", limits.classes))?;
         out.confidence = per_value("confidence", decile_sql("assumeNotNull(confidence)"))?;
@@ -252,14 +257,14 @@ impl EventStore for ClickHouseStore {
                  ORDER BY app, pid, time_unix_nano DESC, event_id DESC LIMIT 1 BY app, pid"
             )
         };
-        let rows: Vec<(String, String, String, String, i64, i64)> = self.select(&format!(
-            "SELECT m, v, b, x, toInt64(count()), toInt64(sum(predicted = truth)) FROM
+        let rows: Vec<(String, String, String, String, String, i64, i64)> = self.select(&format!(
+            "SELECT m, v, b, x, r, toInt64(count()), toInt64(sum(predicted = truth)) FROM
                ({}) ALL INNER JOIN ({}) USING (app, pid)
-             WHERE (m, v, b, x) IN ({top}) GROUP BY m, v, b, x",
+             WHERE (m, v, b, x, r) IN ({top}) GROUP BY m, v, b, x, r",
             latest("burn_edge.inference", &format!("{GROUP}, assumeNotNull(predicted_class) AS predicted"), "predicted_class"),
             latest("burn_edge.feedback", "assumeNotNull(true_label) AS truth", "true_label"),
         ))?;
-        out.feedback = rows.into_iter().map(|(m, v, b, x, n, correct)| (group((m, v, b, x)), n, correct)).collect();
+        out.feedback = rows.into_iter().map(|(m, v, b, x, r, n, correct)| (group((m, v, b, x, r)), n, correct)).collect();
         Ok(out)
     }
 

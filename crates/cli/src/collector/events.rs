@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use burn_edge_formats::telemetry::{event_spec, resource_attribute, EventSpec, ValueKind, EVENT_ID, INSTALL_ID, ROLE_SHADOW, SHADOW_OF};
+use burn_edge_formats::telemetry::{event_spec, resource_attribute, EventSpec, ValueKind, EVENT_ID, INSTALL_ID, ROLE_SHADOW, ROUTE, SHADOW_OF};
 
 use super::otlp::{AnyValue, ExportLogsRequest, KeyValue, PartialSuccess};
 
@@ -32,6 +32,9 @@ pub struct Event {
     pub prediction_id: Option<String>,
     pub true_label: Option<i64>,
     pub ttfp_ms: Option<f64>,
+    /// Where the prediction ran (`burn_edge.route`: `edge` or `cloud`); absent on events sent
+    /// before routing existed, which count as `edge`.
+    pub route: Option<String>,
     /// Which rollout rule and arm the event belongs to (see `Rollout`).
     pub rollout: Rollout,
     /// The event's vocabulary attributes, as compact JSON.
@@ -240,6 +243,7 @@ fn event(name: &str, raw: &[KeyValue]) -> Result<(Event, usize), String> {
         prediction_id: str_of(&attrs, "burn_edge.prediction_id"),
         true_label: i64_of(&attrs, "burn_edge.true_label"),
         ttfp_ms: f64_of(&attrs, "burn_edge.load.time_to_first_prediction_ms"),
+        route: str_of(&attrs, ROUTE),
         rollout: Rollout {
             alias: str_of(&attrs, "burn_edge.alias").or_else(|| role.filter(|r| r != "served" && r != ROLE_SHADOW)),
             rule: str_of(&attrs, "burn_edge.rollout.rule"),

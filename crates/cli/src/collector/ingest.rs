@@ -31,19 +31,19 @@ fn accepted_media_type(content_type: &str) -> bool {
     essence.eq_ignore_ascii_case("application/json") || essence.eq_ignore_ascii_case("text/plain")
 }
 
-fn with_retry_after(mut res: Response, seconds: u64) -> Response {
+pub(crate) fn with_retry_after(mut res: Response, seconds: u64) -> Response {
     res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     res
 }
 
-enum BodyError {
+pub(crate) enum BodyError {
     TooLarge,
     TimedOut,
     Broken(String),
 }
 
 /// Reads at most `limit` bytes of `body` within `timeout`.
-async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
+pub(crate) async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
     let read = async move {
         let mut body = body;
         let mut buf = Vec::new();
@@ -61,8 +61,8 @@ async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes,
     tokio::time::timeout(timeout, read).await.unwrap_or(Err(BodyError::TimedOut))
 }
 
-/// The ingest key from its header, else from `?key=`.
-fn ingest_key(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+/// The ingest key from its header, else from `?key=` (the predict endpoint takes it the same way).
+pub(crate) fn ingest_key(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {
     headers
         .get(KEY_HEADER)
         .and_then(|v| v.to_str().ok())

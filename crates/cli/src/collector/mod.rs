@@ -7,7 +7,7 @@
 //! `report`) and `GET /api/rollout?model=` one model's rollout (see `rollout_report`), for
 //! holders of the read key only.
 
-mod auth;
+pub(crate) mod auth;
 #[cfg(test)]
 mod bench;
 mod clickhouse;
@@ -18,8 +18,8 @@ mod events;
 mod fuzz;
 #[cfg(test)]
 mod http_tests;
-mod ingest;
-mod limits;
+pub(crate) mod ingest;
+pub(crate) mod limits;
 mod origin;
 mod otlp;
 mod report;
@@ -45,6 +45,7 @@ use tower_http::cors::{Any, CorsLayer};
 pub use clickhouse::ClickHouseStore;
 pub use limits::RateConfig;
 pub use origin::{Origin, OriginPolicy};
+pub(crate) use rollout_report::valid_model_name;
 pub use sqlite::SqliteStore;
 pub use store::EventStore;
 

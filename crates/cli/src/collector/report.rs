@@ -1,4 +1,5 @@
-//! The dashboard's numbers, per model version x backend x variant: request counts, latency
+//! The dashboard's numbers, per model version x backend x variant x route (`edge` in the
+//! browser, `cloud` on the server): request counts, latency
 //! percentiles, error and fallback rates, time to first prediction, the predicted-class
 //! distribution against the manifest's reference (PSI, Jensen-Shannon distance), the
 //! confidence histogram, accuracy from feedback; over time, per minute: latency per group and
@@ -167,7 +168,7 @@ pub fn build_within(store: &dyn EventStore, references: &References, limits: &Li
         let confidence = confidence.remove(key).unwrap_or([0.0; CONFIDENCE_BINS]);
         let confidence_total: f64 = confidence.iter().sum();
         out.push(json!({
-            "model": key.model, "version": key.version, "backend": key.backend, "variant": key.variant,
+            "model": key.model, "version": key.version, "backend": key.backend, "variant": key.variant, "route": key.route,
             "count": count,
             "latencyMs": {
                 "p50": percentile(&latencies, 50.0),
@@ -194,7 +195,13 @@ pub fn build_within(store: &dyn EventStore, references: &References, limits: &Li
         }));
     }
     let counts: serde_json::Map<String, Value> = agg.counts.iter().map(|(n, c)| (n.clone(), (*c).into())).collect();
+    // Inferences of the shown groups by route: the edge / cloud split.
+    let mut routes: BTreeMap<&str, i64> = BTreeMap::new();
+    for (k, n) in &agg.groups {
+        *routes.entry(k.route.as_str()).or_default() += n;
+    }
     Ok(json!({
+        "routes": routes,
         "events": counts,
         "thresholds": { "psiWarn": PSI_WARN, "psiAlert": PSI_ALERT },
         "limits": limits,

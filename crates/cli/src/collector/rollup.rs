@@ -1,6 +1,6 @@
 //! SQLite's running aggregates: every event newly stored adds to a handful of rollup rows (per
 //! group: the latency histogram, the per-minute latency histogram, class and confidence counts,
-//! the load-time histogram; per model version and minute: inferences, errors and fallbacks; per
+//! the load-time histogram (a group: model, version, backend, variant, route); per model version and minute: inferences, errors and fallbacks; per
 //! event name: a count). A summary reads those rows, never the events, so its work grows with
 //! groups x minutes x buckets, not with the number of events. The buckets are `store`'s, the
 //! same ClickHouse computes in its SQL, so both sinks give identical summaries.
@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
 
-use super::store::{bucket_of, class_of, decile_of, COARSE, FINE, MAX_CLASSES, MINUTE_NANOS};
+use super::store::{bucket_of, class_of, decile_of, route_of, COARSE, FINE, MAX_CLASSES, MINUTE_NANOS};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rollup (
@@ -18,19 +18,21 @@ CREATE TABLE IF NOT EXISTS rollup (
     v TEXT NOT NULL,
     b TEXT NOT NULL,
     x TEXT NOT NULL,
+    r TEXT NOT NULL,
     minute INTEGER NOT NULL,
     key INTEGER NOT NULL,
     n INTEGER NOT NULL,
     lo REAL,
     hi REAL,
-    PRIMARY KEY (kind, m, v, b, x, minute, key)
+    PRIMARY KEY (kind, m, v, b, x, r, minute, key)
 ) WITHOUT ROWID;
 ";
 
 /// What one event contributes, borrowed from an `Event` or an `events` row.
 pub struct Fields<'a> {
     pub name: &'a str,
-    pub group: [&'a str; 4],
+    /// Model, version, backend, variant, route.
+    pub group: [&'a str; 5],
     pub time_unix_nano: i64,
     pub latency_ms: Option<f64>,
     pub predicted_class: Option<i64>,
@@ -41,7 +43,7 @@ pub struct Fields<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     kind: &'static str,
-    cols: [String; 4],
+    cols: [String; 5],
     minute: i64,
     key: i64,
 }
@@ -58,7 +60,7 @@ struct Value {
 pub struct Increments(HashMap<Key, Value>);
 
 impl Increments {
-    fn add(&mut self, kind: &'static str, cols: [&str; 4], minute: i64, key: i64, value: Option<f64>) {
+    fn add(&mut self, kind: &'static str, cols: [&str; 5], minute: i64, key: i64, value: Option<f64>) {
         let k = Key { kind, cols: cols.map(str::to_string), minute, key };
         let v = self.0.entry(k).or_insert(Value { n: 0, lo: value, hi: value });
         v.n += 1;
@@ -71,10 +73,10 @@ impl Increments {
     /// Adds one newly stored event.
     pub fn event(&mut self, e: &Fields<'_>) {
         let minute = e.time_unix_nano.div_euclid(MINUTE_NANOS);
-        self.add("events", [e.name, "", "", ""], 0, 0, None);
-        let [m, v, _, _] = e.group;
+        self.add("events", [e.name, "", "", "", ""], 0, 0, None);
+        let [m, v, _, _, _] = e.group;
         if matches!(e.name, "burn_edge.inference" | "burn_edge.error" | "burn_edge.backend.fallback") {
-            self.add("version_minute", [m, v, e.name, ""], minute, 0, None);
+            self.add("version_minute", [m, v, e.name, "", ""], minute, 0, None);
         }
         match e.name {
             "burn_edge.inference" => {
@@ -101,14 +103,14 @@ impl Increments {
     /// Adds the increments to the rollup rows (inside the caller's transaction).
     pub fn write(self, conn: &Connection) -> rusqlite::Result<()> {
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO rollup (kind, m, v, b, x, minute, key, n, lo, hi) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (kind, m, v, b, x, minute, key) DO UPDATE SET n = n + excluded.n,
+            "INSERT INTO rollup (kind, m, v, b, x, r, minute, key, n, lo, hi) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (kind, m, v, b, x, r, minute, key) DO UPDATE SET n = n + excluded.n,
                lo = CASE WHEN lo IS NULL OR excluded.lo < lo THEN excluded.lo ELSE lo END,
                hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END",
         )?;
         for (k, v) in self.0 {
-            let [m, ver, b, x] = &k.cols;
-            stmt.execute(params![k.kind, m, ver, b, x, k.minute, k.key, v.n, v.lo, v.hi])?;
+            let [m, ver, b, x, r] = &k.cols;
+            stmt.execute(params![k.kind, m, ver, b, x, r, k.minute, k.key, v.n, v.lo, v.hi])?;
         }
         Ok(())
     }
@@ -120,14 +122,15 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
     {
         let mut stmt = conn.prepare(
             "SELECT name, COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''),
-                    time_unix_nano, latency_ms, predicted_class, confidence, ttfp_ms FROM events",
+                    time_unix_nano, latency_ms, predicted_class, confidence, ttfp_ms, route FROM events",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let (name, m, v, b, x): (String, String, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            let route: Option<String> = r.get(10)?;
             inc.event(&Fields {
                 name: &name,
-                group: [&m, &v, &b, &x],
+                group: [&m, &v, &b, &x, route_of(route.as_deref())],
                 time_unix_nano: r.get(5)?,
                 latency_ms: r.get(6)?,
                 predicted_class: r.get(7)?,

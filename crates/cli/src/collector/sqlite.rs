@@ -10,7 +10,7 @@ use rusqlite::{params, Connection};
 use super::events::Event;
 use super::rollout_rollup;
 use super::rollup;
-use super::store::{Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError};
+use super::store::{route_of, Aggregates, DEFAULT_ROUTE, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -49,11 +49,20 @@ const ROLLOUT_COLUMNS: [(&str, &str); 6] = [
     ("winner", "TEXT"),
 ];
 
-/// Adds the rollout columns a database lacks, then their index.
+/// The column added with routing (`burn_edge.route`); old rows have none and count as `edge`.
+const ROUTE_COLUMN: (&str, &str) = ("route", "TEXT");
+
+/// The names of `table`'s columns.
+fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    let have = stmt.query_map([table], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(have)
+}
+
+/// Adds the rollout and route columns a database lacks, then their index.
 fn add_rollout_columns(conn: &Connection) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('events')")?;
-    let have: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-    for (column, kind) in ROLLOUT_COLUMNS {
+    let have = columns(conn, "events")?;
+    for (column, kind) in ROLLOUT_COLUMNS.into_iter().chain([ROUTE_COLUMN]) {
         if !have.iter().any(|c| c == column) {
             conn.execute_batch(&format!("ALTER TABLE events ADD COLUMN {column} {kind}"))?;
         }
@@ -92,6 +101,10 @@ impl SqliteStore {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA)?;
         add_rollout_columns(&tx)?;
+        // A rollup from before routing is keyed without the route: rebuilt from the events.
+        if columns(&tx, "rollup")?.iter().any(|c| c == "m") && !columns(&tx, "rollup")?.iter().any(|c| c == "r") {
+            tx.execute_batch("DROP TABLE rollup")?;
+        }
         let has = |table: &str| tx.query_row("SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = ?1", [table], |r| r.get::<_, bool>(0));
         let (has_rollup, has_rollout) = (has("rollup")?, has("rollout_rollup")?);
         tx.execute_batch(rollup::SCHEMA)?;
@@ -114,8 +127,9 @@ impl SqliteStore {
     }
 }
 
+/// A group key from columns 0 to 4 (model, version, backend, variant, route).
 fn key(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupKey> {
-    Ok(GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)? })
+    Ok(GroupKey { model: r.get(0)?, version: r.get(1)?, backend: r.get(2)?, variant: r.get(3)?, route: r.get(4)? })
 }
 
 fn bucket(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Bucket> {
@@ -134,11 +148,12 @@ pub(crate) fn rows<T>(
     Ok(mapped.collect::<rusqlite::Result<_>>()?)
 }
 
-/// `WITH top(m, v, b, x) AS (VALUES ...)` for `groups` (never empty), and its parameters.
+/// `WITH top(m, v, b, x, r) AS (VALUES ...)` for `groups` (never empty), and its parameters.
 fn top_cte(groups: &[(GroupKey, i64)]) -> (String, Vec<&dyn rusqlite::ToSql>) {
-    let values = vec!["(?, ?, ?, ?)"; groups.len()].join(", ");
-    let params = groups.iter().flat_map(|(k, _)| [&k.model as &dyn rusqlite::ToSql, &k.version, &k.backend, &k.variant]).collect();
-    (format!("WITH top(m, v, b, x) AS (VALUES {values})"), params)
+    let values = vec!["(?, ?, ?, ?, ?)"; groups.len()].join(", ");
+    let params =
+        groups.iter().flat_map(|(k, _)| [&k.model as &dyn rusqlite::ToSql, &k.version, &k.backend, &k.variant, &k.route]).collect();
+    (format!("WITH top(m, v, b, x, r) AS (VALUES {values})"), params)
 }
 
 impl EventStore for SqliteStore {
@@ -152,9 +167,9 @@ impl EventStore for SqliteStore {
                 "INSERT OR IGNORE INTO events (app, event_id, install_id, time_unix_nano, received_unix_ms, name,
                  model_name, model_version, backend, variant, role, latency_ms, batch_size, predicted_class,
                  confidence, prediction_id, true_label, ttfp_ms, attributes,
-                 rollout_alias, rollout_rule, rollout_arm, shadow_of, swap_ms, winner)
+                 rollout_alias, rollout_rule, rollout_arm, shadow_of, swap_ms, winner, route)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                   ?20, ?21, ?22, ?23, ?24, ?25)",
+                   ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
             )?;
             for e in events {
                 let stored = stmt.execute(params![
@@ -183,6 +198,7 @@ impl EventStore for SqliteStore {
                     e.rollout.shadow_of,
                     e.rollout.swap_ms,
                     e.rollout.winner,
+                    e.route,
                 ])?;
                 // A duplicate (a retried batch) adds nothing.
                 if stored == 1 {
@@ -190,7 +206,7 @@ impl EventStore for SqliteStore {
                     let group = [s(&e.model_name), s(&e.model_version), s(&e.backend), s(&e.variant)];
                     increments.event(&rollup::Fields {
                         name: &e.name,
-                        group: [&group[0], &group[1], &group[2], &group[3]],
+                        group: [&group[0], &group[1], &group[2], &group[3], route_of(e.route.as_deref())],
                         time_unix_nano: e.time_unix_nano,
                         latency_ms: e.latency_ms,
                         predicted_class: e.predicted_class,
@@ -245,20 +261,20 @@ impl EventStore for SqliteStore {
         )?;
         out.groups = rows(
             conn,
-            "SELECT m, v, b, x, SUM(n) AS total FROM rollup WHERE kind = 'latency'
-             GROUP BY m, v, b, x ORDER BY total DESC, m, v, b, x LIMIT ?1",
+            "SELECT m, v, b, x, r, SUM(n) AS total FROM rollup WHERE kind = 'latency'
+             GROUP BY m, v, b, x, r ORDER BY total DESC, m, v, b, x, r LIMIT ?1",
             &[&(limits.groups as i64)],
-            |r| Ok((key(r)?, r.get(4)?)),
+            |r| Ok((key(r)?, r.get(5)?)),
         )?;
         if out.groups.is_empty() {
             return Ok(out);
         }
         let (top, top_params) = top_cte(&out.groups);
         let per_group = |kind: &str, extra: &str| {
-            format!("{top} SELECT m, v, b, x, minute, key, n, lo, hi FROM rollup WHERE kind = '{kind}'{extra} AND (m, v, b, x) IN top")
+            format!("{top} SELECT m, v, b, x, r, minute, key, n, lo, hi FROM rollup WHERE kind = '{kind}'{extra} AND (m, v, b, x, r) IN top")
         };
         let histogram =
-            |sql: String, params: &[&dyn rusqlite::ToSql]| rows(conn, &sql, params, |r| Ok((key(r)?, r.get::<_, i64>(4)?, bucket(r, 5)?)));
+            |sql: String, params: &[&dyn rusqlite::ToSql]| rows(conn, &sql, params, |r| Ok((key(r)?, r.get::<_, i64>(5)?, bucket(r, 6)?)));
         let mut with_since = top_params.clone();
         with_since.push(&since);
         out.latency = histogram(per_group("latency", ""), &top_params)?.into_iter().map(|(k, _, b)| (k, b)).collect();
@@ -269,14 +285,14 @@ impl EventStore for SqliteStore {
         out.classes = rows(
             conn,
             &format!(
-                "{top} SELECT m, v, b, x, CASE WHEN key >= 0 AND key < ? THEN key ELSE -1 END AS class, SUM(n) FROM rollup
-                 WHERE kind = 'class' AND (m, v, b, x) IN top GROUP BY m, v, b, x, class"
+                "{top} SELECT m, v, b, x, r, CASE WHEN key >= 0 AND key < ? THEN key ELSE -1 END AS class, SUM(n) FROM rollup
+                 WHERE kind = 'class' AND (m, v, b, x, r) IN top GROUP BY m, v, b, x, r, class"
             ),
             // The cap's parameter comes after the top groups' in the text too.
             &with_cap,
-            |r| Ok((key(r)?, r.get(4)?, r.get(5)?)),
+            |r| Ok((key(r)?, r.get(5)?, r.get(6)?)),
         )?;
-        out.confidence = rows(conn, &per_group("confidence", ""), &top_params, |r| Ok((key(r)?, r.get(5)?, r.get(6)?)))?;
+        out.confidence = rows(conn, &per_group("confidence", ""), &top_params, |r| Ok((key(r)?, r.get(6)?, r.get(7)?)))?;
         out.version_counts = rows(
             conn,
             &format!(
@@ -294,14 +310,14 @@ impl EventStore for SqliteStore {
             &format!(
                 "{top}, {LATEST_FEEDBACK},
                  j AS (SELECT COALESCE(i.model_name,'') AS m, COALESCE(i.model_version,'') AS v, COALESCE(i.backend,'') AS b,
-                        COALESCE(i.variant,'') AS x, i.predicted_class = f.true_label AS correct
+                        COALESCE(i.variant,'') AS x, COALESCE(i.route,'{DEFAULT_ROUTE}') AS r, i.predicted_class = f.true_label AS correct
                    FROM f JOIN events i ON i.rowid = (SELECT rowid FROM events
                      WHERE prediction_id = f.pid AND app = f.app AND name = 'burn_edge.inference' AND predicted_class IS NOT NULL
                      ORDER BY time_unix_nano DESC, event_id DESC LIMIT 1))
-                 SELECT m, v, b, x, COUNT(*), SUM(correct) FROM j WHERE (m, v, b, x) IN top GROUP BY m, v, b, x"
+                 SELECT m, v, b, x, r, COUNT(*), SUM(correct) FROM j WHERE (m, v, b, x, r) IN top GROUP BY m, v, b, x, r"
             ),
             &top_params,
-            |r| Ok((key(r)?, r.get(4)?, r.get(5)?)),
+            |r| Ok((key(r)?, r.get(5)?, r.get(6)?)),
         )?;
         Ok(out)
     }
@@ -337,6 +353,7 @@ pub(crate) mod tests {
             prediction_id: pid.map(str::to_string),
             true_label: None,
             ttfp_ms: None,
+            route: None,
             rollout: Default::default(),
             attributes_json: "{}".into(),
         }

@@ -17,13 +17,24 @@ pub enum StoreError {
     ClickHouse { url: String, message: String },
 }
 
-/// Model version x backend x variant.
+/// Model version x backend x variant x route.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct GroupKey {
     pub model: String,
     pub version: String,
     pub backend: String,
     pub variant: String,
+    /// `edge` (the browser) or `cloud` (the server's `/v1/predict`); events without a route
+    /// (sent before routing existed) are `edge`.
+    pub route: String,
+}
+
+/// The route of an event stored without one.
+pub const DEFAULT_ROUTE: &str = burn_edge_formats::telemetry::ROUTE_EDGE;
+
+/// The group route of an event's `burn_edge.route`.
+pub fn route_of(route: Option<&str>) -> &str {
+    route.unwrap_or(DEFAULT_ROUTE)
 }
 
 /// How much one summary may cover.

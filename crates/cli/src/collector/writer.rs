@@ -168,6 +168,7 @@ mod tests {
             prediction_id: None,
             true_label: None,
             ttfp_ms: None,
+            route: None,
             rollout: Default::default(),
             attributes_json: "{}".into(),
         }
