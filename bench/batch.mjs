@@ -11,15 +11,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { cliPath, launchBrowser, startServer } from '../tests/e2e/harness.mjs';
 
 const sizes = (process.env.BENCH_BATCH_SIZES || '1,8,32,128').split(',').map(Number);
 const models = (process.env.BENCH_BATCH_MODELS || 'mnist,squeezenet').split(',');
 /** Examples per measurement (at least one chunk), and the longest a cell may take before larger sizes are skipped. */
 const PLAN = {
-  mnist: { examples: 512, manifest: 'models/mnist/1.0.0/manifest.json' },
-  squeezenet: { examples: 128, manifest: 'models/squeezenet/1.0.0/manifest.json' },
+  mnist: { examples: 512, gpuExamples: 128, manifest: 'models/mnist/1.0.0/manifest.json' },
+  // SwiftShader takes seconds per SqueezeNet photo: a few there.
+  squeezenet: { examples: 128, gpuExamples: 8, manifest: 'models/squeezenet/1.0.0/manifest.json' },
 };
 const CELL_BUDGET_MS = 90_000;
 
@@ -68,14 +69,15 @@ async function browserRun(url, model, backend) {
       }
       m.dispose();
       return { backend: info.backend, cpuKernels: info.cpuKernels, adapter: info.adapter, out };
-    }, { manifestUrl: `/${PLAN[model].manifest}`, backend, sizes, examples: PLAN[model].examples, budget: CELL_BUDGET_MS });
+    }, { manifestUrl: `/${PLAN[model].manifest}`, backend, sizes, examples: backend === 'webgpu' ? PLAN[model].gpuExamples : PLAN[model].examples,
+      budget: CELL_BUDGET_MS });
   } finally {
     await browser.close();
   }
 }
 
 /**
- * Native inputs: an uncompressed idx file of MNIST test images, or a folder of SqueezeNet's
+ * Native inputs: an idx file (gzipped, like the dataset's) of the first MNIST test images, or a folder of SqueezeNet's
  * sample photos repeated to `count` files.
  * @param {'mnist' | 'squeezenet'} model
  * @param {string} dir
@@ -86,8 +88,8 @@ function nativeInput(model, dir, count) {
     const idx = gunzipSync(readFileSync('../shared/datasets/mnist/t10k-images-idx3-ubyte.gz'));
     const header = Buffer.from(idx.subarray(0, 16));
     header.writeUInt32BE(count, 4);
-    const file = join(dir, 'mnist-images.idx3-ubyte');
-    writeFileSync(file, Buffer.concat([header, idx.subarray(16, 16 + count * 784)]));
+    const file = join(dir, 'images-idx3-ubyte.gz');
+    writeFileSync(file, gzipSync(Buffer.concat([header, idx.subarray(16, 16 + count * 784)])));
     return file;
   }
   const photos = ['fish.png', 'kitten_224.png', 'cat.jpg', 'bridge.jpg', 'coyote.jpg', 'flamingo.jpg', 'torch.jpg'];
@@ -133,7 +135,8 @@ const rows = [];
 try {
   for (const model of /** @type {('mnist' | 'squeezenet')[]} */ (models)) {
     for (const backend of /** @type {const} */ (['cpu', 'webgpu'])) {
-      const r = await browserRun(server.url, model, backend);
+      const r = await browserRun(server.url, model, backend).catch((err) => ({ cpuKernels: '?', adapter: null,
+        out: Object.fromEntries(sizes.map((size) => [size, { perSecond: null, note: `failed: ${String(err.message).split('\n')[0]}`.slice(0, 100) }])) }));
       const system = backend === 'cpu' ? `browser, CPU build (${r.cpuKernels} kernels)` : `browser, WebGPU build (${r.adapter?.description || 'SwiftShader'}, software)`;
       rows.push({ model, system, out: r.out });
       console.error(`done: ${model} ${system}`);

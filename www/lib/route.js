@@ -16,6 +16,20 @@ import { BurnEdgeError, QuotaError } from './errors.js';
  * @typedef {(flat: Float32Array, count: number) => Promise<{ probs: Float32Array, version: string, ms: number }>} CloudPredict
  */
 
+/**
+ * The parts of the predict endpoint's wire format this client relies on (the names of
+ * `crates/formats/src/predict.rs`; tests/node/predict-wire.test.mjs holds them to its example).
+ */
+export const WIRE = /** @type {const} */ ({
+  path: '/v1/predict/',
+  binaryMediaType: 'application/octet-stream',
+  keyHeader: 'x-burn-edge-key',
+  /** Fields of the response read. */
+  response: ['model', 'version', 'batch', 'outputs', 'ms'],
+  /** The error body: `{ error: { code, message } }`. */
+  error: ['code', 'message'],
+});
+
 /** How long an unreachable cloud is left alone before it is tried again. */
 const CLOUD_RETRY_MS = 30_000;
 /** A cloud request that takes longer than this counts as unreachable. */
@@ -41,7 +55,7 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  */
 export function cloudClient(cloud, model, version) {
   const base = new URL(cloud.url, globalThis.location?.href);
-  const endpoint = new URL(`v1/predict/${encodeURIComponent(model)}@${encodeURIComponent(version)}`,
+  const endpoint = new URL(`${WIRE.path.slice(1)}${encodeURIComponent(model)}@${encodeURIComponent(version)}`,
     base.href.endsWith('/') ? base.href : `${base.href}/`).href;
   return async (flat, count) => {
     // The wire is little-endian f32; every browser is, but say so rather than assume it.
@@ -56,7 +70,7 @@ export function cloudClient(cloud, model, version) {
     try {
       response = await fetch(endpoint, {
         method: 'POST',
-        headers: { 'content-type': 'application/octet-stream', ...(cloud.key ? { 'x-burn-edge-key': cloud.key } : {}) },
+        headers: { 'content-type': WIRE.binaryMediaType, ...(cloud.key ? { [WIRE.keyHeader]: cloud.key } : {}) },
         body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)),
         signal: AbortSignal.timeout(CLOUD_TIMEOUT_MS),
       });
