@@ -361,6 +361,16 @@ export class NetworkError extends BurnEdgeError {
   lastStatus?: number;
 }
 
+/**
+ * The cloud (`cloud.url`'s predict endpoint) could not be reached or could not answer (network,
+ * timeout, 5xx, 429). Under `route: 'auto'` the edge serves instead; under `'cloud'` it rejects.
+ * A request the server refused (4xx) is a `BurnEdgeError` with code `CLOUD_<server code>`.
+ */
+export class CloudUnavailableError extends BurnEdgeError {
+  constructor(message: string);
+  code: 'CLOUD_UNAVAILABLE';
+}
+
 export class UnsupportedArchitectureError extends BurnEdgeError {
   /** @param reason the runtime's own words */
   constructor(reason: string);

@@ -26,6 +26,7 @@ import { createTelemetry, errorAttributes, fallbackAttributes, installIdentity, 
 
 export { BurnEdgeError, IntegrityError, NetworkError, QuotaError, UnsupportedArchitectureError } from './errors.js';
 export { ChannelError } from './assign.js';
+export { CloudUnavailableError } from './route.js';
 export { createTelemetry } from './telemetry.js';
 
 /**
