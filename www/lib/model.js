@@ -149,7 +149,8 @@ export function createModel(o) {
       const labels = Array.isArray(extra.manifest.labels) ? extra.manifest.labels.length : 0;
       telemetry.record('burn_edge.inference', { ...inferenceAttributes(probs, labels || probs.length, performance.now() - t, uuid()),
         'burn_edge.model.version': extra.manifest.version, 'burn_edge.backend': extra.session.backend, 'burn_edge.variant': extra.variant,
-        'burn_edge.role': 'shadow', 'burn_edge.shadow.of': servedId, 'burn_edge.rollout.rule': null, 'burn_edge.rollout.arm': null });
+        'burn_edge.role': 'shadow', 'burn_edge.shadow.of': servedId, 'burn_edge.rollout.rule': null, 'burn_edge.rollout.arm': null,
+        'burn_edge.route': 'edge' });
     }, (/** @type {unknown} */ err) => {
       shadowStats.failures += 1;
       telemetry.record('burn_edge.error', { ...errorAttributes(err), 'burn_edge.model.version': extra.manifest.version,
