@@ -21,6 +21,7 @@ const PRECACHE = [
   './lib/wasm-module.js', './lib/signature.js', './lib/urls.js', './pinned-key.js', './dev-key.json',
   './lib/privacy.js', './lib/worker-engine.js', './lib/assign.js', './lib/bucketing.js', './lib/select.js',
   './lib/prepare.js', './lib/model.js', './lib/rollout-watch.js', './lib/interleave.js',
+  './lib/batch.js', './lib/route.js', './lib/backend-choice.js',
 ];
 
 /**

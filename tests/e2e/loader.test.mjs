@@ -357,7 +357,8 @@ test('with a WebGPU adapter the loader fetches the WebGPU build and the worker r
     const wasm = [];
     page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasm.push(new URL(r.url()).pathname); });
     const counted = countBytes(page);
-    const { info, error } = await openDemo(page, server.url);
+    // backend 'webgpu': 'auto' would measure both builds and keep the faster (backend-choice.test.mjs).
+    const { info, error } = await openDemo(page, server.url, 'sw=0&backend=webgpu');
     const { bytes, requests } = await counted.done();
     console.log(`bytes transferred, first load with the WebGPU build: ${bytes} ` +
       `(webgpu wasm ${requests.find((r) => r.path.endsWith('.wasm'))?.bytes})`);

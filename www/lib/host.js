@@ -3,6 +3,11 @@
  * Owns the wasm runtime and one session; answers the loader's requests. The worker runs it,
  * and so does the page itself with `worker: false`, so both paths share one implementation.
  * Errors leave as `{ code, message }` with the runtime's own words.
+ *
+ * Every WebGPU device a runtime in this realm requests is watched (`GPUAdapter.prototype.
+ * requestDevice` is wrapped once): Burn's WebGPU runtime panics on a lost device, so the host
+ * whose session uses it reports the loss (`onDeviceLost`) and its supervisor moves inference
+ * to the CPU build (`worker-engine.js`, `engine.js`).
  */
 
 /**
@@ -16,6 +21,44 @@
  *   | { type: 'dispose' }} Request
  * @typedef {{ value: unknown, transfer: Transferable[] }} Reply
  */
+
+/** @typedef {{ reason: string, message: string }} DeviceLoss */
+
+/** WebGPU devices requested in this realm and not lost yet. @type {Set<any>} */
+const devices = new Set();
+/** @type {Set<(device: any, loss: DeviceLoss) => void>} */
+const lostListeners = new Set();
+let wrapped = false;
+
+/** Wraps `GPUAdapter.prototype.requestDevice` (once per realm) to watch each device's `lost`. */
+function watchDevices() {
+  if (wrapped) return;
+  wrapped = true;
+  const proto = /** @type {any} */ (globalThis).GPUAdapter?.prototype;
+  if (typeof proto?.requestDevice !== 'function') return;
+  const original = proto.requestDevice;
+  proto.requestDevice = async function requestDevice(/** @type {any[]} */ ...args) {
+    const device = await original.apply(this, args);
+    if (device && device.lost instanceof Promise) {
+      devices.add(device);
+      device.lost.then((/** @type {any} */ info) => {
+        devices.delete(device);
+        const loss = { reason: String(info?.reason ?? 'unknown'), message: String(info?.message || 'the WebGPU device was lost') };
+        for (const listener of lostListeners) {
+          try {
+            listener(device, loss);
+          } catch { /* one host's listener never stops another's */ }
+        }
+      });
+    }
+    return device;
+  };
+}
+
+/** The WebGPU devices this realm's runtimes hold (diagnostics and tests: destroy one to simulate a loss). */
+export function watchedDevices() {
+  return [...devices];
+}
 
 /** An error that carries the code the page turns back into a typed error. */
 class HostError extends Error {
@@ -41,12 +84,22 @@ export function describeError(err) {
   return { code: err instanceof HostError ? err.code : trap ? 'WASM_TRAP' : 'RUNTIME', message: text(err) };
 }
 
-/** A fresh host: no runtime, no session. */
-export function createHost() {
+/**
+ * A fresh host: no runtime, no session.
+ * @param {{ onDeviceLost?: (loss: DeviceLoss) => void }} [options] called when a WebGPU device
+ *   this host's runtime requested is lost
+ */
+export function createHost({ onDeviceLost } = {}) {
   /** @type {any} */
   let runtime = null;
   /** @type {any} */
   let session = null;
+  /** Devices requested while this host loaded a session: its runtime's. @type {Set<any>} */
+  const mine = new Set();
+  watchDevices();
+  lostListeners.add((device, loss) => {
+    if (mine.delete(device)) onDeviceLost?.(loss);
+  });
 
   const needRuntime = () => {
     if (!runtime) throw new HostError('RUNTIME', 'the runtime is not initialised');
@@ -92,7 +145,9 @@ export function createHost() {
       }
       case 'load': {
         session?.free();
+        const before = new Set(devices);
         session = await needRuntime().createSession(new Uint8Array(request.weights), request.backend, request.architecture);
+        for (const d of devices) if (!before.has(d)) mine.add(d);
         // Where it ran, for info(): 'DedicatedWorkerGlobalScope' in the worker, 'Window' inline.
         return { value: { ...session.info(), thread: globalThis.constructor.name }, transfer: [] };
       }

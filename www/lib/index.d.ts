@@ -31,8 +31,23 @@ export interface LoadOptions {
   alias?: string;
   /** Alternative model-folder URLs (replacing the primary folder's prefix), tried in order after it. */
   mirrors?: string[];
-  /** Default `'auto'`: WebGPU when an adapter exists, else the CPU. */
+  /**
+   * Default `'auto'`: where a WebGPU adapter exists, both builds warm up (a few timed runs each,
+   * within a budget) and the faster one serves (`info().backendChoice`); the choice is
+   * remembered per device and model version. Without an adapter: the CPU.
+   */
   backend?: 'auto' | 'webgpu' | 'cpu';
+  /**
+   * Where predictions run. `'edge'` (default): in the browser. `'cloud'`: on the server
+   * (`cloud.url`'s `POST /v1/predict/<model>@<version>`). `'auto'`: the cloud while the weights
+   * download and the session warms up, then the edge; the cloud again when the edge's warm-up
+   * is over `cloudBudgetMs` or it runs out of memory; the edge when the cloud is unreachable.
+   */
+  route?: 'auto' | 'edge' | 'cloud';
+  /** The server for `route: 'cloud' | 'auto'`: its base URL and an ingest key. */
+  cloud?: { url: string; key?: string };
+  /** With `route: 'auto'`: an edge whose warm-up prediction takes longer (ms) leaves predictions to the cloud. Default 1000. */
+  cloudBudgetMs?: number;
   /** URL of the folder holding `cpu/` and `webgpu/` runtime builds. Default: the package's `pkg/`. */
   runtimeBase?: string | URL;
   /** Verified versions of this model kept in the cache (most recently used). Default 2. */
@@ -166,8 +181,8 @@ export interface FileInfo {
 }
 
 export interface ModelInfo {
-  /** Backend that runs the model. */
-  backend: 'webgpu' | 'cpu';
+  /** Backend that runs the model; `'cloud'` while only the server answers (a cloud route, the edge not ready). */
+  backend: 'webgpu' | 'cpu' | 'cloud';
   adapter: Record<string, unknown> | null;
   skipped: { backend: string; reason: string }[];
   /** CPU kernels: `'burn-edge'` (this runtime's own, through the network's compiled plan) or Burn's (`'flex'`). */
@@ -224,7 +239,38 @@ export interface ModelInfo {
   rolloutError: { code: string; message: string; at: string } | null;
   shadow: { version: string; sampleRate: number; ready: boolean; error: string | null; runs: number; failures: number; skipped: number } | null;
   interleave: { rule: string; arms: { name: string; version: string }[] } | null;
+  /** With `backend: 'auto'` where WebGPU exists: which build serves, why, each one's warm-up (median ms; null: it failed). */
+  backendChoice?: BackendChoice | null;
+  /** Set when the WebGPU device was lost (or its session trapped) and inference moved to the CPU build. */
+  deviceLost?: { at: string; reason: string; replayed: number } | null;
+  /** Where predictions go now, and why. */
+  route?: { mode: 'auto' | 'edge' | 'cloud'; current: 'edge' | 'cloud'; reason: string };
   [key: string]: unknown;
+}
+
+/** The backend chosen by measurement (`backend: 'auto'`). */
+export interface BackendChoice {
+  chosen: 'webgpu' | 'cpu';
+  reason: string;
+  /** Median warm-up prediction per build, in ms; null where that build could not run. */
+  timings: { cpu: number | null; webgpu: number | null };
+  /** True when the choice was remembered from an earlier load on this device (nothing was measured). */
+  cached: boolean;
+}
+
+/** Progress of `predictBatch`: examples answered so far, of `total`. */
+export interface BatchProgress {
+  done: number;
+  total: number;
+}
+
+export interface BatchOptions {
+  /** Called after each chunk. */
+  onProgress?: (progress: BatchProgress) => void;
+  /** Aborting rejects with an `AbortError` at once; no further chunk is sent. */
+  signal?: AbortSignal;
+  /** Examples per round trip (one `predict` call, or one request to the cloud). Default 32. */
+  chunkSize?: number;
 }
 
 /** One item of an interleaved list and the arm that contributed it. */
@@ -245,6 +291,11 @@ export interface Model extends EventTarget {
   interleave(input: Float32Array, k?: number, options?: { seed?: string }): Promise<InterleavedItem[]>;
   /** Class probabilities (`n * classes`) for `n` inputs in one array. */
   predict(input: Float32Array): Promise<Float32Array>;
+  /**
+   * Probabilities for many inputs (an array of inputs, or one Float32Array of `n` inputs), one
+   * array per input, computed in chunks with progress, cancellable.
+   */
+  predictBatch(inputs: Float32Array[] | Float32Array, options?: BatchOptions): Promise<Float32Array[]>;
   /** Model input from RGBA pixels of any size (e.g. `ImageData.data`). */
   prepareDigit(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<Float32Array>;
   /** Class names from the manifest, index = output position. */
@@ -308,6 +359,16 @@ export class NetworkError extends BurnEdgeError {
   mirrors: string[];
   attempts: string[];
   lastStatus?: number;
+}
+
+/**
+ * The cloud (`cloud.url`'s predict endpoint) could not be reached or could not answer (network,
+ * timeout, 5xx, 429). Under `route: 'auto'` the edge serves instead; under `'cloud'` it rejects.
+ * A request the server refused (4xx) is a `BurnEdgeError` with code `CLOUD_<server code>`.
+ */
+export class CloudUnavailableError extends BurnEdgeError {
+  constructor(message: string);
+  code: 'CLOUD_UNAVAILABLE';
 }
 
 export class UnsupportedArchitectureError extends BurnEdgeError {

@@ -9,12 +9,15 @@
  * (`prepare.js`) → observe (`model.js`, `rollout-watch.js`: re-checks, hot swaps, shadow).
  */
 import { ChannelError } from './assign.js';
+import { deviceKey, prepareByMeasurement } from './backend-choice.js';
 import { chooseBuild } from './choose-build.js';
-import { IntegrityError, NetworkError } from './errors.js';
+import { inputLength } from './batch.js';
+import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
 import { lastGood, locate, locateManifest, modelFolder, resolveChannel } from './locate.js';
 import { createModel, slotFor } from './model.js';
 import { prepareVersion, startEngine } from './prepare.js';
 import { loadRuntimeFiles } from './runtime-files.js';
+import { CloudUnavailableError, cloudClient, createRouter } from './route.js';
 import { createSelector } from './select.js';
 import { importPublicKey } from './signature.js';
 import { prepareStorage } from './storage.js';
@@ -23,6 +26,7 @@ import { createTelemetry, errorAttributes, fallbackAttributes, installIdentity, 
 
 export { BurnEdgeError, IntegrityError, NetworkError, QuotaError, UnsupportedArchitectureError } from './errors.js';
 export { ChannelError } from './assign.js';
+export { CloudUnavailableError } from './route.js';
 export { createTelemetry } from './telemetry.js';
 
 /**
@@ -32,7 +36,8 @@ export { createTelemetry } from './telemetry.js';
  *             backend?: 'auto' | 'webgpu' | 'cpu', runtimeBase?: string | URL, keepVersions?: number,
  *             retries?: number, retryDelay?: number, stallTimeout?: number, onProgress?: (p: Progress) => void,
  *             worker?: boolean, telemetry?: TelemetryOptions | Telemetry, publicKey?: string | CryptoKey,
- *             id?: string, attributes?: Record<string, unknown>, pin?: string, recheckInterval?: number, shadow?: boolean }} LoadOptions
+ *             id?: string, attributes?: Record<string, unknown>, pin?: string, recheckInterval?: number, shadow?: boolean,
+ *             route?: 'auto' | 'edge' | 'cloud', cloud?: { url: string, key?: string }, cloudBudgetMs?: number }} LoadOptions
  * @typedef {import('./assign.js').Assignment} Assignment
  * @typedef {import('./prepare.js').Prepared} Prepared
  * @typedef {import('./telemetry.js').Telemetry} Telemetry
@@ -71,7 +76,8 @@ async function load(options, telemetry) {
   // An option passed as undefined means "the default", as if it were left out.
   const given = /** @type {LoadOptions} */ (Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
   const o = {
-    alias: 'stable', backend: /** @type {'auto' | 'webgpu' | 'cpu'} */ ('auto'), keepVersions: 2, retries: 3,
+    alias: 'stable', backend: /** @type {'auto' | 'webgpu' | 'cpu'} */ ('auto'), route: /** @type {'auto' | 'edge' | 'cloud'} */ ('edge'),
+    keepVersions: 2, retries: 3,
     retryDelay: 250, worker: true, recheckInterval: 60_000, shadow: true, ...given,
     channelUrl: options.channelUrl && new URL(options.channelUrl, base).href,
     manifestUrl: options.manifestUrl && new URL(options.manifestUrl, base).href,
@@ -81,14 +87,38 @@ async function load(options, telemetry) {
   const folder = modelFolder(o);
   // The publisher's key, pinned by the page: without it nothing but the weights is verified.
   const trust = o.publicKey ? await importPublicKey(o.publicKey) : null;
-  const [store, storage, build] = await Promise.all([Store.open(), prepareStorage(), chooseBuild(o.backend)]);
+  let [store, storage, build] = await Promise.all([Store.open(), prepareStorage(), chooseBuild(o.backend)]);
+  // With WebGPU on offer, 'auto' measures both builds (or recalls the last measurement here).
+  const measuring = o.backend === 'auto' && build === 'webgpu';
+  const device = measuring ? deviceKey() : null;
   // A crashed worker is replaced and replayed (worker-engine.js); each restart is an error event.
   const onRestart = (/** @type {{ reason: string }} */ r) =>
     telemetry?.record('burn_edge.error', { 'error.type': 'WORKER_RESTARTED', 'error.message': r.reason });
+  // A lost WebGPU device moves the engine to the CPU build (worker-engine.js, engine.js).
+  const onDeviceLost = (/** @type {import('./worker-engine.js').DeviceLost} */ lost) => {
+    telemetry?.setModel({ backend: 'cpu' });
+    telemetry?.record('burn_edge.device.lost', { 'burn_edge.device_lost.reason': lost.reason, 'burn_edge.device_lost.to': 'cpu',
+      'burn_edge.device_lost.replayed': lost.replayed });
+  };
   // The runtime downloads while the channel and manifest are resolved; every engine starts from it.
-  const runtimeFiles = loadRuntimeFiles(o.runtimeBase, build, o);
-  runtimeFiles.catch(() => {});
-  const first = startEngine({ worker: o.worker, build, runtimeFiles, onRestart });
+  /** @type {Map<string, Promise<import('./runtime-files.js').RuntimeFiles>>} */
+  const runtimes = new Map();
+  const runtimeFor = (/** @type {'cpu' | 'webgpu'} */ b) => {
+    let files = runtimes.get(b);
+    if (!files) {
+      files = loadRuntimeFiles(o.runtimeBase, b, o);
+      files.catch(() => {});
+      runtimes.set(b, files);
+    }
+    return files;
+  };
+  const engineFor = (/** @type {'cpu' | 'webgpu'} */ b) => startEngine({ worker: o.worker, build: b, runtimeFiles: runtimeFor(b), onRestart,
+    fallback: b === 'webgpu' ? () => runtimeFor('cpu') : undefined, onDeviceLost });
+  // Measuring starts its engines once the version is known (a remembered choice starts one only);
+  // the small CPU runtime downloads meanwhile.
+  if (measuring) runtimeFor('cpu');
+  /** @type {import('./prepare.js').StartedEngine | null} */
+  let first = measuring ? null : engineFor(build);
   const locateOptions = { ...o, trust };
   const alias = o.channelUrl ? o.alias : undefined;
   const selector = o.channelUrl
@@ -125,9 +155,41 @@ async function load(options, telemetry) {
     let fallback = null;
     /** @type {Assignment | null} */
     let assignment = located?.assignment ?? null;
+    /** The backend chosen by measurement, per prepared version. @type {WeakMap<Prepared, import('./backend-choice.js').BackendChoice>} */
+    const choices = new WeakMap();
+    /** Where predictions go (route.js); null for route 'edge'. @type {import('./route.js').Router | null} */
+    let router = null;
+    /** With a route to the cloud: the edge's preparation, going on after loadModel returned. @type {Promise<Prepared> | null} */
+    let edgeWork = null;
+    /**
+     * Prepares `l` on the edge: on the measured-faster build, or on `first`.
+     * @param {import('./locate.js').Located} l
+     * @returns {Promise<Prepared>}
+     */
+    const prepareEdge = async (l) => {
+      if (!measuring) return prepareVersion(l, /** @type {import('./prepare.js').StartedEngine} */ (first), ctx);
+      const measured = await prepareByMeasurement(l, ctx, engineFor, await /** @type {Promise<string>} */ (device));
+      build = measured.choice.chosen;
+      choices.set(measured.prepared, measured.choice);
+      return measured.prepared;
+    };
     try {
       if (refused || !located) throw refused;
-      prepared = await prepareVersion(located, first, ctx);
+      if (o.route !== 'edge') router = await routeFor(o, located);
+      if (router && router.pick() === 'cloud') {
+        // The cloud answered: the handle comes now; the edge prepares behind it (route 'auto').
+        first ??= engineFor('cpu');
+        const l = located;
+        if (o.route === 'auto') {
+          edgeWork = prepareEdge(l);
+          edgeWork.catch(() => {});
+        }
+        prepared = await provisional(l, first, warnings);
+      } else {
+        prepared = await prepareEdge(located);
+        first = { engine: prepared.engine, runtime: Promise.resolve(prepared.runtime), wasmCompileMs: first?.wasmCompileMs ?? (() => 0) };
+        router?.edgeReady(prepared.phases.warmupMs);
+      }
     } catch (err) {
       // A bad or unreachable new version must not take down an app that ran the last good one
       // (with a key: one whose stored signature still verifies).
@@ -142,12 +204,13 @@ async function load(options, telemetry) {
       located = { manifestUrl: previous.manifestUrl, manifest: previous.manifest, signature: previous.signature,
         version: previous.version, served: { ...located?.served, manifest: 'cache' }, offline: located?.offline ?? null,
         channel: located?.channel ?? null };
+      if (!first) first = engineFor(build = 'cpu'); // measuring failed: the last good version is served plainly
       prepared = await prepareVersion(located, first, ctx);
     }
     phases.downloadMs = prepared.phases.downloadMs;
     phases.backendInitMs = prepared.phases.backendInitMs;
     phases.warmupMs = prepared.phases.warmupMs;
-    phases.wasmCompileMs = first.wasmCompileMs();
+    phases.wasmCompileMs = /** @type {import('./prepare.js').StartedEngine} */ (first).wasmCompileMs();
     if (o.channelUrl && !assignment) {
       assignment = { version: prepared.manifest.version, alias: o.alias, rule: null, kind: 'alias', arm: null, bucket: null, bucketVersion: null };
     }
@@ -168,6 +231,7 @@ async function load(options, telemetry) {
       offline: Boolean(p.target.offline),
       offlineReason: p.target.offline?.message,
       fallback: p === prepared ? fallback : null,
+      backendChoice: choices.get(p) ?? null,
       signed: Boolean(trust),
       keyId: trust?.keyId ?? null,
       channelUrl: o.channelUrl, manifestUrl: p.target.manifestUrl, served: p.target.served,
@@ -195,8 +259,9 @@ async function load(options, telemetry) {
     };
     setContext(slot);
     if (telemetry) {
-      telemetry.record('burn_edge.model.load', loadAttributes(slot.info, { ...phases, readyMs: since(started) }));
-      if (o.backend === 'auto') for (const a of fallbackAttributes(/** @type {any} */ (prepared.session))) telemetry.record('burn_edge.backend.fallback', a);
+      telemetry.record('burn_edge.model.load', { ...loadAttributes(slot.info, { ...phases, readyMs: since(started) }),
+        ...choiceAttributes(choices.get(prepared)), 'burn_edge.route': router?.info().current ?? 'edge' });
+      if (o.backend === 'auto' && !choices.has(prepared) && !edgeWork && router?.info().current !== 'cloud') for (const a of fallbackAttributes(/** @type {any} */ (prepared.session))) telemetry.record('burn_edge.backend.fallback', a);
     }
     if (assignment && !target.offline) await served(assignment);
 
@@ -206,7 +271,7 @@ async function load(options, telemetry) {
       select: async (channel) => (selector ? selector.select(channel, { offline: false, cached: [] }) : null),
       async prepare(version, { remember }) {
         const t = await locateManifest(locateOptions, store, { version, modelName: prepared.manifest.name, channelServed: o.channelUrl });
-        const engine = startEngine({ worker: o.worker, build, runtimeFiles, onRestart });
+        const engine = engineFor(build);
         try {
           return await prepareVersion(t, engine, { ...ctx, onProgress: undefined, warnings: [] }, { remember });
         } catch (err) {
@@ -218,10 +283,66 @@ async function load(options, telemetry) {
       served,
       setContext,
     };
+    // The edge, when it prepares behind a cloud route, is a second load event (its own timings).
+    const edge = edgeWork?.then((p) => {
+      const s = slotFor(p, describe(p, assignment));
+      telemetry?.record('burn_edge.model.load', { ...loadAttributes(s.info, { ...p.phases, wasmCompileMs: 0, manifestMs: phases.manifestMs,
+        readyMs: since(started) }), ...choiceAttributes(choices.get(p)), 'burn_edge.route': 'edge' });
+      return s;
+    }) ?? null;
     return createModel({ slot, telemetry, loader, channel: target.offline ? null : target.channel ?? null, channelUrl: o.channelUrl,
-      alias: o.alias, recheckInterval: o.recheckInterval, shadow: o.shadow });
+      alias: o.alias, recheckInterval: o.recheckInterval, shadow: o.shadow, router, edge });
   } catch (err) {
-    first.engine.close('loading failed');
+    first?.engine.close('loading failed');
     throw err;
   }
+}
+
+/**
+ * The load event's attributes for a backend chosen by measurement.
+ * @param {import('./backend-choice.js').BackendChoice | undefined} c
+ */
+const choiceAttributes = (c) => (c ? {
+  'burn_edge.backend_choice.chosen': c.chosen, 'burn_edge.backend_choice.reason': c.reason,
+  'burn_edge.backend_choice.cpu_ms': c.timings.cpu, 'burn_edge.backend_choice.webgpu_ms': c.timings.webgpu,
+  'burn_edge.backend_choice.cached': c.cached,
+} : {});
+
+/**
+ * The router for `route: 'cloud' | 'auto'`; with 'auto' the cloud is asked once (a zero input)
+ * so the handle comes early only when it answers.
+ * @param {LoadOptions} o
+ * @param {Located} located
+ */
+async function routeFor(o, located) {
+  const manifest = JSON.parse(located.manifest);
+  if (!o.cloud?.url) throw new BurnEdgeError(`route "${o.route}" needs cloud: { url, key }`, { code: 'NO_CLOUD' });
+  const cloud = cloudClient(o.cloud, String(manifest.name), String(manifest.version));
+  const router = createRouter({ mode: /** @type {'auto' | 'cloud'} */ (o.route), budgetMs: o.cloudBudgetMs ?? 1000, cloud });
+  const n = inputLength(manifest);
+  if (o.route === 'auto') {
+    try {
+      if (!n) throw new CloudUnavailableError('the manifest has no input shape to probe the cloud with');
+      await cloud(new Float32Array(n), 1);
+    } catch (err) {
+      router.cloudFailed(err); // the edge serves from the start
+    }
+  }
+  return router;
+}
+
+/**
+ * A stand-in for the version while only the cloud serves: the engine has the runtime (image
+ * preparation works), no session.
+ * @param {Located} located
+ * @param {import('./prepare.js').StartedEngine} started
+ * @param {string[]} warnings
+ * @returns {Promise<Prepared>}
+ */
+async function provisional(located, started, warnings) {
+  const runtime = await started.runtime;
+  return { engine: started.engine, target: located, manifest: JSON.parse(located.manifest), files: [], runtime, evicted: [], warnings,
+    session: { backend: 'cloud', adapter: null, skipped: [], cpuKernels: null, plan: null, planError: null, memory: { afterCreation: null, now: null },
+      thread: null },
+    phases: { downloadMs: 0, backendInitMs: 0, warmupMs: 0, totalMs: 0 } };
 }

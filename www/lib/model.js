@@ -9,9 +9,11 @@
  * answer was returned; `interleave` runs both arms of an interleave rule.
  */
 import { extras } from './assign.js';
+import { examples, inputLength, runChunks } from './batch.js';
 import { BurnEdgeError, NetworkError } from './errors.js';
 import { imagePixels } from './image.js';
 import { ranking, seededRandom, teamDraft } from './interleave.js';
+import { CloudUnavailableError } from './route.js';
 import { channelChanged, watch } from './rollout-watch.js';
 import { errorAttributes, inferenceAttributes, uuid } from './telemetry.js';
 
@@ -23,6 +25,7 @@ import { errorAttributes, inferenceAttributes, uuid } from './telemetry.js';
  * @typedef {import('./telemetry.js').Telemetry} Telemetry
  * @typedef {{ prepared: Prepared, info: Record<string, any>, inflight: number, retired: boolean, labels: string[],
  *             classes: number, schema: string }} Slot
+ *   (before the edge is ready with a route to the cloud: a slot whose engine has the runtime, no session)
  * @typedef {{ resolve: () => Promise<ResolvedChannel>, select: (channel: Channel) => Promise<Assignment | null>,
  *             prepare: (version: string, options: { remember: boolean }) => Promise<Prepared>,
  *             describe: (prepared: Prepared, assignment: Assignment | null) => Record<string, any>,
@@ -60,10 +63,13 @@ const slotAttributes = (slot) => ({
 
 /**
  * @param {{ slot: Slot, telemetry: Telemetry | null, loader: Loader, channel: ResolvedChannel | null,
- *           channelUrl?: string, alias: string, recheckInterval: number, shadow: boolean }} o
+ *           channelUrl?: string, alias: string, recheckInterval: number, shadow: boolean,
+ *           router?: import('./route.js').Router | null, edge?: Promise<Slot> | null }} o
+ *   `router`: where predictions go (route.js); `edge`: the edge's slot, once ready, replacing `slot`
  */
 export function createModel(o) {
   const { telemetry, loader } = o;
+  const router = o.router ?? null;
   const target = new EventTarget();
   let current = o.slot;
   let disposed = false;
@@ -143,7 +149,8 @@ export function createModel(o) {
       const labels = Array.isArray(extra.manifest.labels) ? extra.manifest.labels.length : 0;
       telemetry.record('burn_edge.inference', { ...inferenceAttributes(probs, labels || probs.length, performance.now() - t, uuid()),
         'burn_edge.model.version': extra.manifest.version, 'burn_edge.backend': extra.session.backend, 'burn_edge.variant': extra.variant,
-        'burn_edge.role': 'shadow', 'burn_edge.shadow.of': servedId, 'burn_edge.rollout.rule': null, 'burn_edge.rollout.arm': null });
+        'burn_edge.role': 'shadow', 'burn_edge.shadow.of': servedId, 'burn_edge.rollout.rule': null, 'burn_edge.rollout.arm': null,
+        'burn_edge.route': 'edge' });
     }, (/** @type {unknown} */ err) => {
       shadowStats.failures += 1;
       telemetry.record('burn_edge.error', { ...errorAttributes(err), 'burn_edge.model.version': extra.manifest.version,
@@ -257,6 +264,59 @@ export function createModel(o) {
   const watcher = watch({ interval: o.channelUrl ? o.recheckInterval : 0, check });
   configure();
 
+  // With a route to the cloud the handle comes before the edge: its slot replaces the first one.
+  o.edge?.then((slot) => {
+    if (disposed) {
+      slot.prepared.engine.close(DISPOSED);
+      return;
+    }
+    const old = current;
+    current = slot;
+    if (old.prepared.engine !== slot.prepared.engine) {
+      old.retired = true;
+      if (old.inflight === 0) old.prepared.engine.close('the edge is ready');
+    }
+    loader.setContext(current);
+    router?.edgeReady(slot.prepared.phases.warmupMs);
+    configure();
+  }, (err) => {
+    router?.edgeFailed(err);
+    telemetry?.record('burn_edge.error', { ...errorAttributes(err), ...slotAttributes(current) });
+  });
+
+  /**
+   * One prediction on the server (`route` cloud); an unreachable cloud under `route: 'auto'`
+   * hands it to the edge.
+   * @param {Float32Array} input
+   * @returns {Promise<Float32Array>}
+   */
+  async function predictCloud(input) {
+    const r = /** @type {import('./route.js').Router} */ (router);
+    const slot = current;
+    const n = inputLength(slot.prepared.manifest);
+    if (n && input.length % n !== 0) throw new TypeError(`predict: ${input.length} values are not a whole number of inputs of ${n}`);
+    const t = performance.now();
+    /** @type {Float32Array} */
+    let probs;
+    try {
+      ({ probs } = await r.cloud(input, n ? input.length / n : 1));
+    } catch (err) {
+      if (err instanceof CloudUnavailableError && r.mode === 'auto') {
+        r.cloudFailed(err);
+        if (r.pick() === 'edge') return model.predict(input);
+      }
+      telemetry?.record('burn_edge.error', { ...errorAttributes(err), ...slotAttributes(slot) });
+      throw err;
+    }
+    try {
+      const id = uuid();
+      lastPredictionId = telemetry ? id : lastPredictionId;
+      telemetry?.record('burn_edge.inference', { ...inferenceAttributes(probs, slot.classes || probs.length, performance.now() - t, id),
+        ...slotAttributes(slot), 'burn_edge.backend': 'cpu', 'burn_edge.route': 'cloud' });
+    } catch { /* telemetry never fails a prediction */ }
+    return probs;
+  }
+
   const model = {
     /**
      * Class probabilities for a batch of inputs (copied to the worker; the result is transferred).
@@ -266,8 +326,15 @@ export function createModel(o) {
     predict(input) {
       if (disposed) return gone();
       if (!(input instanceof Float32Array)) return Promise.reject(new TypeError('predict takes a Float32Array'));
+      if (router && router.pick() === 'cloud') return predictCloud(input);
+      if (router && !router.edgeIsReady) return router.waitEdge().then(() => model.predict(input));
       const slot = current;
-      if (!telemetry) return use(slot, { type: 'predict', input });
+      if (!telemetry) {
+        return use(slot, { type: 'predict', input }).catch((/** @type {unknown} */ err) => {
+          if (router?.edgeOutOfMemory(err)) return predictCloud(input);
+          throw err;
+        });
+      }
       // Sampled before the call, so the copy is of what was asked, whatever the caller does next.
       const shadowing = shadowRule && pool.get(shadowRule.challenger)?.prepared && telemetry.enabled
         ? Math.random() < shadowRule.sampleRate : false;
@@ -281,7 +348,7 @@ export function createModel(o) {
         try {
           lastPredictionId = id;
           telemetry.record('burn_edge.inference', { ...inferenceAttributes(probs, slot.classes || probs.length, latency, id),
-            ...slotAttributes(slot) });
+            ...slotAttributes(slot), 'burn_edge.route': 'edge' });
         } catch { /* telemetry never fails a prediction */ }
         // After the answer is handed back: the shadow never delays it.
         if (copy) {
@@ -291,8 +358,23 @@ export function createModel(o) {
         return probs;
       }, (/** @type {unknown} */ err) => {
         telemetry.record('burn_edge.error', { ...errorAttributes(err), ...slotAttributes(slot) });
+        // Out of memory on the edge under route 'auto': the cloud answers this one and the next ones.
+        if (router?.edgeOutOfMemory(err)) return predictCloud(input);
         throw err;
       });
+    },
+    /**
+     * Probabilities for many examples, in chunks (`chunkSize`, default 32), each chunk one
+     * `predict` (one worker round trip); `onProgress({ done, total })` after each; an aborted
+     * `signal` rejects with an `AbortError` and sends no further chunk.
+     * @param {Float32Array | Float32Array[]} inputs an array of inputs, or one Float32Array of n inputs
+     * @param {import('./batch.js').BatchOptions} [options]
+     * @returns {Promise<Float32Array[]>}
+     */
+    async predictBatch(inputs, options = {}) {
+      if (disposed) return gone();
+      const items = examples(inputs, inputLength(current.prepared.manifest));
+      return runChunks(items, (flat) => model.predict(flat), options);
     },
     /** Class names from the manifest, index = output position. */
     get labels() {
@@ -404,11 +486,16 @@ export function createModel(o) {
     /** What runs, where it came from, and where it ran (a copy). */
     info() {
       const shadowVersion = shadowRule?.challenger ?? null;
-      return structuredClone({ ...current.info, workerRestarts: current.prepared.engine.restarts, swaps, rolloutError,
+      const engine = current.prepared.engine;
+      // After a lost WebGPU device the CPU build's session serves: its info replaces the first one's.
+      const lost = engine.deviceLost ?? null;
+      const moved = lost ? { ...engine.session, backend: 'cpu', deviceLost: lost, runtime: { ...current.info.runtime, build: 'cpu' } } : { deviceLost: null };
+      return structuredClone({ ...current.info, ...moved, workerRestarts: engine.restarts, swaps, rolloutError,
         shadow: shadowRule ? { version: shadowVersion, sampleRate: shadowRule.sampleRate,
           ready: Boolean(shadowVersion && pool.get(shadowVersion)?.prepared), error: (shadowVersion && pool.get(shadowVersion)?.error) ?? null,
           runs: shadowStats.runs, failures: shadowStats.failures, skipped: shadowStats.skipped } : null,
-        interleave: interleaveRule ? { rule: interleaveRule.key, arms: interleaveRule.arms } : null });
+        interleave: interleaveRule ? { rule: interleaveRule.key, arms: interleaveRule.arms } : null,
+        route: router?.info() ?? { mode: 'edge', current: 'edge', reason: 'route "edge"' } });
     },
     /** Frees the sessions and stops the workers; later calls reject with code `DISPOSED`. */
     dispose() {

@@ -26,11 +26,14 @@ import { checkFilePaths, getFiles } from './files.js';
 
 /**
  * Starts an engine and initialises its runtime once the runtime files are there.
- * @param {{ worker: boolean, build: string, runtimeFiles: Promise<RuntimeFiles>, onRestart?: (r: { reason: string }) => void }} o
+ * @param {{ worker: boolean, build: string, runtimeFiles: Promise<RuntimeFiles>, onRestart?: (r: { reason: string }) => void,
+ *           fallback?: () => Promise<RuntimeFiles>, onDeviceLost?: (lost: import('./worker-engine.js').DeviceLost) => void }} o
+ *   `fallback`: the CPU build's files, for a WebGPU engine whose device is lost
  * @returns {StartedEngine}
  */
 export function startEngine(o) {
-  const engine = o.worker ? startWorker({ onRestart: o.onRestart }) : startInline();
+  const supervision = { fallback: o.fallback, onDeviceLost: o.onDeviceLost };
+  const engine = o.worker ? startWorker({ onRestart: o.onRestart, ...supervision }) : startInline(supervision);
   let compileMs = 0;
   const runtime = o.runtimeFiles.then(async (rt) => {
     const t = performance.now();

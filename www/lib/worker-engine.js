@@ -7,6 +7,10 @@
  * again, each at most once more. More than `maxRestarts` crashes within `windowMs` and it gives
  * up: every call then rejects with a `BurnEdgeError` of code `'WORKER_CRASHED'`.
  *
+ * A WebGPU session whose device is lost (the worker says so) or that traps is not restarted as
+ * it was: the new worker starts the CPU build (`fallback`), loads the same weights with backend
+ * `'cpu'` and re-sends the requests in flight, so none fails (`deviceLost`, `onDeviceLost`).
+ *
  * Messages are `{ id, ...Request }`, replies `{ id, ok, value | error }` (see `worker.js`).
  * Keeping the runtime and weights costs one copy of each in the page; each (re)send transfers a
  * fresh copy, so nothing this side keeps is ever detached.
@@ -18,10 +22,16 @@ import { BurnEdgeError, revive } from './errors.js';
  * @typedef {{ request: Request, resolve: (v: any) => void, reject: (e: Error) => void, attempts: number,
  *             internal: boolean, sentIn: number }} Waiter `sentIn`: the generation of the worker it went to (-1: none yet)
  * @typedef {{ reason: string, restarts: number }} Restart
- * @typedef {{ maxRestarts?: number, windowMs?: number, onRestart?: (restart: Restart) => void }} SupervisorOptions
+ * @typedef {{ at: string, reason: string, replayed: number }} DeviceLost
+ * @typedef {{ glue: string, glueUrl: string, wasm: ArrayBuffer }} CpuRuntime
+ * @typedef {{ maxRestarts?: number, windowMs?: number, onRestart?: (restart: Restart) => void,
+ *             fallback?: () => Promise<CpuRuntime>, onDeviceLost?: (lost: DeviceLost) => void }} SupervisorOptions
+ *   `fallback`: the CPU build's runtime files, for leaving a lost WebGPU device
  */
 
 const CRASHED = 'WORKER_CRASHED';
+/** How long a failed WebGPU prediction waits for a device-loss report before it fails. */
+export const LOSS_GRACE_MS = 250;
 
 /**
  * A module worker running `worker.js`. Where the package is served from another origin than
@@ -60,7 +70,7 @@ function outgoing(request) {
  * @param {SupervisorOptions} [options]
  * @returns {import('./engine.js').Engine}
  */
-export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart } = {}) {
+export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart, fallback, onDeviceLost } = {}) {
   /** @type {Map<number, Waiter>} */
   const pending = new Map();
   let nextId = 0;
@@ -76,6 +86,13 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart } = 
   let restarts = 0;
   /** Bumped by every crash: a replay that a newer crash overtook must not act. */
   let generation = 0;
+  /** The backend of the loaded session, and the last device loss (null: none). */
+  let backend = '';
+  /** @type {DeviceLost | null} */
+  let deviceLost = null;
+  /** The last session info `load` answered (after a device loss: the CPU session's). */
+  /** @type {any} */
+  let session = null;
   /** Settles when the current worker has its state back; calls wait for it. */
   let ready = Promise.resolve();
   /** @type {Worker} */
@@ -121,11 +138,27 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart } = 
   function attach(w) {
     w.addEventListener('message', (event) => {
       if (w !== worker) return; // a replaced worker's last words
+      if (event.data?.event === 'deviceLost') {
+        if (backend === 'webgpu') crash(`the WebGPU device was lost (${event.data.reason}: ${event.data.message})`, true);
+        return;
+      }
       const { id, ok, value, error } = event.data;
       const waiter = pending.get(id);
       if (!waiter) return;
       if (!ok && error?.code === 'WASM_TRAP' && initRequest) {
-        crash(`a wasm trap (${error.message})`); // the waiter stays pending: it is sent again
+        // The waiter stays pending: it is sent again (on the CPU when the session was on WebGPU).
+        crash(`a wasm trap (${error.message})`, backend === 'webgpu');
+        return;
+      }
+      if (!ok && backend === 'webgpu' && fallback && waiter.request.type === 'predict') {
+        // A destroyed device fails the calls on it before its loss is announced: wait for that
+        // announcement a moment, so the call is re-sent on the CPU instead of failing.
+        const gen = generation;
+        setTimeout(() => {
+          if (gen !== generation || pending.get(id) !== waiter) return;
+          pending.delete(id);
+          waiter.reject(revive(error));
+        }, LOSS_GRACE_MS);
         return;
       }
       pending.delete(id);
@@ -134,7 +167,11 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart } = 
         return;
       }
       if (waiter.request.type === 'init') initRequest = waiter.request;
-      if (waiter.request.type === 'load') loadRequest = waiter.request;
+      if (waiter.request.type === 'load') {
+        loadRequest = waiter.request;
+        backend = String(value?.backend ?? '');
+        session = value;
+      }
       if (waiter.request.type === 'dispose') loadRequest = null;
       waiter.resolve(value);
     });
@@ -152,9 +189,13 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart } = 
     return w;
   }
 
-  /** @param {string} reason */
-  function crash(reason) {
+  /**
+   * @param {string} reason
+   * @param {boolean} [gpuLost] the WebGPU session failed: restart on the CPU build
+   */
+  function crash(reason, gpuLost = false) {
     if (closed) return;
+    const toCpu = gpuLost && Boolean(fallback);
     const now = Date.now();
     crashes.push(now);
     while (crashes.length && crashes[0] <= now - windowMs) crashes.shift();
@@ -169,6 +210,7 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart } = 
         continue;
       }
       if (waiter.sentIn !== dead) continue; // never reached the dead worker: not an attempt
+      if (toCpu) continue; // the GPU failed, not the request: it runs again on the CPU
       waiter.attempts += 1;
       if (waiter.attempts > 1) {
         pending.delete(id);
@@ -183,14 +225,27 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart } = 
     }
     restarts += 1;
     worker = attach(spawnWorker());
-    const init = /** @type {Request} */ (initRequest);
-    const load = loadRequest;
+    let init = /** @type {Request} */ (initRequest);
+    let load = loadRequest;
+    if (toCpu) backend = 'cpu'; // a second loss report from the dead worker changes nothing
     ready = (async () => {
+      if (toCpu) {
+        const rt = await /** @type {() => Promise<CpuRuntime>} */ (fallback)();
+        init = { type: 'init', glue: rt.glue, glueUrl: rt.glueUrl, wasm: rt.wasm };
+        if (load?.type === 'load') load = { ...load, backend: 'cpu' };
+      }
       await enqueue(init, true);
       if (load) await enqueue(load, true);
     })().then(() => {
       if (gen !== generation) return;
+      const replayed = [...pending.values()].filter((w) => !w.internal && w.sentIn === dead).length;
       for (const id of pending.keys()) send(id);
+      if (toCpu) {
+        deviceLost = { at: new Date().toISOString(), reason, replayed };
+        try {
+          onDeviceLost?.(deviceLost);
+        } catch { /* a listener never stops the recovery */ }
+      }
     }, (/** @type {unknown} */ err) => {
       if (gen !== generation) return;
       // The state that loaded before does not load again: nothing to retry on.
@@ -209,6 +264,12 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart } = 
     },
     get restarts() {
       return restarts;
+    },
+    get deviceLost() {
+      return deviceLost;
+    },
+    get session() {
+      return session;
     },
     close(reason) {
       if (closed) return;
