@@ -43,7 +43,7 @@ fn malformed_and_hostile_bodies_are_refused_with_a_reason() {
     let (status, _, msg) = post(&[JSON, KEY], b"{not json");
     assert_eq!(status, 400);
     assert!(msg.contains("not an OTLP JSON logs request"), "{msg}");
-    let deep = "[".repeat(100_00) + &"]".repeat(100_00);
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
     assert_eq!(post(&[JSON, KEY], format!("{{\"resourceLogs\":{deep}}}").as_bytes()).0, 400);
     assert_eq!(post(&[JSON, KEY], &vec![b' '; 70_000]).0, 413);
     // A gzip bomb: 50 MB of spaces compress to ~50 KB; refused once 64 KiB are inflated.

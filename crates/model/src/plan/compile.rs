@@ -192,7 +192,7 @@ fn winograd_within_budget(nodes: &[OperationIr], consts: &HashMap<TensorId, Tens
             Some((positions, extra, c.out.id))
         })
         .collect();
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     let mut budget = (weights as f64 * WINOGRAD_MEMORY) as usize;
     let mut chosen = HashSet::new();
     for (_, extra, id) in candidates {
