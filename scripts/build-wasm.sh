@@ -53,6 +53,8 @@ case "$which" in
   *) echo "usage: $0 [all|cpu|webgpu|ndarray]" >&2; exit 2 ;;
 esac
 node scripts/wasm-sizes.mjs
+# The package's size report: the JS shell against its 15 KB brotli budget, glue, wasm.
+node scripts/package-sizes.mjs
 
 # Pin the runtime files' hashes into the package (the loader verifies glue and wasm against them).
 node scripts/runtime-integrity.mjs

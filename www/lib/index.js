@@ -82,7 +82,8 @@ async function load(options, telemetry) {
     channelUrl: options.channelUrl && new URL(options.channelUrl, base).href,
     manifestUrl: options.manifestUrl && new URL(options.manifestUrl, base).href,
     mirrors: (options.mirrors ?? []).map((m) => new URL(m, base).href),
-    runtimeBase: new URL(options.runtimeBase ?? '../../pkg/', options.runtimeBase ? base : import.meta.url).href,
+    // Unset: the package's own runtime files, each found by a literal URL (runtime-files.js).
+    runtimeBase: options.runtimeBase ? new URL(options.runtimeBase, base).href : undefined,
   };
   const folder = modelFolder(o);
   // The publisher's key, pinned by the page: without it nothing but the weights is verified.

@@ -10,6 +10,10 @@
  * time) before use and before caching, and cached copies again when read. The pins are found
  * relative to this module, never under `runtimeBase`: a CDN that serves the runtime cannot
  * also vouch for it.
+ *
+ * The package's own files are named by literal `new URL('…', import.meta.url)` expressions, the
+ * one form bundlers (Vite, webpack 5, Parcel) find, emit and rename: a URL built from a variable
+ * would leave them behind in node_modules.
  */
 import { readAtMost, sha256Hex } from './download.js';
 import { IntegrityError } from './errors.js';
@@ -25,6 +29,25 @@ const CACHE_NAME = 'burn-edge-runtime-v1';
  */
 
 /**
+ * The package's own runtime files of one build, by file name.
+ * @param {'cpu' | 'webgpu'} build
+ * @returns {Record<string, URL>}
+ */
+function packaged(build) {
+  return build === 'cpu' ? {
+    'integrity.json': new URL('../../pkg/cpu/integrity.json', import.meta.url),
+    'burn_edge.js': new URL('../../pkg/cpu/burn_edge.js', import.meta.url),
+    'burn_edge_bg.wasm': new URL('../../pkg/cpu/burn_edge_bg.wasm', import.meta.url),
+    'burn_edge_relaxed.js': new URL('../../pkg/cpu/burn_edge_relaxed.js', import.meta.url),
+    'burn_edge_relaxed_bg.wasm': new URL('../../pkg/cpu/burn_edge_relaxed_bg.wasm', import.meta.url),
+  } : {
+    'integrity.json': new URL('../../pkg/webgpu/integrity.json', import.meta.url),
+    'burn_edge.js': new URL('../../pkg/webgpu/burn_edge.js', import.meta.url),
+    'burn_edge_bg.wasm': new URL('../../pkg/webgpu/burn_edge_bg.wasm', import.meta.url),
+  };
+}
+
+/**
  * The package's pinned hashes for one build: network first (a rebuilt package brings new
  * ones), else the copy cached with the runtime, so an offline start still verifies.
  * @param {'cpu' | 'webgpu'} build
@@ -32,7 +55,7 @@ const CACHE_NAME = 'burn-edge-runtime-v1';
  * @returns {Promise<Record<string, Pin>>}
  */
 async function pinnedHashes(build, cache) {
-  const url = new URL(`../../pkg/${build}/integrity.json`, import.meta.url).href;
+  const url = packaged(build)['integrity.json'].href;
   /** @type {any} */
   let pins = null;
   try {
@@ -52,16 +75,18 @@ async function pinnedHashes(build, cache) {
 }
 
 /**
- * @param {string} runtimeBase URL of the folder holding `cpu/` and `webgpu/`
+ * @param {string | undefined} runtimeBase URL of the folder holding `cpu/` and `webgpu/`;
+ *   undefined: the package's own files
  * @param {'cpu' | 'webgpu'} build
  * @param {{ retries: number, retryDelay: number, stallTimeout?: number }} options
  * @returns {Promise<RuntimeFiles>}
  */
 export async function loadRuntimeFiles(runtimeBase, build, { retries, retryDelay, stallTimeout }) {
-  const base = new URL(`${build}/`, runtimeBase.endsWith('/') ? runtimeBase : `${runtimeBase}/`);
   const files = moduleFiles(build);
-  const glueUrl = new URL(files.glue, base).href;
-  const wasmUrl = new URL(files.wasm, base).href;
+  const own = packaged(build);
+  const base = runtimeBase && new URL(`${build}/`, runtimeBase.endsWith('/') ? runtimeBase : `${runtimeBase}/`);
+  const glueUrl = (base ? new URL(files.glue, base) : own[files.glue]).href;
+  const wasmUrl = (base ? new URL(files.wasm, base) : own[files.wasm]).href;
   /** @type {Cache | null} */
   const cache = await caches.open(CACHE_NAME).catch(() => null);
   const pins = await pinnedHashes(build, cache);

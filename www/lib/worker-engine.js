@@ -39,10 +39,12 @@ export const LOSS_GRACE_MS = 250;
  * @returns {Worker}
  */
 function spawnWorker() {
-  const url = new URL('./worker.js', import.meta.url);
+  // The literal `new Worker(new URL('./worker.js', import.meta.url), …)` is what bundlers
+  // recognise to bundle and emit the worker: keep it in this one expression.
   try {
-    return new Worker(url, { type: 'module' });
+    return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   } catch {
+    const url = new URL('./worker.js', import.meta.url);
     const shim = new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' });
     return new Worker(URL.createObjectURL(shim), { type: 'module' });
   }
