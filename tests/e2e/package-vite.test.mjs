@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { promisify } from 'node:util';
+import { brotliCompressSync } from 'node:zlib';
 import { launchBrowser, startServer } from './harness.mjs';
 import { freePort } from './cdn-harness.mjs';
 
@@ -120,7 +121,7 @@ test('the tarball holds the JS shell, its types and both runtime builds with the
   assert.deepEqual(stray, []);
 });
 
-test(`a fresh Vite ${VITE} app installs the tarball, builds, and its preview predicts in Chromium`, TIMEOUT, async () => {
+test(`a fresh Vite ${VITE} app installs the tarball, builds, and its preview predicts in Chromium`, TIMEOUT, async (t) => {
   const app = join(tmp, 'vite-app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module',
@@ -134,6 +135,9 @@ test(`a fresh Vite ${VITE} app installs the tarball, builds, and its preview pre
   const assets = readdirSync(join(app, 'dist/assets'));
   assert.ok(assets.some((f) => /^worker-.*\.js$/.test(f)), `no worker chunk in ${assets}`);
   assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 3, `the three wasm modules: ${assets}`);
+  // What the shell weighs once bundled and minified (the app's chunk and the worker's, less the glue).
+  const shell = assets.filter((f) => /^(index|worker)-.*\.js$/.test(f)).map((f) => readFileSync(join(app, 'dist/assets', f)));
+  t.diagnostic(`JS shell bundled by Vite, minified: ${brotliCompressSync(Buffer.concat(shell)).length} bytes brotli`);
   const port = await freePort();
   const preview = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
     { cwd: app, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -2,9 +2,12 @@
 // the hand-written types declare every export, and the service worker precaches the loader.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { brotliCompressSync } from 'node:zlib';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JS_BUDGET, packageSizes } from '../../scripts/package-sizes.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -56,4 +59,32 @@ test('the service worker precaches every loader module and leaves /models/ alone
   for (const module of modules) assert.ok(sw.includes(`'./lib/${module}'`), `sw.js does not precache lib/${module}`);
   // What it never stores (behaviour: tests/e2e/service-worker.test.mjs).
   assert.match(sw, /const NEVER = .*\bapi\|v1\|models\b/);
+});
+
+test('the package is publishable and packs only what a user needs (npm pack --dry-run)', () => {
+  assert.equal(pkg.name, 'burn-edge');
+  assert.equal(pkg.private, undefined, 'a private package cannot be published');
+  // The runtime builds are build outputs (scripts/build-wasm.sh runs before the node tests).
+  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--loglevel=error'], { cwd: root, encoding: 'utf8' }));
+  const files = packed.files.map((/** @type {{ path: string }} */ f) => f.path);
+  for (const module of modules) assert.ok(files.includes(`www/lib/${module}`), `www/lib/${module} is not packed`);
+  assert.ok(files.includes('www/lib/index.d.ts'));
+  for (const build of ['cpu', 'webgpu']) {
+    const pins = JSON.parse(readFileSync(join(root, `pkg/${build}/integrity.json`), 'utf8'));
+    for (const name of ['integrity.json', ...Object.keys(pins.files)]) assert.ok(files.includes(`pkg/${build}/${name}`), `pkg/${build}/${name} is not packed`);
+  }
+  const stray = files.filter((/** @type {string} */ f) => !/^(www\/lib\/[\w-]+\.(js|d\.ts)|pkg\/(cpu|webgpu)\/[\w.-]+)$/.test(f)
+    && f !== 'package.json' && f !== 'README.md');
+  assert.deepEqual(stray, [], 'only the JS shell, its types and the two runtime builds');
+});
+
+test('the size report measures the JS shell against its 15 KB brotli budget', () => {
+  const sizes = packageSizes(root);
+  assert.equal(JS_BUDGET, 15 * 1024);
+  assert.deepEqual(sizes.js.files.map((f) => f.file), modules.sort().map((m) => `www/lib/${m}`));
+  const all = Buffer.concat(modules.sort().map((m) => readFileSync(join(lib, m))));
+  assert.equal(sizes.js.raw, all.length);
+  assert.equal(sizes.js.brotli, brotliCompressSync(all).length, 'brotli (default quality 11) of the concatenated shell');
+  assert.equal(sizes.js.withinBudget, sizes.js.brotli <= JS_BUDGET);
+  assert.ok(sizes.runtime.some((r) => r.file === 'pkg/webgpu/burn_edge.js'), 'the glue is measured');
 });
