@@ -27,7 +27,8 @@ const MAIN = `import { loadModel } from 'burn-edge';
 
 async function main() {
   const params = new URLSearchParams(location.search);
-  const model = await loadModel({ channelUrl: params.get('channel'), publicKey: params.get('key'), backend: 'cpu' });
+  const model = await loadModel({ channelUrl: params.get('channel'), publicKey: params.get('key'), backend: 'cpu',
+    runtimeBase: params.get('runtimeBase') ?? undefined });
   const canvas = new OffscreenCanvas(280, 280);
   const g = canvas.getContext('2d');
   g.fillStyle = '#000';
@@ -81,13 +82,16 @@ after(async () => {
 /**
  * Opens `url` with the model's channel and the dev key and waits for the app's outcome.
  * @param {string} url
+ * @param {Record<string, string>} [extra] more query parameters
+ * @param {string[]} [wasmRequests] filled with the URLs of the wasm modules fetched
  */
-async function predictAt(url) {
+async function predictAt(url, extra = {}, wasmRequests = []) {
   const key = JSON.parse(readFileSync('www/dev-key.json', 'utf8')).publicKey;
   const page = await browser.newPage();
   const errors = /** @type {string[]} */ ([]);
   page.on('pageerror', (e) => errors.push(String(e)));
-  const query = new URLSearchParams({ channel: `${server.url}models/mnist/channel.json`, key });
+  page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasmRequests.push(r.url()); });
+  const query = new URLSearchParams({ channel: `${server.url}models/mnist/channel.json`, key, ...extra });
   await page.goto(`${url}?${query}`);
   await page.waitForSelector('body[data-digit], body[data-error]', { state: 'attached', timeout: 60_000 });
   const result = await page.evaluate(() => ({ ...document.body.dataset }));
@@ -148,7 +152,7 @@ test(`a fresh Vite ${VITE} app installs the tarball, builds, and its preview pre
   assert.equal(result.digit, '1');
 });
 
-test('a plain page imports the unpacked tarball through an import map, no bundler, and predicts', TIMEOUT, async () => {
+test('a plain page imports the unpacked tarball through an import map, no bundler, and predicts; runtimeBase still moves the runtime', TIMEOUT, async () => {
   const site = join(tmp, 'plain');
   mkdirSync(site);
   await run('tar', ['xzf', tarball, '-C', site]);
@@ -169,7 +173,16 @@ test('a plain page imports the unpacked tarball through an import map, no bundle
   await new Promise((resolve) => http.listen(0, '127.0.0.1', () => resolve(null)));
   stops.push(() => http.close());
   const { port } = /** @type {import('node:net').AddressInfo} */ (http.address());
-  const result = await predictAt(`http://127.0.0.1:${port}/`);
+  const origin = `http://127.0.0.1:${port}/`;
+  const own = /** @type {string[]} */ ([]);
+  const result = await predictAt(origin, {}, own);
   assert.equal(result.backend, 'cpu');
   assert.equal(result.digit, '1');
+  assert.equal(own.length, 1);
+  assert.match(own[0], new RegExp(`^${origin}package/pkg/cpu/burn_edge(_relaxed)?_bg\\.wasm$`));
+  // runtimeBase still moves the runtime elsewhere (here the dev server's pkg/); the pins stay the package's.
+  const moved = /** @type {string[]} */ ([]);
+  const elsewhere = await predictAt(origin, { runtimeBase: `${server.url}pkg/` }, moved);
+  assert.equal(elsewhere.digit, '1');
+  assert.deepEqual(moved.map((u) => u.replace(/_relaxed/, '')), [`${server.url}pkg/cpu/burn_edge_bg.wasm`]);
 });
