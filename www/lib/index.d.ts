@@ -122,7 +122,7 @@ export interface SwapFailedDetail {
 
 /** Options of `createTelemetry`. */
 export interface TelemetryOptions {
-  /** Collector base URL; batches go to `{endpoint}/v1/logs?key={key}`. */
+  /** Collector base URL (batches go to `{endpoint}/v1/logs`), or its full `.../v1/logs` URL; relative to the page. */
   endpoint: string;
   /** Ingest key (sent in the query and as `x-burn-edge-key`). */
   key?: string;

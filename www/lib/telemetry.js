@@ -290,6 +290,18 @@ function allowed(o) {
 }
 
 /**
+ * The OTLP logs URL of `endpoint`: a collector's base URL gets `/v1/logs` appended (as the
+ * OTLP `OTEL_EXPORTER_OTLP_ENDPOINT` does), a URL already ending in `/v1/logs` is used as is
+ * (as the SDK exporters' `url` option); relative URLs resolve against the page.
+ * @param {string | URL} endpoint
+ * @returns {URL}
+ */
+export function logsUrl(endpoint) {
+  const u = new URL(String(endpoint), globalThis.location?.href);
+  return /\/v1\/logs\/?$/.test(u.pathname) ? u : new URL('v1/logs', u.href.replace(/\/?$/, '/'));
+}
+
+/**
  * A telemetry client. Never throws; disabled (sends and stores nothing) when opted out, under
  * Global Privacy Control (unless `honorGlobalPrivacyControl: false`), or sampled out.
  * @param {TelemetryOptions} options
@@ -321,7 +333,7 @@ export function createTelemetry(options) {
   let retryTimer;
   let pumping = false;
   const queue = openQueue({ maxRecords: o.maxQueue });
-  const url = new URL('v1/logs', String(o.endpoint).replace(/\/?$/, '/'));
+  const url = logsUrl(o.endpoint);
   // The key rides in the URL only where no header can: a beacon (URLs end up in logs).
   const beaconUrl = new URL(url.href);
   if (o.key) beaconUrl.searchParams.set('key', o.key);
