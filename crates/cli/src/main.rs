@@ -7,6 +7,8 @@ mod dataset;
 mod degrade;
 mod evaluate;
 mod export_onnx;
+#[cfg(test)]
+mod fuzz_support;
 mod idx;
 mod import_onnx;
 mod mnist_release;

@@ -18,6 +18,7 @@ use super::report::{build_within, References};
 use super::rollout_report;
 use super::sqlite::SqliteStore;
 use super::store::{EventStore, Limits};
+use crate::fuzz_support::{cases, mutated};
 
 /// Mostly names that collide (so groups, classes and prediction ids repeat), sometimes long or
 /// odd text.
@@ -118,27 +119,7 @@ fn request() -> impl Strategy<Value = String> {
 
 /// A body: a generated request, sometimes with bytes flipped, inserted, removed or cut off.
 fn body() -> impl Strategy<Value = Vec<u8>> {
-    let edits = prop::collection::vec((any::<prop::sample::Index>(), 0..4u8, any::<u8>()), 0..6);
-    (request(), prop_oneof![3 => Just(false), 1 => Just(true)], edits).prop_map(|(json, mutate, edits)| {
-        let mut bytes = json.into_bytes();
-        if mutate {
-            for (at, op, byte) in edits {
-                if bytes.is_empty() {
-                    break;
-                }
-                let i = at.index(bytes.len());
-                match op {
-                    0 => bytes[i] = byte,
-                    1 => bytes.insert(i, byte),
-                    2 => {
-                        bytes.remove(i);
-                    }
-                    _ => bytes.truncate(i),
-                }
-            }
-        }
-        bytes
-    })
+    mutated(request().prop_map(String::into_bytes))
 }
 
 /// Checks the rollout report's bounds (`store::RolloutLimits`, `CONFUSION_CLASSES`).
@@ -178,7 +159,7 @@ fn check_summary(summary: &Value, limits: &Limits) -> Result<(), TestCaseError> 
 
 #[test]
 fn otlp_decoder_store_and_summary_survive_any_body() {
-    let cases: u32 = std::env::var("BURN_EDGE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let cases = cases();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("fuzz.sqlite")).unwrap();
     let references = References::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());

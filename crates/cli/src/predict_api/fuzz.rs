@@ -20,6 +20,7 @@ use tower::ServiceExt;
 use super::body::{decode, Expect, Format};
 use super::{routes, PredictConfig};
 use crate::collector::{CollectorConfig, RateConfig, DEMO_INGEST_KEY, KEY_HEADER};
+use crate::fuzz_support::{cases, mutated};
 
 /// A small input length, so generated examples are often whole.
 const TOY: Expect<'static> = Expect { architecture: "toy", input_len: 4, max_batch: 6 };
@@ -74,34 +75,6 @@ fn binary_request(input_len: usize) -> impl Strategy<Value = Vec<u8>> {
         bytes.truncate(bytes.len().saturating_sub(cut % 2 * cut));
         bytes
     })
-}
-
-/// A body, with bytes flipped, inserted, removed or cut off now and then.
-fn mutated(body: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
-    let edits = prop::collection::vec((any::<prop::sample::Index>(), 0..4u8, any::<u8>()), 0..6);
-    (body, prop_oneof![3 => Just(false), 1 => Just(true)], edits).prop_map(|(mut bytes, mutate, edits)| {
-        if mutate {
-            for (at, op, byte) in edits {
-                if bytes.is_empty() {
-                    break;
-                }
-                let i = at.index(bytes.len());
-                match op {
-                    0 => bytes[i] = byte,
-                    1 => bytes.insert(i, byte),
-                    2 => {
-                        bytes.remove(i);
-                    }
-                    _ => bytes.truncate(i),
-                }
-            }
-        }
-        bytes
-    })
-}
-
-fn cases() -> u32 {
-    std::env::var("BURN_EDGE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
 }
 
 #[test]
