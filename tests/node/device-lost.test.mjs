@@ -3,31 +3,22 @@
 // the page start a fresh worker on the CPU build's runtime, load the same weights with backend
 // 'cpu' and re-send the predictions in flight, so none fails; deviceLost and onDeviceLost say
 // so. A CPU session's trap is a plain restart. (In Chromium: tests/e2e/device-lost.test.mjs.)
-import { test, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorker } from '../../www/lib/worker-engine.js';
+import { FakeWorkerBase, installFakeWorker } from './fake-worker.mjs';
 
 /** @type {FakeWorker[]} */
 let spawned = [];
 
-class FakeWorker extends EventTarget {
+class FakeWorker extends FakeWorkerBase {
   constructor() {
     super();
-    /** @type {any[]} */
-    this.received = [];
-    this.terminated = false;
     this.backend = '';
     this.glue = '';
     /** Predictions on WebGPU hang (a destroyed device never answers) when set. */
     this.hang = false;
     spawned.push(this);
-  }
-
-  /** @param {any} message @param {Transferable[]} [transfer] */
-  postMessage(message, transfer = []) {
-    const copy = structuredClone(message, { transfer });
-    this.received.push(copy);
-    setTimeout(() => this.handle(copy), 1);
   }
 
   /** @param {any} message */
@@ -51,26 +42,10 @@ class FakeWorker extends EventTarget {
     return undefined;
   }
 
-  /** @param {string} type @param {Record<string, unknown>} fields */
-  emit(type, fields) {
-    this.dispatchEvent(Object.assign(new Event(type, { cancelable: true }), fields));
-  }
-
-  terminate() {
-    this.terminated = true;
-  }
 }
 
-/** @type {PropertyDescriptor | undefined} */
-let savedWorker;
-beforeEach(() => {
+installFakeWorker(FakeWorker, () => {
   spawned = [];
-  savedWorker = Object.getOwnPropertyDescriptor(globalThis, 'Worker');
-  Object.defineProperty(globalThis, 'Worker', { value: FakeWorker, configurable: true, writable: true });
-});
-afterEach(() => {
-  if (savedWorker) Object.defineProperty(globalThis, 'Worker', savedWorker);
-  else delete (/** @type {any} */ (globalThis)).Worker;
 });
 
 /** A WebGPU engine as loadModel starts one, with the CPU build as its fallback. */

@@ -3,9 +3,10 @@
 // and load with the bytes kept on the page's side, and retries the request once; a request
 // that crashes it twice fails alone; too many crashes give up with WORKER_CRASHED. (The real
 // worker in Chromium: tests/e2e/worker-crash.test.mjs.)
-import { test, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorker } from '../../www/lib/worker-engine.js';
+import { FakeWorkerBase, installFakeWorker } from './fake-worker.mjs';
 
 /** Every fake worker started, in order. @type {FakeWorker[]} */
 let spawned = [];
@@ -16,22 +17,11 @@ let spawned = [];
  */
 let script = [];
 
-class FakeWorker extends EventTarget {
+class FakeWorker extends FakeWorkerBase {
   constructor() {
     super();
-    /** @type {any[]} */
-    this.received = [];
-    this.terminated = false;
     this.session = false;
     spawned.push(this);
-  }
-
-  /** @param {any} message @param {Transferable[]} [transfer] */
-  postMessage(message, transfer = []) {
-    // What the real postMessage does to transferred buffers: the sender's copy is detached.
-    const copy = structuredClone(message, { transfer });
-    this.received.push(copy);
-    setTimeout(() => this.handle(copy), 1);
   }
 
   /** @param {any} message */
@@ -54,27 +44,11 @@ class FakeWorker extends EventTarget {
     }
   }
 
-  /** @param {string} type @param {Record<string, unknown>} fields */
-  emit(type, fields) {
-    this.dispatchEvent(Object.assign(new Event(type, { cancelable: true }), fields));
-  }
-
-  terminate() {
-    this.terminated = true;
-  }
 }
 
-/** @type {PropertyDescriptor | undefined} */
-let savedWorker;
-beforeEach(() => {
+installFakeWorker(FakeWorker, () => {
   spawned = [];
   script = [];
-  savedWorker = Object.getOwnPropertyDescriptor(globalThis, 'Worker');
-  Object.defineProperty(globalThis, 'Worker', { value: FakeWorker, configurable: true, writable: true });
-});
-afterEach(() => {
-  if (savedWorker) Object.defineProperty(globalThis, 'Worker', savedWorker);
-  else delete (/** @type {any} */ (globalThis)).Worker;
 });
 
 /** A started engine with a runtime and a session, as loadModel leaves it. */
