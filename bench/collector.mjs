@@ -1,30 +1,50 @@
 // @module bench/collector: `npm run bench:collector` — ingest throughput of the telemetry
-// collector on loopback. A bounded load generator (fixed requests, fixed concurrency) posts
-// OTLP JSON batches of inference events to a fresh store, SQLite and then ClickHouse (a throwaway
-// server from scripts/clickhouse-server.sh; BENCH_SINKS=sqlite skips it), then checks nothing
-// was lost. Prints a table and writes bench/results/collector.json. The server is $BURN_EDGE_BIN, else the
-// release build (`cargo build --release -p burn-edge-cli`) when there is one, else the dev build;
-// the generator shares this machine's cores with it.
+// collector on loopback. A bounded load generator (fixed events, fixed concurrency) posts
+// batches to fresh stores and then checks that nothing was lost (every event sent is in the
+// summary, once). Rows: SQLite and ClickHouse (a throwaway server from
+// scripts/clickhouse-server.sh), OTLP JSON as the browser client writes it (`www/lib/telemetry.js`)
+// and protobuf as the OpenTelemetry SDK's exporter writes it (`@opentelemetry/otlp-transformer`,
+// the same events), batches of 100 inferences and a mix (batches of 10, 100 and 1000 of five
+// event kinds), and one or two collectors (requests alternate between them, as behind a load
+// balancer; two on one SQLite file share it through SQLite's own locking). Prints a table and
+// writes bench/results/collector.json and .md. The server is $BURN_EDGE_BIN, else the release
+// build (`cargo build --release -p burn-edge-cli`) when there is one, else the dev build; the
+// generator shares this machine's cores with it.
+// Options: BENCH_EVENTS (events per row, default 200000), BENCH_CONCURRENCY (16),
+// BENCH_SINKS (sqlite,clickhouse), BENCH_ROWS (a substring of the row names to run).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startClickHouse } from '../tests/e2e/clickhouse-harness.mjs';
+import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
+import { buildPayload, buildRecord, buildResource } from '../www/lib/telemetry.js';
 import { cliPath } from '../tests/e2e/harness.mjs';
+import { sdkRecords } from '../tests/e2e/otel-sdk.mjs';
 
-const requests = Number(process.env.BENCH_REQUESTS || 2000);
-const perBatch = Number(process.env.BENCH_BATCH || 100);
+const totalEvents = Number(process.env.BENCH_EVENTS || 200000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY || 16);
-
 const release = join(process.env.CARGO_TARGET_DIR || 'target', 'release', 'burn-edge');
 const bin = process.env.BURN_EDGE_BIN || (existsSync(release) ? release : cliPath());
 if (!bin.includes('release')) console.error(`note: measuring ${bin}, not a release build`);
 const sinks = (process.env.BENCH_SINKS || 'sqlite,clickhouse').split(',');
 
+/** @typedef {{ name: string, sink: string, collectors: number, encoding: 'json' | 'protobuf', mix: 'x100' | 'mix' }} Row */
+/** @type {Row[]} */
+const ROWS = [
+  { name: 'sqlite json x100', sink: 'sqlite', collectors: 1, encoding: 'json', mix: 'x100' },
+  { name: 'sqlite protobuf x100', sink: 'sqlite', collectors: 1, encoding: 'protobuf', mix: 'x100' },
+  { name: 'sqlite json mix', sink: 'sqlite', collectors: 1, encoding: 'json', mix: 'mix' },
+  { name: 'sqlite protobuf mix', sink: 'sqlite', collectors: 1, encoding: 'protobuf', mix: 'mix' },
+  { name: 'sqlite 2 collectors protobuf x100', sink: 'sqlite', collectors: 2, encoding: 'protobuf', mix: 'x100' },
+  { name: 'clickhouse json x100', sink: 'clickhouse', collectors: 1, encoding: 'json', mix: 'x100' },
+  { name: 'clickhouse protobuf x100', sink: 'clickhouse', collectors: 1, encoding: 'protobuf', mix: 'x100' },
+  { name: 'clickhouse 2 collectors protobuf x100', sink: 'clickhouse', collectors: 2, encoding: 'protobuf', mix: 'x100' },
+];
+const rows = ROWS.filter((r) => sinks.includes(r.sink) && r.name.includes(process.env.BENCH_ROWS || ''));
+
 /** @returns {Promise<number>} a port free right now on loopback */
-const freePort = () => new Promise((resolve) => {
-  const srv = createServer().listen(0, '127.0.0.1', () => { const a = srv.address(); srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0)); });
-});
+
 
 /** @param {import('node:child_process').ChildProcess} child @returns {Promise<string>} the base URL it prints */
 const serverUrl = (child) => new Promise((resolve, reject) => {
@@ -32,83 +52,108 @@ const serverUrl = (child) => new Promise((resolve, reject) => {
   child.stdout?.on('data', (d) => { const m = String(d).match(/http:\/\/[\d.]+:\d+\//); if (m) resolve(m[0]); });
 });
 
-/** Starts a throwaway ClickHouse server; resolves once it answers /ping. */
-async function startClickHouse() {
-  const dir = mkdtempSync(join(tmpdir(), 'burn-edge-clickhouse-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
-  // Its stderr only says which optional config includes are absent; errors go to dir/server.err.log.
-  const proc = spawn('bash', ['scripts/clickhouse-server.sh', dir, ...ports.map(String)], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${ports[0]}/`;
-  for (let i = 0; i < 300; i++) {
-    if (proc.exitCode !== null) throw new Error(`clickhouse-server exited with ${proc.exitCode}`);
-    if (await fetch(`${url}ping`).then((r) => r.ok, () => false)) return { proc, url };
-    await new Promise((r) => setTimeout(r, 100));
+
+const model = { 'burn_edge.model.name': 'mnist', 'burn_edge.model.version': '1.0.0', 'burn_edge.backend': 'cpu' };
+/** Event `i` of a batch: an inference, or in the mix now and then a feedback, load, error or exposure. @param {string} id @param {number} i @param {boolean} mixed */
+function event(id, i, mixed) {
+  const kind = mixed ? i % 20 : 0;
+  if (kind === 1 || kind === 11) return buildRecord('burn_edge.feedback', { 'burn_edge.prediction_id': `p${id}`, 'burn_edge.true_label': i % 10 }, { id });
+  if (kind === 5) return buildRecord('burn_edge.model.load', { ...model, 'burn_edge.load.time_to_first_prediction_ms': 50.5 + (i % 13) }, { id });
+  if (kind === 9) return buildRecord('burn_edge.error', { ...model, 'error.type': 'E_BENCH', 'error.message': 'bench' }, { id });
+  if (kind === 15) {
+    return buildRecord('burn_edge.exposure', { ...model, 'burn_edge.rollout.rule': 'r1', 'burn_edge.rollout.arm': i % 2 ? 'canary' : 'stable' }, { id });
   }
-  throw new Error('ClickHouse did not start within 30 s');
+  return buildRecord('burn_edge.inference', { ...model, 'burn_edge.latency_ms': 1.25 + (i % 7), 'burn_edge.batch_size': 1,
+    'burn_edge.predicted_class': i % 10, 'burn_edge.confidence': 0.99, 'burn_edge.prediction_id': `p${id}` }, { id });
 }
 
-/** @param {string} key @param {string | number} v */
-const attr = (key, v) => ({ key, value: typeof v === 'string' ? { stringValue: v } : { doubleValue: v } });
-/** @param {number} n */
-function body(n) {
-  const records = [];
-  for (let i = 0; i < perBatch; i++) {
-    const id = `${n}-${i}`;
-    records.push({ timeUnixNano: String(BigInt(Date.now()) * 1000000n), eventName: 'burn_edge.inference', attributes: [
-      attr('event.id', id), attr('burn_edge.model.name', 'mnist'), attr('burn_edge.model.version', '1.0.0'),
-      attr('burn_edge.backend', 'cpu'), attr('burn_edge.latency_ms', 1 + (i % 7)),
-      { key: 'burn_edge.batch_size', value: { intValue: '1' } }, { key: 'burn_edge.predicted_class', value: { intValue: String(i % 10) } },
-      attr('burn_edge.confidence', 0.99)] });
+const resource = buildResource({ app: 'bench', runtimeVersion: 'bench', installId: '0f1e2d3c-0000-4000-8000-00000000b000' });
+/**
+ * Request bodies holding `totalEvents` events: batches of 100 inferences, or the mix.
+ * @param {Row} row @returns {Promise<Uint8Array[]>}
+ */
+async function bodies(row) {
+  const sizes = row.mix === 'mix' ? [10, 100, 1000] : [100];
+  const out = [];
+  for (let sent = 0, n = 0; sent < totalEvents; n++) {
+    const size = Math.min(sizes[n % sizes.length], totalEvents - sent);
+    const records = Array.from({ length: size }, (_, i) => event(`${row.name}-${sent + i}`, i, row.mix === 'mix'));
+    sent += size;
+    out.push(row.encoding === 'json' ? new TextEncoder().encode(JSON.stringify(buildPayload(resource, records, 'bench')))
+      : ProtobufLogsSerializer.serializeRequest(await sdkRecords(records, resource)));
   }
-  return JSON.stringify({ resourceLogs: [{ resource: { attributes: [attr('service.name', 'bench')] }, scopeLogs: [{ logRecords: records }] }] });
+  return out;
 }
 
-/** Drives one sink with the same load; returns its results row. @param {string} sink */
-async function run(sink) {
-  const clickhouse = sink === 'clickhouse' ? await startClickHouse() : null;
-  const store = clickhouse ? ['--clickhouse', clickhouse.url] : ['--telemetry-db', join(mkdtempSync(join(tmpdir(), 'burn-edge-bench-')), 'telemetry.sqlite')];
-  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', ...store, '--rate-limit', '1000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Drives one row's collectors with its load; returns its results. @param {Row} row */
+async function run(row) {
+  const payloads = await bodies(row);
+  const clickhouse = row.sink === 'clickhouse' ? await startClickHouse() : null;
+  const db = join(mkdtempSync(join(tmpdir(), 'burn-edge-bench-')), 'telemetry.sqlite');
+  const store = clickhouse ? ['--clickhouse', clickhouse.url] : ['--telemetry-db', db];
+  /** @type {import('node:child_process').ChildProcess[]} */
+  const children = [];
   try {
-    const base = await serverUrl(child);
+    /** @type {string[]} */
+    const bases = [];
+    for (let c = 0; c < row.collectors; c++) {
+      const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', ...store, '--rate-limit', '1000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
+      bases.push(await serverUrl(child));
+    }
+    const contentType = row.encoding === 'json' ? 'application/json' : 'application/x-protobuf';
     /** @type {number[]} */
     const latencies = [];
-    let next = 0, failed = 0;
-    // Bodies are built before the clock starts, as wrk would send prepared requests: the
-    // generator shares the cores with the server, so it should do as little as it can.
-    const payloads = Array.from({ length: requests }, (_, n) => body(n));
+    let next = 0, failed = 0, retried = 0;
     const started = performance.now();
     await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < requests) {
+      while (next < payloads.length) {
         const n = next++;
-        const payload = payloads[n];
         const t0 = performance.now();
-        const res = await fetch(`${base}v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-burn-edge-key': 'demo-key' }, body: payload });
-        const text = await res.text();
+        // As a telemetry client does: a 503 (writer queue full) is retried shortly after.
+        for (let attempt = 0; ; attempt++) {
+          const res = await fetch(`${bases[n % bases.length]}v1/logs`, { method: 'POST',
+            headers: { 'content-type': contentType, 'x-burn-edge-key': 'demo-key' }, body: payloads[n] });
+          const answer = new Uint8Array(await res.arrayBuffer());
+          if (res.status === 503 && attempt < 20) { retried++; await new Promise((r) => setTimeout(r, 20)); continue; }
+          // Everything kept: `{}` in JSON, an empty message in protobuf.
+          const kept = row.encoding === 'json' ? new TextDecoder().decode(answer) === '{}' : answer.length === 0;
+          if (res.status !== 200 || !kept) failed++;
+          break;
+        }
         latencies.push(performance.now() - t0);
-        if (res.status !== 200 || text !== '{}') failed++;
       }
     }));
     const seconds = (performance.now() - started) / 1000;
-    const summary = await (await fetch(`${base}api/telemetry/summary`, { headers: { 'x-burn-edge-read-key': 'demo-read-key' } })).json();
+    const summary = await (await fetch(`${bases[0]}api/telemetry/summary`, { headers: { 'x-burn-edge-read-key': 'demo-read-key' } })).json();
     latencies.sort((a, b) => a - b);
     const pct = (/** @type {number} */ p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
-    const sent = requests * perBatch;
-    const stored = summary.events['burn_edge.inference'] ?? 0;
-    return { sink, server: bin, requests, perBatch, concurrency, eventsPerSecond: sent / seconds, p50Ms: pct(50), p99Ms: pct(99), sent, stored, failed };
+    const stored = Object.values(summary.events).reduce((a, b) => a + b, 0);
+    const bytes = payloads.reduce((a, p) => a + p.length, 0);
+    return { ...row, server: bin, requests: payloads.length, concurrency, eventsPerSecond: totalEvents / seconds,
+      bytesPerEvent: bytes / totalEvents, p50Ms: pct(50), p99Ms: pct(99), sent: totalEvents, stored, failed, retried };
   } finally {
-    child.kill();
-    clickhouse?.proc.kill();
+    for (const child of children) child.kill();
+    await clickhouse?.stop();
   }
 }
 
-const rows = [];
-for (const sink of sinks) rows.push(await run(sink));
+const results = [];
+for (const row of rows) {
+  const r = await run(row);
+  console.error(`${r.name}: ${Math.round(r.eventsPerSecond)} events/s`);
+  results.push(r);
+}
+const sqliteJson = results.find((r) => r.name === 'sqlite json x100');
 const table = [
-  '| sink | requests x events | concurrency | events/s | ingest p50 / p99 (ms) | sent | stored | failed |',
-  '|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.sink} | ${requests} x ${perBatch} | ${concurrency} | ${Math.round(r.eventsPerSecond).toLocaleString('en')} | ${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)} | ${r.sent} | ${r.stored} | ${r.failed} |`),
+  `Written by \`npm run bench:collector\` on ${new Date().toISOString()}: ${totalEvents} events per row, ${concurrency} requests in flight, load generator on the same 2 cores; ${bin}.`,
+  '',
+  '| sink | collectors | encoding | batches | requests | bytes/event | events/s | vs sqlite json x100 | ingest p50 / p99 (ms) | sent | stored | failed | 503 retried |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.sink} | ${r.collectors} | ${r.encoding} | ${r.mix === 'mix' ? '10/100/1000, 5 kinds' : '100 inferences'} | ${r.requests} | ${Math.round(r.bytesPerEvent)} | ${Math.round(r.eventsPerSecond).toLocaleString('en')} | ${sqliteJson ? (r.eventsPerSecond / sqliteJson.eventsPerSecond).toFixed(2) : '-'} | ${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)} | ${r.sent} | ${r.stored} | ${r.failed} | ${r.retried} |`),
 ].join('\n');
 console.log(table);
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/collector.json', JSON.stringify({ when: new Date().toISOString(), results: rows }, null, 2) + '\n');
-if (rows.some((r) => r.stored !== r.sent || r.failed)) { console.error('events were lost'); process.exit(1); }
+writeFileSync('bench/results/collector.json', JSON.stringify({ when: new Date().toISOString(), results }, null, 2) + '\n');
+writeFileSync('bench/results/collector.md', table + '\n');
+if (results.some((r) => r.stored !== r.sent || r.failed)) { console.error('events were lost'); process.exit(1); }

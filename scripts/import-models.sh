@@ -2,8 +2,8 @@
 # Imports the pretrained models that come as ONNX files in ../shared and publishes them into
 # models/ (gitignored: the weights are derived from ../shared data and never committed).
 # Also proves the committed generated architecture is what burn-onnx generates today, and
-# signs models/mnist and models/squeezenet with a dev key (.burn-edge/keys/, created if missing;
-# gitignored like the .sig files), whose public half the demo pages pin (www/dev-key.json).
+# signs models/mnist (scripts/sign-models.sh) and models/squeezenet with the dev key whose public
+# half the demo pages pin (www/dev-key.json). Needs the full CLI (the default features).
 #   scripts/import-models.sh [path/to/burn-edge]   (default: the dev build, built if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +27,7 @@ if ! cmp -s "$work/squeezenet1_1.rs" "$committed"; then
   exit 1
 fi
 keys=.burn-edge/keys
-[ -f "$keys/signing.key" ] || "$cli" keygen --out "$keys" > /dev/null
+bash scripts/sign-models.sh "$cli"
 # Publishing the same weights again only re-applies the alias (and signs).
 "$cli" publish --spec models/squeezenet.model.json --weights "$work/squeezenet1_1.bpk" --version 1.0.0 --alias stable \
   --signing-key "$keys/signing.key"
-"$cli" sign models/mnist --key "$keys/signing.key"
-printf '{ "publicKey": "%s" }\n' "$(tr -d '\n' < "$keys/signing.pub")" > www/dev-key.json

@@ -1,27 +1,36 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, and nothing it already has:
-# Chromium + chromedriver and ClickHouse (apt; the collector's ClickHouse sink is tested
-# against a real server), Python's onnx, numpy and onnxruntime (pip: the benchmark networks
+# Chromium + chromedriver, ClickHouse and nginx (apt; the collector's ClickHouse sink and the
+# CDN edge are tested against real servers), Python's onnx, numpy and onnxruntime (pip: the benchmark networks
 # and their ONNX Runtime reference outputs, scripts/bench-models.py), the wasm32 target, wasm-bindgen-cli at the version in
 # Cargo.lock, and the npm packages (binaryen's wasm-opt, playwright-core, typescript).
+#   scripts/setup.sh          everything the tests need
+#   scripts/setup.sh --start  only what `npm start` needs to build and serve the demo (no browser,
+#                             database or Python: a first run is minutes shorter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+for_tests=1
+[ "${1:-}" = --start ] && for_tests=0
 
-missing=()
-command -v chromium >/dev/null || missing+=(chromium)
-command -v chromedriver >/dev/null || missing+=(chromium-driver)
-[ -x /usr/sbin/clickhouse-server ] || command -v clickhouse >/dev/null || missing+=(clickhouse-server)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> apt-get install ${missing[*]}"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+if [ "$for_tests" = 1 ]; then
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse >/dev/null || missing+=(clickhouse-server)
+  # nginx: the CDN-edge test runs deploy/nginx-cdn.conf in front of `burn-edge serve`.
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> apt-get install ${missing[*]}"
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
 
-# Pinned: scripts/bench-models.py writes the same ONNX bytes with these versions.
-if ! python3 -c 'import onnx, numpy, onnxruntime' 2>/dev/null; then
-  echo "==> pip install onnx numpy onnxruntime"
-  python3 -m pip install --quiet --disable-pip-version-check onnx==1.23.2 numpy==2.4.6 onnxruntime==1.32.0
+  # Pinned: scripts/bench-models.py writes the same ONNX bytes with these versions.
+  if ! python3 -c 'import onnx, numpy, onnxruntime' 2>/dev/null; then
+    echo "==> pip install onnx numpy onnxruntime"
+    python3 -m pip install --quiet --disable-pip-version-check onnx==1.23.2 numpy==2.4.6 onnxruntime==1.32.0
+  fi
 fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

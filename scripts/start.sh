@@ -1,11 +1,56 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build both wasm runtimes and the CLI, then serve the
-# demo and print its URL. Extra arguments go to `burn-edge serve` (e.g. --addr 127.0.0.1:9000).
+# The main job: install what the demo needs, build the CPU runtime and the CLI, serve the demo
+# and print its URL; then, while the demo already runs, import SqueezeNet (the full CLI) and
+# build the WebGPU runtime (pages use the CPU build until pkg/webgpu/ is there, and say so).
+# Extra arguments go to `burn-edge serve` (e.g. --addr 127.0.0.1:9000).
+# The CLI is the dev-profile build (dependencies optimised, our crates not): it only serves the
+# local demo, builds minutes faster than the release profile, and its full build is the same
+# binary `npm test` drives, so `npm test` after `npm start` does not build it again. The runtimes
+# are built the quick way too (BURN_EDGE_QUICK_WASM=1, as `npm test` builds them: no LTO,
+# parallel codegen, wasm-opt -O1): only this local demo loads them. `npm run build` (or
+# BURN_EDGE_QUICK_WASM=0 npm start) makes the shipped, fully optimised builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-bash scripts/build-wasm.sh all
-cargo build --release -p burn-edge-cli
-cli="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')/release/burn-edge"
-bash scripts/import-models.sh "$cli"
-exec "$cli" serve "$@"
+started=$(date +%s)
+elapsed() { echo "$(( $(date +%s) - started )) s"; }
+export BURN_EDGE_QUICK_WASM="${BURN_EDGE_QUICK_WASM:-1}"
+bash scripts/setup.sh --start
+mkdir -p target
+# The CLI compiles beside the CPU runtime (cargo locks target/debug and target/<wasm>/release
+# separately): each leaves a core idle for long stretches (linking, wasm-bindgen, wasm-opt).
+# This first CLI is built without burn-onnx (about a fifth of its build): it serves MNIST; the
+# full one, which imports SqueezeNet, is built after the demo is up.
+cargo build -p burn-edge-cli --no-default-features > target/cli-build.log 2>&1 &
+cli_build=$!
+trap 'kill "$cli_build" 2>/dev/null || true' EXIT INT TERM
+bash scripts/build-wasm.sh cpu
+echo "==> waiting for the CLI (log: target/cli-build.log)"
+wait "$cli_build" || { tail -30 target/cli-build.log >&2; echo "the CLI did not build" >&2; exit 1; }
+target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+cli="$target_dir/debug/burn-edge"
+bash scripts/sign-models.sh "$cli"
+
+# cargo replaces target/debug/burn-edge with a new file when the full CLI is built below; the
+# running server keeps the one it started from.
+"$cli" serve "$@" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT INT TERM
+sleep 1
+echo "==> the demo is up after $(elapsed) (URL above): MNIST now; SqueezeNet once imported and the"
+echo "    WebGPU runtime once built (pages run on the CPU build until then, and say so)."
+echo "    Logs: target/squeezenet-import.log, target/webgpu-build.log"
+# The full CLI (burn-onnx) and the WebGPU runtime build side by side, as above.
+( cargo build -p burn-edge-cli && bash scripts/import-models.sh "$cli" ) > target/squeezenet-import.log 2>&1 &
+import=$!
+trap 'kill "$server" "$import" 2>/dev/null || true' EXIT INT TERM
+if bash scripts/build-wasm.sh webgpu > target/webgpu-build.log 2>&1; then
+  echo "==> the WebGPU runtime is built after $(elapsed): reload the page to use it"
+else
+  echo "==> the WebGPU build failed (the demo keeps running on the CPU): see target/webgpu-build.log" >&2
+fi
+if wait "$import"; then
+  echo "==> SqueezeNet is imported and published after $(elapsed): the model switcher lists it"
+else
+  echo "==> importing SqueezeNet failed (MNIST keeps serving): see target/squeezenet-import.log" >&2
+fi
+wait "$server"

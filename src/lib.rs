@@ -16,7 +16,7 @@ pub mod web;
 
 pub use backend::{BackendKind, BackendPreference, CpuKernels, Skipped, WebGpuDevice};
 pub use error::RuntimeError;
-pub use manifest_check::{architecture, architectures, check_manifest};
+pub use manifest_check::{architecture, architectures, check_manifest, choose_weights, runtime_capabilities};
 pub use preprocess::prepare_image;
 pub use session::{Session, SessionInfo};
 

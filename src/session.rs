@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use burn::prelude::*;
-use burn_edge_model::{check_input, Architecture, Network, Plan, PlanSummary, WeightBytes};
+use burn_edge_model::{check_input, Architecture, Network, Plan, PlanSummary, WeightBytes, WeightSource};
 use serde::Serialize;
 
 use crate::backend::{cpu_device, BackendKind, BackendPreference, CpuKernels, Skipped, WebGpuDevice, BURN_EDGE_KERNELS, CPU_KERNELS};
@@ -107,14 +107,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Creates a session from Burnpack weight bytes (a `Vec` is taken without a copy: the
-    /// file is held once while the model loads, and dropped once the session exists).
-    ///
-    /// `acquire_webgpu` is called only when WebGPU is wanted; it returns an initialised device or
-    /// the reason there is none. With [`BackendPreference::Auto`] any WebGPU failure (no API, no
-    /// adapter, no device, failed warm-up) is recorded in `info().skipped` and the CPU runs;
-    /// with [`BackendPreference::WebGpu`] it is an error. Weights that do not decode are an
-    /// error on every backend. On the CPU, `kernels` picks burn-edge's kernels or Burn's.
+    /// Creates a session from Burnpack weight bytes in memory (a `Vec` is taken without a
+    /// copy: the model's tensors are views into it while it loads); see [`Session::create_from`].
     pub async fn create<F, Fut>(
         architecture: &'static dyn Architecture,
         weights: impl Into<WeightBytes>,
@@ -126,7 +120,29 @@ impl Session {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,
     {
-        let weights = weights.into();
+        Self::create_from(architecture, weights.into(), preference, kernels, acquire_webgpu).await
+    }
+
+    /// Creates a session from a Burnpack weights file read through `weights`, dropped before
+    /// the warm-up (the browser's stays in JavaScript: tensors are copied in one by one, so
+    /// wasm memory never holds the file beside the weights the plan packs).
+    ///
+    /// `acquire_webgpu` is called only when WebGPU is wanted; it returns an initialised device or
+    /// the reason there is none. With [`BackendPreference::Auto`] any WebGPU failure (no API, no
+    /// adapter, no device, failed warm-up) is recorded in `info().skipped` and the CPU runs;
+    /// with [`BackendPreference::WebGpu`] it is an error. Weights that do not decode are an
+    /// error on every backend. On the CPU, `kernels` picks burn-edge's kernels or Burn's.
+    pub async fn create_from<F, Fut>(
+        architecture: &'static dyn Architecture,
+        weights: impl WeightSource,
+        preference: BackendPreference,
+        kernels: CpuKernels,
+        acquire_webgpu: F,
+    ) -> Result<Self, RuntimeError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<WebGpuDevice, String>>,
+    {
         let mut skipped = Vec::new();
         if preference == BackendPreference::Cpu {
             skipped.push(Skipped { backend: BackendKind::WebGpu, reason: "not requested (backend \"cpu\")".into() });
@@ -143,7 +159,7 @@ impl Session {
             }
         }
         let device = cpu_device();
-        let network = architecture.load_shared(&weights, &device)?;
+        let network = architecture.load_from(&weights, &device)?;
         let mut info = Self::describe(architecture, network.as_ref(), BackendKind::Cpu, None, skipped);
         let runner = match kernels {
             CpuKernels::Auto => match compile_plan(network) {
@@ -156,7 +172,7 @@ impl Session {
                 // again and runs on Burn, and `info().planError` says why.
                 Err(reason) => {
                     info.plan_error = Some(reason);
-                    Runner::Burn { network: architecture.load_shared(&weights, &device)?, device }
+                    Runner::Burn { network: architecture.load_from(&weights, &device)?, device }
                 }
             },
             CpuKernels::Burn => Runner::Burn { network, device },
@@ -168,7 +184,7 @@ impl Session {
         Ok(session)
     }
 
-    async fn on_webgpu<F, Fut>(architecture: &'static dyn Architecture, weights: &WeightBytes, acquire: F) -> Result<Self, RuntimeError>
+    async fn on_webgpu<F, Fut>(architecture: &'static dyn Architecture, weights: &dyn WeightSource, acquire: F) -> Result<Self, RuntimeError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,
@@ -179,7 +195,7 @@ impl Session {
             ));
         }
         let gpu = acquire().await.map_err(RuntimeError::WebGpuUnavailable)?;
-        let network = architecture.load_shared(weights, &gpu.device)?;
+        let network = architecture.load_from(weights, &gpu.device)?;
         let info = Self::describe(architecture, network.as_ref(), BackendKind::WebGpu, Some(gpu.adapter), Vec::new());
         let mut session = Self { architecture, runner: Runner::Burn { network, device: gpu.device }, info };
         session.warm_up().await.map_err(|e| RuntimeError::WebGpuUnavailable(format!("warm-up inference failed: {e}")))?;

@@ -1,15 +1,15 @@
 //! The wasm-bindgen facade: the only file that touches `wasm_bindgen`, `js_sys` and the browser.
 //!
 //! JavaScript sees `createSession(weights, backend, architecture, cpuKernels)`, a `Session` with `predict`,
-//! `info` and `free`, and `prepareDigit` / `prepareImage` for turning canvas pixels into model
-//! input. Every failure is an
-//! `Error` whose message comes from [`RuntimeError`].
+//! `info` and `free`, `prepareDigit` / `prepareImage` for turning canvas pixels into model
+//! input, `checkManifest` (can this runtime run a manifest), `runtimeVersion` and
+//! `availableBackends`. Every failure is an `Error` whose message comes from [`RuntimeError`].
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Once;
 
-use js_sys::{Array, Float32Array, Function, Promise, Reflect};
+use js_sys::{Array, Float32Array, Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -54,12 +54,13 @@ pub struct Session {
     inner: Rc<crate::Session>,
 }
 
-/// Creates a session from Burnpack weight bytes; `backend` is `"auto"`, `"webgpu"` or `"cpu"`;
+/// Creates a session from Burnpack weight bytes (read in place: the file stays in JavaScript's
+/// memory and each tensor is copied into the module once); `backend` is `"auto"`, `"webgpu"` or `"cpu"`;
 /// `architecture` is the manifest's id (default `"mnist-cnn"`); `cpuKernels` is `"auto"`
 /// (burn-edge's own where the architecture has them, the default) or `"burn"`.
 #[wasm_bindgen(js_name = createSession)]
 pub async fn create_session(
-    weights: Vec<u8>,
+    weights: Uint8Array,
     backend: String,
     architecture: Option<String>,
     cpu_kernels: Option<String>,
@@ -68,8 +69,28 @@ pub async fn create_session(
     let preference: BackendPreference = backend.parse().map_err(js_error)?;
     let kernels: CpuKernels = cpu_kernels.as_deref().unwrap_or("auto").parse().map_err(js_error)?;
     let architecture = crate::architecture(architecture.as_deref().unwrap_or(burn_edge_model::MNIST_ARCHITECTURE)).map_err(js_error)?;
-    let session = crate::Session::create(architecture, weights, preference, kernels, acquire_webgpu).await.map_err(js_error)?;
+    let session = crate::Session::create_from(architecture, JsWeights(weights), preference, kernels, acquire_webgpu)
+        .await
+        .map_err(js_error)?;
     Ok(Session { inner: Rc::new(session) })
+}
+
+/// A weights file in JavaScript's memory, read a range at a time.
+struct JsWeights(Uint8Array);
+
+impl burn_edge_model::WeightSource for JsWeights {
+    fn len(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn read(&self, offset: usize, out: &mut [u8]) -> Result<(), String> {
+        let end = offset.checked_add(out.len()).filter(|&end| end <= self.len());
+        let (Ok(start), Some(Ok(end))) = (u32::try_from(offset), end.map(u32::try_from)) else {
+            return Err(format!("bytes {offset}..+{} are outside the {}-byte file", out.len(), self.len()));
+        };
+        self.0.subarray(start, end).copy_to(out);
+        Ok(())
+    }
 }
 
 #[wasm_bindgen]
@@ -180,6 +201,16 @@ fn describe(value: &JsValue) -> String {
 #[wasm_bindgen(js_name = checkManifest)]
 pub fn check_manifest(json: &str) -> Result<(), JsError> {
     crate::check_manifest(json).map(drop).map_err(js_error)
+}
+
+/// Which weights file of a manifest (JSON text) this runtime loads, as an index into its
+/// `files`: the variant `variant` if given (refused when missing or not runnable here), else
+/// the runnable one best for `preference` (`smallest`, `fastest`, `accurate`). `capabilities`:
+/// what the page knows the device has beyond this build's own (e.g. `shader-f16`).
+#[wasm_bindgen(js_name = chooseWeights)]
+pub fn choose_weights(json: &str, capabilities: Vec<String>, preference: &str, variant: Option<String>) -> Result<usize, JsError> {
+    let capabilities: Vec<&str> = capabilities.iter().map(String::as_str).collect();
+    crate::choose_weights(json, &capabilities, preference, variant.as_deref()).map_err(js_error)
 }
 
 /// This runtime's version (the npm package's).

@@ -175,3 +175,41 @@ fn squeezenet_session_classifies_photos_prepared_per_the_manifest() {
     assert!(err.contains(&format!("has no architecture \"resnet50\" (it has: {})", burn_edge::architectures().join(", "))), "{err}");
     assert!(err.contains("(it has: mnist-cnn, squeezenet1.1"), "{err}");
 }
+
+/// The browser's path (the file read a tensor at a time from outside the module) gives a session
+/// identical to one over the bytes in memory, on burn-edge's kernels and on Burn's, for every
+/// architecture; a source that fails mid-file is an error naming why, not a crash.
+#[test]
+fn a_session_read_from_a_source_equals_one_over_the_bytes() {
+    use burn_edge_model::{registry::architectures, SliceSource, WeightSource};
+    for architecture in architectures() {
+        let weights = architecture.init(&burn::prelude::Device::flex()).save().unwrap();
+        let input: Vec<f32> = (0..architecture.input_len()).map(|i| ((i * 7919) % 255) as f32 / 255.0).collect();
+        for kernels in [CpuKernels::Auto, CpuKernels::Burn] {
+            let resident = block_on(Session::create(*architecture, &weights, BackendPreference::Cpu, kernels, no_webgpu)).unwrap();
+            let streamed =
+                block_on(Session::create_from(*architecture, SliceSource(&weights), BackendPreference::Cpu, kernels, no_webgpu)).unwrap();
+            let (a, b) = (block_on(resident.predict(&input)).unwrap(), block_on(streamed.predict(&input)).unwrap());
+            assert_eq!(a, b, "{}", architecture.id());
+        }
+    }
+    /// Delivers the header, then fails (a page whose buffer was detached, say).
+    struct Failing<'a>(&'a [u8]);
+    impl WeightSource for Failing<'_> {
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn read(&self, offset: usize, out: &mut [u8]) -> Result<(), String> {
+            if offset > 4096 {
+                return Err("the buffer is gone".into());
+            }
+            SliceSource(self.0).read(offset, out)
+        }
+    }
+    let weights = WEIGHTS.to_vec();
+    let err = block_on(Session::create_from(&MNIST, Failing(&weights), BackendPreference::Cpu, CpuKernels::Auto, no_webgpu))
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(err.contains("the buffer is gone"), "{err}");
+}

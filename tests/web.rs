@@ -32,7 +32,7 @@ async fn session(backend: &str) -> Result<Session, String> {
 
 async fn session_with(backend: &str, cpu_kernels: Option<&str>) -> Result<Session, String> {
     ensure_initialised();
-    create_session(WEIGHTS.to_vec(), backend.into(), None, cpu_kernels.map(String::from)).await.map_err(message)
+    create_session(js_sys::Uint8Array::from(WEIGHTS), backend.into(), None, cpu_kernels.map(String::from)).await.map_err(message)
 }
 
 async fn predict(session: &Session, input: Vec<f32>) -> Result<Vec<f32>, String> {
@@ -130,7 +130,7 @@ async fn bad_inputs_get_clear_errors() {
     assert_eq!(session("cuda").await.err().unwrap(), "unknown backend \"cuda\": use \"auto\", \"webgpu\" or \"cpu\"");
     let err = {
         ensure_initialised();
-        message(create_session(b"not weights".to_vec(), "cpu".into(), None, None).await.err().unwrap())
+        message(create_session(js_sys::Uint8Array::from(&b"not weights"[..]), "cpu".into(), None, None).await.err().unwrap())
     };
     assert!(err.starts_with("weights are not a valid Burnpack file"), "{err}");
 

@@ -128,6 +128,8 @@ function chart(title, svg, legend) {
   const l = document.createElement('div');
   l.className = 'legend';
   l.innerHTML = legend;
+  // Colours through the CSSOM: the page's CSP refuses inline style attributes.
+  for (const swatch of l.querySelectorAll('[data-color]')) /** @type {HTMLElement} */ (swatch).style.background = /** @type {HTMLElement} */ (swatch).dataset.color ?? '';
   box.append(h, svg, l);
   return box;
 }
@@ -170,7 +172,7 @@ function renderGroup(g) {
     ['accuracy (feedback)', g.feedback ? `${pct(g.feedback.accuracy)} of ${g.feedback.count}` : '–'],
   ];
   kpis.innerHTML = items.map(([k, v]) => `<div class="kpi" data-kpi="${k}"><span>${k}</span>${v}</div>`).join('');
-  const legend = `<span class="swatch" style="background:${REFERENCE}"></span>manifest reference<span class="swatch" style="background:${LIVE}"></span>live`;
+  const legend = `<span class="swatch" data-color="${REFERENCE}"></span>manifest reference<span class="swatch" data-color="${LIVE}"></span>live`;
   const classLabels = g.classDistribution.map((_, i) => String(i));
   const binLabels = g.confidenceHistogram.map((_, i) => `${i / 10}`);
   const charts = document.createElement('div');
@@ -179,7 +181,7 @@ function renderGroup(g) {
     chart('predicted class', pairedBars(g.classDistribution, g.referenceDistribution, classLabels), legend),
     chart('confidence (top-1 probability)', pairedBars(g.confidenceHistogram, g.referenceConfidenceHistogram, binLabels), legend),
     chart('latency per minute', lines(g.timeline, [['p95', REFERENCE], ['p50', LIVE]], (max) => `${max.toFixed(1)} ms`),
-      `<span class="swatch" style="background:${LIVE}"></span>p50<span class="swatch" style="background:${REFERENCE}"></span>p95`),
+      `<span class="swatch" data-color="${LIVE}"></span>p50<span class="swatch" data-color="${REFERENCE}"></span>p95`),
   );
   section.append(h, kpis, charts);
   return section;
@@ -194,7 +196,7 @@ function renderVersion(v) {
   h.textContent = `${v.model} ${v.version} · over time`;
   const charts = document.createElement('div');
   charts.className = 'charts';
-  const swatch = (/** @type {string} */ color, /** @type {string} */ text) => `<span class="swatch" style="background:${color}"></span>${text}`;
+  const swatch = (/** @type {string} */ color, /** @type {string} */ text) => `<span class="swatch" data-color="${color}"></span>${text}`;
   const first = v.points[0]?.minute, last = v.points.at(-1)?.minute;
   const span = first === undefined ? '' : ` · ${new Date(first * 60000).toISOString().slice(11, 16)}–${new Date(/** @type {number} */ (last) * 60000).toISOString().slice(11, 16)} UTC`;
   charts.append(

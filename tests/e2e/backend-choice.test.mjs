@@ -22,7 +22,7 @@ async function load(page) {
   };
   page.on('worker', onWorker);
   page.context().on('request', onRequest);
-  await page.goto(`${env.server.url}loader-demo.html?sw=0`);
+  await page.goto(`${env.server.url}index.html?sw=0`);
   await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 120_000 });
   page.off('worker', onWorker);
   page.context().off('request', onRequest);
@@ -73,11 +73,35 @@ test('backend: \'webgpu\' given explicitly is not measured', TIMEOUT, async () =
   const context = await env.browser.newContext({ serviceWorkers: 'block' });
   try {
     const page = await context.newPage();
-    await page.goto(`${env.server.url}loader-demo.html?sw=0&backend=webgpu`);
+    await page.goto(`${env.server.url}index.html?sw=0&backend=webgpu`);
     await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 120_000 });
     const info = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info());
     assert.equal(info.backend, 'webgpu');
     assert.equal(info.backendChoice, null);
+  } finally {
+    await context.close();
+  }
+});
+
+test('auto with a WebGPU adapter but no WebGPU runtime (not built yet, or not deployed) runs on the CPU and says why', TIMEOUT, async () => {
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
+  try {
+    const page = await context.newPage();
+    await page.route('**/pkg/webgpu/**', (route) => route.fulfill({ status: 404, body: 'not built' }));
+    await page.goto(`${env.server.url}index.html?sw=0&backend=cpu`);
+    await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 120_000 });
+    const r = await page.evaluate(async () => {
+      const { loadModel } = await import('/lib/index.js');
+      const model = await loadModel({ channelUrl: '/models/mnist/channel.json', backend: 'auto' });
+      const info = model.info();
+      const out = await model.predict(new Float32Array(784));
+      return { backend: info.backend, build: info.runtime.build, choice: info.backendChoice, outputs: out.length };
+    });
+    assert.equal(r.backend, 'cpu');
+    assert.equal(r.build, 'cpu');
+    assert.equal(r.choice.chosen, 'cpu');
+    assert.match(r.choice.reason, /the WebGPU runtime is unavailable: /);
+    assert.equal(r.outputs, 10);
   } finally {
     await context.close();
   }

@@ -1,11 +1,11 @@
-// The image classifier page end to end: SqueezeNet (imported from ONNX, published by
+// The demo app's photo input end to end: SqueezeNet (imported from ONNX, published by
 // scripts/import-models.sh) loaded through the CDN loader from the real server, classifying
-// the sample photos in Chromium on the CPU build and on WebGPU (SwiftShader), a dropped file,
-// and a file that is not an image.
+// the sample photos in Chromium on the CPU build and on WebGPU (SwiftShader), an opened file,
+// and a file that is not an image, with no CSP violation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startServer, launchBrowser } from './harness.mjs';
+import { startServer, launchBrowser, guardCsp } from './harness.mjs';
 
 /** @type {{ url: string, stop: () => void }} */
 let server;
@@ -32,7 +32,7 @@ const fishReference = readFileSync(new URL('../../../shared/datasets/squeezenet/
  * @param {string} sample
  * @returns {Promise<{ label: string, probability: number }[]>}
  */
-const classify = (page, sample) => page.evaluate((s) => /** @type {any} */ (window).burnEdgeClassify.classify(`/samples/${s}`), sample);
+const classify = (page, sample) => page.evaluate((s) => /** @type {any} */ (window).burnEdgeDemo.classifyPhoto(`/samples/${s}`), sample);
 
 /**
  * All 1000 probabilities of a sample through the package API.
@@ -41,7 +41,7 @@ const classify = (page, sample) => page.evaluate((s) => /** @type {any} */ (wind
  * @returns {Promise<number[]>}
  */
 const probabilities = (page, sample) => page.evaluate(async (s) => {
-  const { handle } = /** @type {any} */ (window).burnEdgeClassify;
+  const { handle } = /** @type {any} */ (window).burnEdgeDemo;
   const blob = await (await fetch(`/samples/${s}`)).blob();
   return [...await handle.predict(await handle.prepareImage(blob))];
 }, sample);
@@ -51,7 +51,8 @@ for (const backend of ['cpu', 'webgpu']) {
     const browser = await launchBrowser({ webgpu: backend === 'webgpu' });
     try {
       const page = await browser.newPage();
-      await page.goto(`${server.url}classify.html?backend=${backend}`);
+      const violations = await guardCsp(page);
+      await page.goto(`${server.url}?sw=0&model=squeezenet&backend=${backend}`);
       await page.waitForSelector('body[data-ready]', { timeout: 240_000 });
       // Chromium validates relaxed SIMD: the CPU runs burn-edge's kernels from that module.
       assert.equal(await page.textContent('#st-backend'), backend === 'cpu' ? 'cpu (burn-edge kernels, relaxed wasm SIMD)' : backend);
@@ -69,17 +70,19 @@ for (const backend of ['cpu', 'webgpu']) {
         }
       }
       assert.match(await page.textContent('#top5 li:first-child') ?? '', /%/);
+      assert.deepEqual(await violations(), []);
     } finally {
       await browser.close();
     }
   });
 }
 
-test('a dropped file is classified and a non-image is refused with a message', async () => {
+test('an opened file is classified and a non-image is refused with a message', { timeout: 300_000 }, async () => {
   const browser = await launchBrowser({ webgpu: false });
   try {
     const page = await browser.newPage();
-    await page.goto(`${server.url}classify.html?backend=cpu`);
+    const violations = await guardCsp(page);
+    await page.goto(`${server.url}?sw=0&model=squeezenet&backend=cpu`);
     await page.waitForSelector('body[data-top]', { timeout: 240_000 });
     const photo = readFileSync(new URL('../../../shared/datasets/squeezenet/images/flamingo.jpg', import.meta.url));
     await page.setInputFiles('#file', { name: 'bird.jpg', mimeType: 'image/jpeg', buffer: photo });
@@ -87,6 +90,8 @@ test('a dropped file is classified and a non-image is refused with a message', a
     await page.setInputFiles('#file', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a picture') });
     await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
     assert.match(await page.textContent('#error') ?? '', /decod|image|source/i);
+    assert.equal(await page.getAttribute('body', 'data-top'), 'flamingo', 'the refused file left the result as it was');
+    assert.deepEqual(await violations(), []);
   } finally {
     await browser.close();
   }

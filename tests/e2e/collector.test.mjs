@@ -1,4 +1,4 @@
-// The real collector end to end: predictions made on the loader demo in Chromium travel as
+// The real collector end to end: predictions made on the demo app in Chromium travel as
 // OTLP to `burn-edge serve`'s /v1/logs and show up, with percentiles and a drift score, in the
 // dashboard API and on the dashboard page.
 import { test, before, after } from 'node:test';
@@ -15,7 +15,7 @@ test('predictions on the demo page appear on the dashboard with percentiles and 
   try {
     const page = await browser.newPage();
     // As linked from the demo and the dashboard: the collector is the page's own server.
-    await page.goto(`${server.url}loader-demo.html?sw=0&collector=./&key=demo-key&flushMs=100000`);
+    await page.goto(`${server.url}index.html?sw=0&collector=./&key=demo-key&flushMs=100000`);
     await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
     const digits = await page.evaluate(async () => {
       const demo = /** @type {any} */ (window).burnEdgeDemo;

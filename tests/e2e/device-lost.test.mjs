@@ -13,7 +13,7 @@ const N = 24;
 const env = serverAndBrowser({ webgpu: true });
 
 /**
- * Opens the loader demo on WebGPU and waits for the model.
+ * Opens the demo app on WebGPU and waits for the model.
  * @param {boolean} worker
  */
 async function openDemo(worker) {

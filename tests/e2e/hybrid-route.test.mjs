@@ -6,12 +6,12 @@
 // `route: 'cloud'` batch goes to the server in chunks; every inference is tagged with its route.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverAndBrowser } from './harness.mjs';
+import { serverAndBrowser, LOOPBACK_CONNECT } from './harness.mjs';
 import { freePort } from './cdn-harness.mjs';
 
 const TIMEOUT = { timeout: 180_000 };
 const HOLD_MS = 4000;
-const env = serverAndBrowser();
+const env = serverAndBrowser({ args: LOOPBACK_CONNECT });
 
 /**
  * A fresh page of the server's origin whose weight downloads are held `holdMs`; counts predict requests.

@@ -1,9 +1,9 @@
-// The npm package's loader end to end (www/lib through www/loader-demo.html): real server, real
+// The npm package's loader end to end (www/lib through www/index.html): real server, real
 // Chromium, the committed CDN layout. Each test gets a fresh browser context (its own cache).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { startServer, launchBrowser } from './harness.mjs';
+import { startServer, launchBrowser, LOOPBACK_CONNECT } from './harness.mjs';
 import { countBytes, freePort, loaderCache, serveSigned, signer, startServerAt, startStub } from './cdn-harness.mjs';
 
 const manifest = JSON.parse(readFileSync('models/mnist/1.0.0/manifest.json', 'utf8'));
@@ -28,7 +28,7 @@ let server;
 /** @type {import('playwright-core').Browser} */
 let browser;
 before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser({ webgpu: false })]);
+  [server, browser] = await Promise.all([startServer(LOOPBACK_CONNECT), launchBrowser({ webgpu: false })]);
 });
 after(async () => {
   await browser?.close();
@@ -36,13 +36,13 @@ after(async () => {
 });
 
 /**
- * Opens the loader demo and waits until the model loaded or failed.
+ * Opens the demo app and waits until the model loaded or failed.
  * @param {import('playwright-core').Page} page
  * @param {string} base server URL
  * @param {string} [query]
  */
 async function openDemo(page, base, query = 'sw=0') {
-  await page.goto(`${base}loader-demo.html?${query}`);
+  await page.goto(`${base}index.html?${query}`);
   return settled(page);
 }
 

@@ -139,9 +139,20 @@ test(`a fresh Vite ${VITE} app installs the tarball, builds, and its preview pre
   const assets = readdirSync(join(app, 'dist/assets'));
   assert.ok(assets.some((f) => /^worker-.*\.js$/.test(f)), `no worker chunk in ${assets}`);
   assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 3, `the three wasm modules: ${assets}`);
-  // What the shell weighs once bundled and minified (the app's chunk and the worker's, less the glue).
-  const shell = assets.filter((f) => /^(index|worker)-.*\.js$/.test(f)).map((f) => readFileSync(join(app, 'dist/assets', f)));
-  t.diagnostic(`JS shell bundled by Vite, minified: ${brotliCompressSync(Buffer.concat(shell)).length} bytes brotli`);
+  // The optional features are chunks of their own, loaded only when used (the quickstart uses
+  // none). Telemetry is not: the package also exports createTelemetry statically, so a bundler
+  // keeps telemetry.js in the entry chunk.
+  const js = assets.filter((f) => f.endsWith('.js') && !f.startsWith('burn_edge'));
+  for (const lazy of ['backend-choice', 'route', 'interleave', 'image', 'rollout-watch', 'pool', 'select-rules', 'offline', 'evict',
+    'engine']) {
+    assert.ok(js.some((f) => f.startsWith(`${lazy}-`)), `no ${lazy} chunk in ${js}`);
+  }
+  // What the shell weighs once bundled and minified: the quickstart's core (the app's chunk and
+  // the worker's, less the glue) and the lazy chunks.
+  const brotliOf = (/** @type {string[]} */ files) => brotliCompressSync(Buffer.concat(files.map((f) => readFileSync(join(app, 'dist/assets', f))))).length;
+  const core = js.filter((f) => /^(index|worker)-/.test(f));
+  t.diagnostic(`JS shell bundled by Vite, minified, brotli: core ${brotliOf(core)} bytes (${core.join(', ')}); ` +
+    `lazy chunks ${brotliOf(js.filter((f) => !core.includes(f)))} bytes`);
   const port = await freePort();
   const preview = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
     { cwd: app, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -8,11 +8,11 @@ import { serverAndBrowser } from './harness.mjs';
 const TIMEOUT = { timeout: 120_000 };
 const env = serverAndBrowser();
 
-/** Opens the loader demo (worker on, no service worker) and waits for the model. */
+/** Opens the demo app (worker on, no service worker) and waits for the model. */
 async function openDemo() {
   const context = await env.browser.newContext({ serviceWorkers: 'block' });
   const page = await context.newPage();
-  await page.goto(`${env.server.url}loader-demo.html?sw=0&backend=cpu`);
+  await page.goto(`${env.server.url}index.html?sw=0&backend=cpu`);
   await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
   assert.equal(await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.error), null);
   return { context, page };

@@ -102,7 +102,7 @@ test('canary, shadow, promote, rollback with an open page swapping; the guard ro
   }
   const installs = await Promise.all([...ids.canary, ...ids.control].map(install));
   const demo = await env.browser.newPage();
-  await demo.goto(`${env.server.url}loader-demo.html?sw=0&id=${ids.control[0]}&recheck=500`);
+  await demo.goto(`${env.server.url}index.html?sw=0&id=${ids.control[0]}&recheck=500`);
   await demo.waitForFunction(() => /** @type {any} */ (window).burnEdgeDemo?.handle, null, { timeout: 60_000 });
   await demo.evaluate(() => { /** @type {any} */ (window).notReloaded = true; });
   const demoVersion = () => demo.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info().version);

@@ -1,24 +1,21 @@
 // Rollout in the JS shell end to end: the real server serves a temporary copy of the project
 // (www/ and pkg/ linked, models/ copied) whose mnist channel each test rewrites and signs with the
-// dev key the demo pins; headless Chromium runs the loader demo. Telemetry the pages send is
+// dev key the demo pins; headless Chromium runs the demo app. Telemetry the pages send is
 // read by intercepting /v1/logs.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { serverAndBrowser } from './harness.mjs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectCopy, serverAndBrowser } from './harness.mjs';
 import { signer } from './cdn-harness.mjs';
 import { assign } from '../../www/lib/assign.js';
 
 const TIMEOUT = { timeout: 180_000 };
-const root = mkdtempSync(join(tmpdir(), 'burn-edge-rollout-shell-'));
-symlinkSync(resolve('www'), join(root, 'www'));
-symlinkSync(resolve('pkg'), join(root, 'pkg'));
-cpSync('models', join(root, 'models'), { recursive: true });
+const copy = projectCopy('burn-edge-rollout-shell-');
+const { root } = copy;
 const env = serverAndBrowser({ args: ['--root', root] });
 // The links go, not what they point at.
-after(() => rmSync(root, { recursive: true, force: true }));
+after(copy.remove);
 const dev = signer();
 let clock = Date.now();
 
@@ -61,12 +58,12 @@ async function context() {
 }
 
 /**
- * Opens the loader demo with `query` and waits for the load.
+ * Opens the demo app with `query` and waits for the load.
  * @param {import('playwright-core').Page} page
  * @param {string} query
  */
 async function open(page, query) {
-  await page.goto(`${env.server.url}loader-demo.html?sw=0&collector=/&key=demo-key&flushMs=100&${query}`);
+  await page.goto(`${env.server.url}index.html?sw=0&collector=/&key=demo-key&flushMs=100&${query}`);
   await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
   return page.evaluate(() => {
     const demo = /** @type {any} */ (window).burnEdgeDemo;
@@ -358,7 +355,9 @@ test('a page that becomes visible re-checks; a re-checked channel not signed by 
   const { ctx } = await context();
   try {
     const page = await ctx.newPage();
-    const { info } = await open(page, 'id=visible&recheck=0');
+    // An interval that never comes due in the test: only becoming visible re-checks (recheckInterval
+    // 0 would disable that too).
+    const { info } = await open(page, 'id=visible&recheck=3600000');
     assert.equal(info.version, '1.0.0');
     // Forged: a valid channel signed by a key the page does not pin.
     clock += 1000;
@@ -382,6 +381,34 @@ test('a page that becomes visible re-checks; a re-checked channel not signed by 
     const now = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info());
     assert.equal(now.rolloutError, null);
     assert.equal(now.swaps.at(-1).reason, 'channel');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('recheckInterval 0: the loader never re-checks by itself; the demo page, which loads so, has it re-check on becoming visible', TIMEOUT, async () => {
+  writeChannel(undefined);
+  const { ctx } = await context();
+  try {
+    const page = await ctx.newPage();
+    // The loader alone, recheckInterval 0: becoming visible re-checks nothing, also once recheck()
+    // has run (and loaded the watch).
+    await open(page, 'id=quiet&updateCheck=0');
+    await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.recheck());
+    writeChannel(undefined, { stable: '1.1.0', canary: '1.1.0' });
+    const becomeVisible = () => page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await becomeVisible();
+    await page.waitForTimeout(1500);
+    assert.equal(await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info().version), '1.0.0');
+    // The demo watching the channel (the default): it asks the loader to re-check then.
+    writeChannel(undefined);
+    await open(page, 'id=quiet');
+    writeChannel(undefined, { stable: '1.1.0', canary: '1.1.0' });
+    await becomeVisible();
+    await page.waitForFunction(() => /** @type {any} */ (window).burnEdgeDemo.handle.info().version === '1.1.0', null, { timeout: 30_000 });
   } finally {
     await ctx.close();
   }

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { serverAndBrowser } from './harness.mjs';
+import { serverAndBrowser, LOOPBACK_CONNECT } from './harness.mjs';
 
-const env = serverAndBrowser();
+const env = serverAndBrowser({ args: LOOPBACK_CONNECT });
 
 /**
  * A mirror that stalls: it never answers, or (`head`) sends the head and a few bytes, then nothing.
@@ -37,7 +37,7 @@ for (const head of [false, true]) {
       const query = new URLSearchParams({ sw: '0', retries: '0', stallTimeout: '1500',
         channel: `${stall.url}models/mnist/channel.json`, mirror: `${env.server.url}models/mnist/` });
       const started = Date.now();
-      await page.goto(`${env.server.url}loader-demo.html?${query}`);
+      await page.goto(`${env.server.url}index.html?${query}`);
       await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
       const seconds = (Date.now() - started) / 1000;
       const { info, error } = await page.evaluate(() => {

@@ -1,10 +1,10 @@
-// Telemetry end to end: the loader demo (www/loader-demo.html with ?collector=...) in real
+// Telemetry end to end: the demo app (www/index.html with ?collector=...) in real
 // Chromium sends OTLP/HTTP JSON logs to a capture server standing in for the collector. Each
 // test gets a fresh browser context (its own localStorage and IndexedDB) and its own capture.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { startServer, launchBrowser } from './harness.mjs';
+import { startServer, launchBrowser, LOOPBACK_CONNECT } from './harness.mjs';
 import { freePort } from './cdn-harness.mjs';
 
 const TIMEOUT = { timeout: 60_000 };
@@ -15,7 +15,7 @@ let server;
 /** @type {import('playwright-core').Browser} */
 let browser;
 before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser({ webgpu: false })]);
+  [server, browser] = await Promise.all([startServer(LOOPBACK_CONNECT), launchBrowser({ webgpu: false })]);
 });
 after(async () => {
   await browser?.close();
@@ -100,14 +100,14 @@ async function until(check, what, ms = 20_000) {
 }
 
 /**
- * Opens the loader demo with telemetry to `collector` and waits for the model.
+ * Opens the demo app with telemetry to `collector` and waits for the model.
  * @param {import('playwright-core').Page} page
  * @param {string} collector
  * @param {string} [extra] more query parameters
  */
 async function openDemo(page, collector, extra = '') {
   const query = `sw=0&collector=${encodeURIComponent(collector)}&key=${KEY}${extra}`;
-  await page.goto(`${server.url}loader-demo.html?${query}`);
+  await page.goto(`${server.url}index.html?${query}`);
   await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 40_000 });
   const error = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.error);
   assert.equal(error, null);
@@ -178,7 +178,7 @@ test('predictions arrive as OTLP logs with the vocabulary, unique ids, the model
       assert.match(String(post.headers['content-type']), /^application\/json/);
       const res = new Map(post.body.resourceLogs[0].resource.attributes.map((/** @type {any} */ a) => [a.key, a.value]));
       assert.deepEqual(res.get('service.name'), { stringValue: 'burn-edge-web' });
-      assert.deepEqual(res.get('burn_edge.app'), { stringValue: 'loader-demo' });
+      assert.deepEqual(res.get('burn_edge.app'), { stringValue: 'demo' });
       assert.deepEqual(res.get('burn_edge.runtime.version'), { stringValue: info.runtimeVersion });
       // A coarse browser (name and major version) and OS family, never the user-agent string.
       assert.match(res.get('user_agent.original').stringValue, /^(HeadlessChrome|Chromium|Chrome) \d+$/);
@@ -330,7 +330,7 @@ test('a failed load is recorded as burn_edge.error with the error code, its URLs
     const page = await context.newPage();
     const query = `sw=0&collector=${encodeURIComponent(collector.url)}&key=${KEY}&flushMs=100&retries=0&retryDelay=1` +
       `&manifest=${encodeURIComponent('/models/mnist/9.9.9/manifest.json?token=s3cret#frag')}`;
-    await page.goto(`${server.url}loader-demo.html?${query}`);
+    await page.goto(`${server.url}index.html?${query}`);
     await page.waitForSelector('body[data-error]', { timeout: 40_000 });
     const code = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.error.code);
     await until(() => collector.delivered().some((r) => r.eventName === 'burn_edge.error'), 'the error event');

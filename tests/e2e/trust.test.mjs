@@ -1,11 +1,11 @@
-// The trust chain end to end in Chromium (www/loader-demo.html, which pins the dev public key
+// The trust chain end to end in Chromium (www/index.html, which pins the dev public key
 // that scripts/import-models.sh writes, against the real server and the signed CDN layout):
 // signed channel and manifest, each tampered / unsigned / wrongly signed / replayed, the
 // evil-host alias, escaping file paths, an oversized mirror body, and tampered runtime files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { launchBrowser, startServer } from './harness.mjs';
+import { launchBrowser, startServer, LOOPBACK_CONNECT } from './harness.mjs';
 import { freePort, loaderCache, serveSigned, signer, startServerAt, startStub } from './cdn-harness.mjs';
 
 const TIMEOUT = { timeout: 180_000 };
@@ -23,7 +23,7 @@ let server;
 let browser;
 before(async () => {
   assert.ok(existsSync('models/mnist/channel.json.sig'), 'models/mnist is not signed: run scripts/import-models.sh');
-  [server, browser] = await Promise.all([startServer(), launchBrowser({ webgpu: false })]);
+  [server, browser] = await Promise.all([startServer(LOOPBACK_CONNECT), launchBrowser({ webgpu: false })]);
 });
 after(async () => {
   await browser?.close();
@@ -31,12 +31,12 @@ after(async () => {
 });
 
 /**
- * Opens the loader demo and waits until the model loaded or failed.
+ * Opens the demo app and waits until the model loaded or failed.
  * @param {import('playwright-core').Page} page
  * @param {string} [query]
  */
 async function openDemo(page, query = 'sw=0') {
-  await page.goto(`${server.url}loader-demo.html?${query}`);
+  await page.goto(`${server.url}index.html?${query}`);
   await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
   return page.evaluate(() => {
     const demo = /** @type {any} */ (window).burnEdgeDemo;
@@ -264,10 +264,15 @@ test('a mirror sending more bytes than the manifest says is refused; the next mi
   }
 });
 
-test('a tampered runtime glue or wasm is refused with IntegrityError and never cached; cached copies are verified again', TIMEOUT, async () => {
+test('a tampered runtime glue or wasm is refused with IntegrityError naming the file and never cached; cached copies are verified again', TIMEOUT, async () => {
   const pins = JSON.parse(readFileSync('pkg/cpu/integrity.json', 'utf8')).files;
   const runtimeKeys = (/** @type {import('playwright-core').Page} */ page) => page.evaluate(async () =>
     (await (await caches.open('burn-edge-runtime-v1')).keys()).map((r) => new URL(r.url).pathname).filter((p) => !p.endsWith('integrity.json')).sort());
+  /** Whether the page or its worker ran the planted line. @param {import('playwright-core').Page} page */
+  const stolen = async (page) => [await page.evaluate(() => 'stolen' in globalThis),
+    ...await Promise.all(page.workers().map((w) => w.evaluate(() => 'stolen' in globalThis)))].some(Boolean);
+  const plant = (/** @type {import('playwright-core').Route} */ route) => route.fetch().then(async (r) =>
+    route.fulfill({ status: 200, body: `${await r.text()}\nglobalThis.stolen = 1;\n`, contentType: 'text/javascript' }));
   const context = await isolated();
   try {
     const page = await context.newPage();
@@ -281,14 +286,14 @@ test('a tampered runtime glue or wasm is refused with IntegrityError and never c
     assert.match(wasm.error?.message, /cpu\/burn_edge(_relaxed)?_bg\.wasm from .* failed verification: expected sha256 [0-9a-f]{64}/);
     assert.deepEqual(await runtimeKeys(page), [], 'nothing of the runtime cached');
 
+    // The glue, served by the package's own folder with one line added: refused before any
+    // import (the line never ran), and the runtime is not cached, not even its good wasm.
     await page.unrouteAll();
-    await page.route('**/pkg/cpu/burn_edge*.js', async (route) => {
-      const text = await (await route.fetch()).text();
-      await route.fulfill({ status: 200, body: `${text}\nglobalThis.stolen = 1;\n`, contentType: 'text/javascript' });
-    });
+    await page.route('**/pkg/cpu/burn_edge*.js', plant);
     const glue = await openDemo(page);
     assert.equal(glue.error?.name, 'IntegrityError');
-    assert.match(glue.error?.message, /cpu\/burn_edge(_relaxed)?\.js from .* failed verification/);
+    assert.match(glue.error?.message, /cpu\/burn_edge(_relaxed)?\.js from .* failed verification: (expected sha256 [0-9a-f]{64}|the body is longer)/);
+    assert.equal(await stolen(page), false, 'the tampered glue never ran');
     assert.deepEqual(await runtimeKeys(page), []);
 
     await page.unrouteAll();
@@ -296,23 +301,47 @@ test('a tampered runtime glue or wasm is refused with IntegrityError and never c
     assert.equal(ok.error, null);
     assert.equal(ok.info.runtime.source, 'network');
     const cached = await runtimeKeys(page);
-    assert.equal(cached.length, 2, `glue and wasm cached: ${cached}`);
-    for (const path of cached) assert.ok(pins[path.split('/').pop() ?? ''], `${path} is pinned`);
+    // The verified glue and wasm (offline, the loader checks them again and the service worker
+    // answers the glue's import from that copy).
+    assert.equal(cached.length, 2, `the verified glue and wasm are cached: ${cached}`);
+    assert.ok(cached.some((k) => /\/pkg\/cpu\/burn_edge(_relaxed)?_bg\.wasm$/.test(k)), `${cached}`);
+    for (const key of cached) assert.ok(pins[key.split('/').pop() ?? ''], `${key} is pinned`);
 
-    // Tampered on the network again: the verified cached copy runs.
-    await page.route('**/pkg/cpu/burn_edge*.js', (route) => route.fulfill({ status: 200, body: 'export default 1', contentType: 'text/javascript' }));
+    // The wasm tampered on the network again: the verified cached copy runs. The glue
+    // tampered: refused even with a runtime in the cache, since only verified glue is imported.
+    await page.route('**/pkg/cpu/*_bg.wasm', (route) => route.fulfill({ status: 200, body: Buffer.alloc(1000), contentType: 'application/wasm' }));
     const fromCache = await openDemo(page);
     assert.equal(fromCache.error, null);
     assert.equal(fromCache.info.runtime.source, 'cache');
+    await page.unrouteAll();
+    await page.route('**/pkg/cpu/burn_edge*.js', plant);
+    const glueAgain = await openDemo(page);
+    assert.equal(glueAgain.error?.name, 'IntegrityError');
+    assert.equal(await stolen(page), false);
+
+    // A poisoned cache entry (another wasm put under the runtime's key) while the network
+    // serves a tampered one: neither runs, the error names the file, the entry is dropped.
+    await page.unrouteAll();
+    await page.evaluate(async (keys) => {
+      const cache = await caches.open('burn-edge-runtime-v1');
+      const other = await (await fetch('/pkg/cpu/burn_edge_bg.wasm', { cache: 'no-store' })).arrayBuffer();
+      for (const key of keys) await cache.put(key, new Response(key.endsWith('relaxed_bg.wasm') ? other : new Uint8Array(100)));
+    }, cached);
+    await page.route('**/pkg/cpu/*_bg.wasm', (route) => route.fulfill({ status: 200, body: Buffer.alloc(1000), contentType: 'application/wasm' }));
+    const poisoned = await openDemo(page);
+    assert.equal(poisoned.error?.name, 'IntegrityError', JSON.stringify(poisoned.error));
+    assert.match(poisoned.error?.message, /cpu\/burn_edge(_relaxed)?_bg\.wasm from .* failed verification/);
+    assert.deepEqual((await runtimeKeys(page)).filter((k) => k.endsWith('.wasm')), [], 'the poisoned entry was dropped');
 
     // The cached wasm rots while the runtime is unreachable: the rotten copy is not run but
     // dropped (a NetworkError, not a wasm compile error), and nothing bad stays cached.
     await page.unrouteAll();
+    assert.equal((await openDemo(page)).error, null);
     await page.evaluate(async (keys) => {
       const cache = await caches.open('burn-edge-runtime-v1');
-      for (const key of keys) if (key.endsWith('.wasm')) await cache.put(key, new Response(new Uint8Array(100)));
-    }, cached);
-    await page.route('**/pkg/cpu/burn_edge*', (route) => route.abort());
+      for (const key of keys) await cache.put(key, new Response(new Uint8Array(100)));
+    }, await runtimeKeys(page));
+    await page.route('**/pkg/cpu/*_bg.wasm', (route) => route.abort());
     const rotten = await openDemo(page, 'sw=0&retries=0');
     assert.equal(rotten.error?.code, 'NETWORK', JSON.stringify(rotten.error));
     assert.deepEqual((await runtimeKeys(page)).filter((k) => k.endsWith('.wasm')), [], 'the rotten wasm was dropped');
@@ -322,5 +351,35 @@ test('a tampered runtime glue or wasm is refused with IntegrityError and never c
     assert.equal(refetched.info.runtime.source, 'network');
   } finally {
     await context.close();
+  }
+});
+
+test('runtimeBase (a CDN) moves only the wasm, which is verified against the package\'s pins; the glue always comes from the package', TIMEOUT, async () => {
+  const cdn = await startServerAt(await freePort());
+  const cdnHost = new URL(cdn.url).host;
+  const context = await isolated();
+  try {
+    const page = await context.newPage();
+    const seen = requests(page);
+    const query = `sw=0&retries=0&runtimeBase=${encodeURIComponent(`${cdn.url}pkg/`)}`;
+    const ok = await openDemo(page, query);
+    assert.equal(ok.error, null);
+    const fromCdn = seen.urls.filter((u) => new URL(u).host === cdnHost).map((u) => new URL(u).pathname);
+    assert.deepEqual(fromCdn.map((u) => u.replace('_relaxed', '')), ['/pkg/cpu/burn_edge_bg.wasm'], 'nothing but the wasm from the CDN');
+    assert.match(ok.info.runtime.url, new RegExp(`^${server.url}pkg/cpu/burn_edge(_relaxed)?\\.js$`));
+
+    // The CDN serves a tampered wasm: refused, naming the file and where it came from.
+    await page.route((url) => url.host === cdnHost && url.pathname.endsWith('_bg.wasm'), async (route) => {
+      const body = await (await route.fetch()).body();
+      body[body.length >> 1] ^= 0xff;
+      await route.fulfill({ status: 200, body, contentType: 'application/wasm' });
+    });
+    await page.evaluate(() => caches.delete('burn-edge-runtime-v1'));
+    const bad = await openDemo(page, query);
+    assert.equal(bad.error?.name, 'IntegrityError');
+    assert.match(bad.error?.message, new RegExp(`cpu/burn_edge(_relaxed)?_bg\\.wasm from ${cdn.url}pkg/cpu/burn_edge(_relaxed)?_bg\\.wasm failed verification`));
+  } finally {
+    await context.close();
+    await cdn.stop();
   }
 });

@@ -12,11 +12,11 @@ const DIGITS = ['1', '7', '0'];
 
 const env = serverAndBrowser();
 
-/** Opens the loader demo (worker on, no service worker) and waits for the model. */
+/** Opens the demo app (worker on, no service worker) and waits for the model. */
 async function openDemo() {
   const context = await env.browser.newContext({ serviceWorkers: 'block' });
   const page = await context.newPage();
-  await page.goto(`${env.server.url}loader-demo.html?sw=0`);
+  await page.goto(`${env.server.url}index.html?sw=0`);
   await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
   assert.equal(await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.error), null);
   return { context, page };

@@ -2,7 +2,9 @@
 // until the Rust twin's assignment vectors are merged (assignment-vectors.test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assign, ChannelError, coverageAt, extras, pinFromUrl, stickyKey, validateRollout } from '../../www/lib/assign.js';
+import { assign, coverageAt, extras, stickyKey, validateRollout } from '../../www/lib/assign.js';
+import { ChannelError } from '../../www/lib/errors.js';
+import { pinFromUrl } from '../../www/lib/select.js';
 import { hash, inNamespace } from '../../www/lib/bucketing.js';
 
 /** @param {any} rollout */

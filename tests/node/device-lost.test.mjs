@@ -15,7 +15,7 @@ class FakeWorker extends FakeWorkerBase {
   constructor() {
     super();
     this.backend = '';
-    this.glue = '';
+    this.glueUrl = '';
     /** Predictions on WebGPU hang (a destroyed device never answers) when set. */
     this.hang = false;
     spawned.push(this);
@@ -27,11 +27,11 @@ class FakeWorker extends FakeWorkerBase {
     /** @param {any} value */
     const reply = (value) => this.emit('message', { data: { id, ok: true, value } });
     if (type === 'init') {
-      this.glue = rest.glue;
+      this.glueUrl = rest.glueUrl;
       return reply({ runtimeVersion: 'fake' });
     }
     if (type === 'load') {
-      this.backend = rest.backend === 'webgpu' && this.glue === 'gpu-glue' ? 'webgpu' : 'cpu';
+      this.backend = rest.backend === 'webgpu' && this.glueUrl === 'gpu.js' ? 'webgpu' : 'cpu';
       return reply({ backend: this.backend, adapter: this.backend === 'webgpu' ? { vendor: 'fake' } : null });
     }
     if (type === 'dispose') return reply(null);
@@ -56,11 +56,11 @@ async function gpuEngine() {
   const engine = startWorker({
     fallback: async () => {
       fallbacks += 1;
-      return { glue: 'cpu-glue', glueUrl: 'cpu.js', wasm: new ArrayBuffer(8) };
+      return { glueUrl: 'cpu.js', wasm: new ArrayBuffer(8) };
     },
     onDeviceLost: (l) => lost.push(l),
   });
-  await engine.call({ type: 'init', glue: 'gpu-glue', glueUrl: 'gpu.js', wasm: new ArrayBuffer(16) });
+  await engine.call({ type: 'init', glueUrl: 'gpu.js', wasm: new ArrayBuffer(16) });
   const session = await engine.call({ type: 'load', weights: new ArrayBuffer(4), backend: 'webgpu', architecture: 'mnist-cnn' });
   assert.equal(session.backend, 'webgpu');
   return { engine, lost, fallbacks: () => fallbacks };
@@ -79,7 +79,7 @@ test('a device-loss message with predictions in flight: restarted on the CPU bui
   assert.ok(spawned[0].terminated);
   const [init, load] = spawned[1].received;
   assert.equal(init.type, 'init');
-  assert.equal(init.glue, 'cpu-glue', 'the CPU build was started');
+  assert.equal(init.glueUrl, 'cpu.js', 'the CPU build was started');
   assert.equal(load.type, 'load');
   assert.equal(load.backend, 'cpu');
   assert.equal(fallbacks(), 1);
@@ -112,7 +112,7 @@ test('a wasm trap on the WebGPU session moves it to the CPU; a failed WebGPU pre
   assert.equal((await engine.call({ type: 'predict', input: Float32Array.of(1) }))[0], 2);
   assert.equal(lost.length, 1);
   assert.match(lost[0].reason, /wasm trap \(unreachable\)/);
-  assert.equal(spawned[1].received[0].glue, 'cpu-glue');
+  assert.equal(spawned[1].received[0].glueUrl, 'cpu.js');
   engine.close('done');
 
   // A plain error reply from the GPU session, followed by the loss report: re-run, not failed.
@@ -131,8 +131,8 @@ test('a wasm trap on the WebGPU session moves it to the CPU; a failed WebGPU pre
 });
 
 test('a CPU session\'s loss report is ignored and its trap restarts it as it was', async () => {
-  const engine = startWorker({ fallback: async () => ({ glue: 'cpu-glue', glueUrl: 'cpu.js', wasm: new ArrayBuffer(8) }) });
-  await engine.call({ type: 'init', glue: 'cpu-glue', glueUrl: 'cpu.js', wasm: new ArrayBuffer(8) });
+  const engine = startWorker({ fallback: async () => ({ glueUrl: 'cpu.js', wasm: new ArrayBuffer(8) }) });
+  await engine.call({ type: 'init', glueUrl: 'cpu.js', wasm: new ArrayBuffer(8) });
   await engine.call({ type: 'load', weights: new ArrayBuffer(4), backend: 'cpu', architecture: 'mnist-cnn' });
   spawned[0].emit('message', { data: { event: 'deviceLost', reason: 'unknown', message: 'x' } });
   assert.equal((await engine.call({ type: 'predict', input: Float32Array.of(1) }))[0], 2);

@@ -60,7 +60,8 @@ test('every event name and attribute key written in the JS telemetry code is in 
     ...spec.resourceAttributes.map((/** @type {any} */ a) => a.key)]);
   const pattern = /'((?:burn_edge|event|error|service|user_agent|browser)\.[a-z_.]+)'/g;
   let seen = 0;
-  for (const file of ['www/lib/telemetry.js', 'www/lib/index.js', 'www/lib/model.js']) {
+  for (const file of ['www/lib/telemetry.js', 'www/lib/index.js', 'www/lib/model.js', 'www/lib/rollout-watch.js', 'www/lib/pool.js',
+    'www/lib/route.js', 'www/lib/interleave.js']) {
     const source = readFileSync(join(root, file), 'utf8');
     for (const [, literal] of source.matchAll(pattern)) {
       seen += 1;

@@ -58,7 +58,7 @@ async function loaded(/** @type {import('../../www/lib/worker-engine.js').Superv
   const engine = startWorker({ onRestart: (r) => restarts.push(r), ...options });
   const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]).buffer;
   const weights = new Uint8Array(1000).fill(7).buffer;
-  await engine.call({ type: 'init', glue: '', glueUrl: 'x', wasm }, [wasm]);
+  await engine.call({ type: 'init', glueUrl: 'x', wasm }, [wasm]);
   await engine.call({ type: 'load', weights, backend: 'cpu', architecture: 'mnist-cnn' }, [weights]);
   return { engine, restarts, wasm, weights };
 }
@@ -124,7 +124,7 @@ test('more crashes than maxRestarts within the window: it gives up, every call r
 test('a worker that fails before the runtime started is a WORKER error, not a restart', async () => {
   const engine = startWorker();
   const wasm = new ArrayBuffer(8);
-  const init = engine.call({ type: 'init', glue: '', glueUrl: 'x', wasm }, [wasm]);
+  const init = engine.call({ type: 'init', glueUrl: 'x', wasm }, [wasm]);
   spawned[0].terminated = true; // never answers
   spawned[0].emit('error', { message: 'SyntaxError: bad script' });
   await assert.rejects(init, (/** @type {any} */ err) => err.code === 'WORKER');

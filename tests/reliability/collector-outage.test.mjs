@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, startServer } from '../e2e/harness.mjs';
+import { launchBrowser, startServer, LOOPBACK_CONNECT } from '../e2e/harness.mjs';
 import { freePort } from '../e2e/cdn-harness.mjs';
 import { report, scaled, sleep, startCollector, storedCounts } from './support.mjs';
 
@@ -17,12 +17,12 @@ test(`collector down ${downSeconds} s while a page predicts: every event deliver
   const port = await freePort();
   const db = join(mkdtempSync(join(tmpdir(), 'burn-edge-outage-')), 'telemetry.sqlite');
   let collector = startCollector(port, db);
-  const [cdn, browser] = await Promise.all([startServer(), launchBrowser({ webgpu: false }), collector.ready]);
+  const [cdn, browser] = await Promise.all([startServer(LOOPBACK_CONNECT), launchBrowser({ webgpu: false }), collector.ready]);
   try {
     const context = await browser.newContext({ serviceWorkers: 'block' });
     const page = await context.newPage();
     const query = `sw=0&collector=${encodeURIComponent(`http://127.0.0.1:${port}`)}&key=demo-key&flushMs=1000`;
-    await page.goto(`${cdn.url}loader-demo.html?${query}`);
+    await page.goto(`${cdn.url}index.html?${query}`);
     await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
     assert.equal(await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.error), null);
     // Predict on a fixed cadence until told to stop; count predictions and the slowest one.

@@ -49,7 +49,7 @@ after(async () => {
 
 /** @param {import('playwright-core').Page} page @param {string} alias */
 async function open(page, alias) {
-  await page.goto(`${server.url}loader-demo.html?sw=0&alias=${alias}&retries=0`);
+  await page.goto(`${server.url}index.html?sw=0&alias=${alias}&retries=0`);
   await page.waitForSelector('body[data-ready], body[data-error]', { timeout: 60_000 });
   return page.evaluate(() => {
     const demo = /** @type {any} */ (window).burnEdgeDemo;

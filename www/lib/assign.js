@@ -8,7 +8,7 @@
  * browser API, so Node tests run it.
  */
 import { chooseVariation, getBucketRanges, hash, inNamespace } from './bucketing.js';
-import { BurnEdgeError } from './errors.js';
+import { BurnEdgeError, ChannelError } from './errors.js';
 import { isSemver } from './urls.js';
 
 /**
@@ -32,18 +32,6 @@ import { isSemver } from './urls.js';
 
 const KEY = /^[A-Za-z0-9._-]{1,64}$/;
 const WEIGHT_TOLERANCE = 1e-6;
-
-/** A refused channel: its rollout section is malformed, or names what was not published. */
-export class ChannelError extends BurnEdgeError {
-  /** @param {string} message */
-  constructor(message) {
-    super(`the channel's rollout section is invalid: ${message}; it was refused and nothing in it used ` +
-      '(the last good assignment keeps serving): fix it with `burn-edge rollout`, which validates what it writes', { code: 'INVALID_CHANNEL' });
-    this.name = 'ChannelError';
-    /** The specific reason, without the advice. */
-    this.reason = message;
-  }
-}
 
 /** @param {unknown} v @returns {v is Record<string, unknown>} */
 const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -322,25 +310,4 @@ export function extras(channel, alias) {
     shadow: (r.shadow ?? []).find((s) => s.alias === alias) ?? null,
     interleave: (r.interleave ?? []).find((s) => s.alias === alias) ?? null,
   };
-}
-
-/**
- * A developer pin from the page URL: `burn-edge-pin=1.1.0` or `burn-edge-pin=mnist@1.1.0`
- * (which applies only to that model).
- * @param {string | undefined} href
- * @param {string | undefined} model the channel's name
- * @returns {string | null}
- */
-export function pinFromUrl(href, model) {
-  if (!href) return null;
-  let value;
-  try {
-    value = new URL(href).searchParams.get('burn-edge-pin');
-  } catch {
-    return null;
-  }
-  if (!value) return null;
-  const at = value.lastIndexOf('@');
-  if (at < 0) return value;
-  return value.slice(0, at) === model ? value.slice(at + 1) : null;
 }

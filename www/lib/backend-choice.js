@@ -8,9 +8,8 @@
  * info and the user agent) and model version in localStorage, so the next load prepares only
  * the chosen build (`cached: true`).
  */
-import { IntegrityError, NetworkError } from './errors.js';
+import { ChannelError, errorMessage, IntegrityError, NetworkError } from './errors.js';
 import { prepareVersion } from './prepare.js';
-import { ChannelError } from './assign.js';
 
 /**
  * @typedef {import('./prepare.js').Prepared} Prepared
@@ -103,6 +102,9 @@ export function decide(timings, runs, gpuError) {
   return { chosen, reason: `${chosen} was faster: ${f(win)} vs ${f(lose)} per prediction (median of ${runs} warm runs each)`, timings };
 }
 
+/** Whether `started`'s runtime files loaded and its runtime started. @param {import('./prepare.js').StartedEngine} started */
+const runtimeStarted = (started) => started.runtime.then(() => true, () => false);
+
 /** @param {unknown} err */
 const fatal = (err) => err instanceof IntegrityError || err instanceof NetworkError || err instanceof ChannelError;
 
@@ -125,7 +127,8 @@ export async function prepareByMeasurement(located, ctx, engineFor, device, { ru
       return { prepared: await prepareVersion(located, started, { ...ctx, backend: known.chosen }), started, choice: known };
     } catch (err) {
       started.engine.close('preparing the version failed');
-      throw err;
+      // The remembered WebGPU runtime is gone (not built, not deployed): measure again.
+      if (known.chosen !== 'webgpu' || await runtimeStarted(started)) throw err;
     }
   }
   const input = zeros(manifest);
@@ -143,8 +146,12 @@ export async function prepareByMeasurement(located, ctx, engineFor, device, { ru
     }
   } catch (err) {
     gpu.engine.close('WebGPU could not run the model');
-    if (fatal(err)) throw err;
-    gpuError = err instanceof Error ? err.message : String(err);
+    // A refused model fails on every build; a WebGPU runtime that cannot be had (missing,
+    // unverifiable) leaves the CPU build, with the reason.
+    const runtimeOk = await runtimeStarted(gpu);
+    if (fatal(err) && runtimeOk) throw err;
+    const why = errorMessage(err);
+    gpuError = runtimeOk ? why : `the WebGPU runtime is unavailable: ${why}`;
   }
   const o = { runs, budgetMs };
   const webgpu = onGpu && input ? await timeRuns(gpu.engine, input, o).catch(() => null) : null;

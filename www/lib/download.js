@@ -6,7 +6,7 @@
 import { IntegrityError } from './errors.js';
 
 /**
- * @typedef {{ role: string, path: string, sha256: string, size: number }} FileEntry
+ * @typedef {{ role: string, path: string, sha256: string, size: number, variant?: string }} FileEntry
  * @typedef {{ file: string, loaded: number, total: number }} Progress
  */
 

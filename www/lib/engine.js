@@ -2,16 +2,14 @@
  * @module engine
  * The page's side of the runtime host: a supervised module Worker by default
  * (`worker-engine.js`: restarted and replayed when it crashes), or the host in this thread
- * (`worker: false`). Either way calls are promises that settle with the host's reply. Both
- * leave a WebGPU session whose device is lost (or that traps) for the CPU build, re-sending
- * the calls in flight (`deviceLost`).
+ * (`worker: false`: this module, which prepare.js loads only then). Either way calls are
+ * promises that settle with the host's reply. Both leave a WebGPU session whose device is lost
+ * (or that traps) for the CPU build, re-sending the calls in flight (`deviceLost`).
  */
-import { BurnEdgeError, revive } from './errors.js';
+import { BurnEdgeError, errorMessage, revive } from './errors.js';
 import { createHost, describeError } from './host.js';
 
 import { LOSS_GRACE_MS } from './worker-engine.js';
-
-export { startWorker } from './worker-engine.js';
 
 /**
  * @typedef {import('./host.js').Request} Request
@@ -86,7 +84,7 @@ export function startInline({ fallback, onDeviceLost } = {}) {
     const replay = [...inflight];
     switching = (async () => {
       const rt = await fallback();
-      await host.handle({ type: 'init', glue: rt.glue, glueUrl: rt.glueUrl, wasm: rt.wasm });
+      await host.handle({ type: 'init', glueUrl: rt.glueUrl, wasm: rt.wasm });
       session = (await host.handle(load)).value;
       loadRequest = load;
     })();
@@ -97,7 +95,7 @@ export function startInline({ fallback, onDeviceLost } = {}) {
         onDeviceLost?.(deviceLost);
       } catch { /* a listener never stops the recovery */ }
     }, (/** @type {unknown} */ err) => {
-      closed = new BurnEdgeError(`the WebGPU device was lost and the CPU build could not take over: ${err instanceof Error ? err.message : err}`,
+      closed = new BurnEdgeError(`the WebGPU device was lost and the CPU build could not take over: ${errorMessage(err)}`,
         { code: 'DEVICE_LOST' });
       for (const c of inflight) c.reject(closed);
       inflight.clear();

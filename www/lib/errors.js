@@ -54,6 +54,18 @@ export class IntegrityError extends BurnEdgeError {
   }
 }
 
+/** A refused channel: its rollout section is malformed, or names what was not published. */
+export class ChannelError extends BurnEdgeError {
+  /** @param {string} message */
+  constructor(message) {
+    super(`the channel's rollout section is invalid: ${message}; it was refused and nothing in it used ` +
+      '(the last good assignment keeps serving): fix it with `burn-edge rollout`, which validates what it writes', { code: 'INVALID_CHANNEL' });
+    this.name = 'ChannelError';
+    /** The specific reason, without the advice. */
+    this.reason = message;
+  }
+}
+
 /** Every mirror failed for one resource (after retries). */
 export class NetworkError extends BurnEdgeError {
   /** @param {{ what: string, mirrors: string[], attempts: string[], lastStatus?: number }} details */
@@ -97,6 +109,18 @@ export class QuotaError extends BurnEdgeError {
     this.available = available;
   }
 }
+
+/** The cloud could not be reached or could not answer (network, timeout, 5xx, 429): the edge may serve. */
+export class CloudUnavailableError extends BurnEdgeError {
+  /** @param {string} message */
+  constructor(message) {
+    super(message, { code: 'CLOUD_UNAVAILABLE' });
+    this.name = 'CloudUnavailableError';
+  }
+}
+
+/** An error's message, or whatever was thrown as a string. @param {unknown} err */
+export const errorMessage = (err) => (err instanceof Error ? err.message : String(err));
 
 /**
  * Rebuilds an error the worker reported as `{ code, message }` (the runtime's own words).

@@ -6,7 +6,7 @@
  * A mirror that stalls (no answer, or no body bytes, for `stallTimeout` ms) counts as failing,
  * so a CDN that accepts connections and then hangs cannot hang the load.
  */
-import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
+import { BurnEdgeError, errorMessage, IntegrityError, NetworkError } from './errors.js';
 
 /**
  * The same resource under every mirror: `url` first, then each mirror with the model folder's
@@ -96,7 +96,7 @@ export async function fetchFromMirrors(urls, { what, retries, retryDelay, init, 
       try {
         response = await fetchWithStallTimeout(url, init, stallTimeout);
       } catch (err) {
-        attempts.push(`${url}: ${err instanceof Error ? err.message : err}`);
+        attempts.push(`${url}: ${errorMessage(err)}`);
         continue;
       }
       if (!response.ok) {
@@ -115,7 +115,7 @@ export async function fetchFromMirrors(urls, { what, retries, retryDelay, init, 
         } else if (err instanceof BurnEdgeError) {
           throw err;
         }
-        attempts.push(`${url}: ${err instanceof Error ? err.message : err}`);
+        attempts.push(`${url}: ${errorMessage(err)}`);
       }
     }
   }

@@ -5,7 +5,7 @@
  * nothing is requested from outside the model folder.
  */
 import { progressReporter, readVerified } from './download.js';
-import { IntegrityError } from './errors.js';
+import { errorMessage, IntegrityError } from './errors.js';
 import { candidates, fetchFromMirrors } from './fetch.js';
 import { ensureRoom } from './storage.js';
 import { insideFolder, isPlainRelativePath } from './urls.js';
@@ -64,7 +64,7 @@ export async function getFiles(entries, manifestUrl, ctx) {
       await ctx.store.putFile(entry, value);
     } catch (err) {
       // Still usable now; only the next load will download again.
-      ctx.warnings.push(`could not cache ${entry.path}: ${err instanceof Error ? err.message : err}`);
+      ctx.warnings.push(`could not cache ${entry.path}: ${errorMessage(err)}`);
     }
     return { entry, bytes: value, source: /** @type {const} */ ('network'), url };
   }));

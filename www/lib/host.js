@@ -11,8 +11,8 @@
  */
 
 /**
- * @typedef {{ type: 'init', glue: string, glueUrl: string, wasm: ArrayBuffer }
- *   | { type: 'check', manifest: string }
+ * @typedef {{ type: 'init', glueUrl: string, wasm: ArrayBuffer }
+ *   | { type: 'check', manifest: string, prefer?: string, variant?: string }
  *   | { type: 'load', weights: ArrayBuffer, backend: string, architecture: string }
  *   | { type: 'predict', input: Float32Array }
  *   | { type: 'prepareDigit', rgba: Uint8Array, width: number, height: number }
@@ -117,31 +117,25 @@ export function createHost({ onDeviceLost } = {}) {
   async function handle(request) {
     switch (request.type) {
       case 'init': {
-        // The glue comes as text so a cached copy works offline and needs no second fetch.
-        const url = URL.createObjectURL(new Blob([request.glue], { type: 'text/javascript' }));
-        try {
-          runtime = await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
-        } catch {
-          // A Content-Security-Policy without blob: in script-src: import it from where it lives.
-          runtime = await import(/* @vite-ignore */ /* webpackIgnore: true */ request.glueUrl);
-        } finally {
-          URL.revokeObjectURL(url);
-        }
+        // The glue by its URL, which the page verified against the package's pin
+        // (runtime-files.js says why not from bytes); the wasm from the verified bytes.
+        runtime = await import(/* @vite-ignore */ /* webpackIgnore: true */ request.glueUrl);
         await runtime.default({ module_or_path: request.wasm });
         return { value: { runtimeVersion: runtime.runtimeVersion?.() }, transfer: [] };
       }
       case 'check': {
+        // The runtime checks the manifest (schema, architecture, runtime version) and chooses
+        // the one weights variant to fetch.
         const rt = needRuntime();
-        if (typeof rt.checkManifest !== 'function') {
-          throw new HostError('RUNTIME', 'this runtime build has no checkManifest: rebuild pkg/ or update the package');
+        if (typeof rt.chooseWeights !== 'function') {
+          throw new HostError('RUNTIME', 'this runtime build has no chooseWeights: rebuild pkg/ or update the package');
         }
         try {
-          rt.checkManifest(request.manifest);
+          return { value: { file: rt.chooseWeights(request.manifest, [], request.prefer ?? 'accurate', request.variant) }, transfer: [] };
         } catch (err) {
-          const unsupported = /architecture|needs runtime/.test(text(err));
-          throw new HostError(unsupported ? 'UNSUPPORTED_ARCHITECTURE' : 'INVALID_MANIFEST', text(err));
+          const code = /architecture|needs runtime/.test(text(err)) ? 'UNSUPPORTED_ARCHITECTURE' : /no weights variant|device lacks|variant pref/.test(text(err)) ? 'NO_VARIANT' : 'INVALID_MANIFEST';
+          throw new HostError(code, text(err));
         }
-        return { value: null, transfer: [] };
       }
       case 'load': {
         session?.free();

@@ -48,7 +48,20 @@ export interface LoadOptions {
   cloud?: { url: string; key?: string };
   /** With `route: 'auto'`: an edge whose warm-up prediction takes longer (ms) leaves predictions to the cloud. Default 1000. */
   cloudBudgetMs?: number;
-  /** URL of the folder holding `cpu/` and `webgpu/` runtime builds. Default: the package's `pkg/`. */
+  /**
+   * Which weights variant (`burn-edge compress`: `f32`, `int8`, `f16`) to download, among those
+   * this device can run (a variant's `requires`, e.g. `relaxed-simd`): `'accurate'` (default)
+   * the highest held-out accuracy, `'smallest'` the fewest bytes, `'fastest'` the soonest ready
+   * (today the smallest: every variant computes in f32). Only the chosen file is fetched;
+   * `info().variant` says which. A manifest with one weights file serves it whatever this says.
+   */
+  prefer?: 'smallest' | 'fastest' | 'accurate';
+  /** This weights variant and no other: refused (`code: 'NO_VARIANT'`) when the manifest lacks it or the device cannot run it. */
+  variant?: string;
+  /**
+   * URL of the folder holding the `cpu/` and `webgpu/` wasm modules (a CDN), verified against the
+   * package's pins. Only the wasm moves: the JS glue always comes from the package. Default: the package's `pkg/`.
+   */
   runtimeBase?: string | URL;
   /** Verified versions of this model kept in the cache (most recently used). Default 2. */
   keepVersions?: number;
@@ -122,8 +135,14 @@ export interface SwapFailedDetail {
 
 /** Options of `createTelemetry`. */
 export interface TelemetryOptions {
-  /** Collector base URL (batches go to `{endpoint}/v1/logs`), or its full `.../v1/logs` URL; relative to the page. */
-  endpoint: string;
+  /**
+   * Collector base URL (batches go to `{endpoint}/v1/logs`), or its full `.../v1/logs` URL; relative to the page.
+   * Several (an array, or `endpoints`): a batch goes to the first that takes it, see `retryPrimaryMs`.
+   * One of `endpoint` and `endpoints` is needed: without any, the client is disabled.
+   */
+  endpoint?: string | URL | Array<string | URL>;
+  /** More collectors (after `endpoint`'s), tried in order when one fails (network error, timeout, 5xx). */
+  endpoints?: Array<string | URL>;
   /** Ingest key (sent in the query and as `x-burn-edge-key`). */
   key?: string;
   /** `burn_edge.app` resource attribute. Default `'unknown'`. */
@@ -144,6 +163,10 @@ export interface TelemetryOptions {
   runtimeVersion?: string;
   /** Base delay of the retry backoff, in ms (exponential, jittered; `Retry-After` wins). Default 1000. */
   retryDelayMs?: number;
+  /** Time for a collector to answer a batch before it counts as failed, in ms. Default 10000. */
+  timeoutMs?: number;
+  /** With several collectors: while a later one is in use, how often the first is tried again, in ms. Default 60000. */
+  retryPrimaryMs?: number;
 }
 
 /** Attribute values of a telemetry event, by key of `telemetry.events.json`. */
@@ -173,6 +196,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry;
 export interface FileInfo {
   path: string;
   role: string;
+  /** Weights variant (`f32`, `int8`, `f16`, ...). */
+  variant?: string;
   sha256: string;
   size: number;
   source: 'network' | 'cache';
@@ -209,7 +234,11 @@ export interface ModelInfo {
   model: string;
   version: string;
   architecture: string;
+  /** The version's input schema from its (verified) manifest: shape, dtype and the image preprocessing if any. */
+  input: { shape: number[]; dtype: string; preprocessing?: { color?: string; fit?: string; range?: [number, number] } | null } | null;
   alias?: string;
+  /** The weights variant loaded (`LoadOptions.prefer`, `variant`): the only weights file of the manifest fetched. */
+  variant: string | null;
   /** `'network'` when any model file was downloaded this time, `'cache'` when none was. */
   source: 'network' | 'cache';
   /** True when the channel or manifest was unreachable and the last verified version serves. */
@@ -225,6 +254,7 @@ export interface ModelInfo {
   manifestUrl: string;
   served: { channel?: string; manifest: string };
   files: FileInfo[];
+  /** `source`: where the wasm came from; `url`: the glue imported (the package's own). */
   runtime: { build: 'cpu' | 'webgpu'; source: 'network' | 'cache'; url: string; version: string };
   storage: { persisted: boolean; quota?: number; usage?: number };
   /** Versions evicted from the cache by this load. */
@@ -321,7 +351,7 @@ export function loadModel(options: LoadOptions): Promise<Model>;
 
 export class BurnEdgeError extends Error {
   constructor(message: string, options?: { code?: string; cause?: unknown });
-  /** `'INTEGRITY'`, `'NETWORK'`, `'UNSUPPORTED_ARCHITECTURE'`, `'QUOTA'`, `'DISPOSED'`, `'INVALID_MANIFEST'`, `'WORKER_CRASHED'`, ... */
+  /** `'INTEGRITY'`, `'NETWORK'`, `'UNSUPPORTED_ARCHITECTURE'`, `'QUOTA'`, `'DISPOSED'`, `'INVALID_MANIFEST'`, `'NO_VARIANT'`, `'WORKER_CRASHED'`, ... */
   code: string;
 }
 

@@ -8,25 +8,18 @@
  * resolve (`locate.js`) → select (`select.js`, `assign.js`) → fetch/verify/cache and start
  * (`prepare.js`) → observe (`model.js`, `rollout-watch.js`: re-checks, hot swaps, shadow).
  */
-import { ChannelError } from './assign.js';
-import { deviceKey, prepareByMeasurement } from './backend-choice.js';
 import { chooseBuild } from './choose-build.js';
-import { inputLength } from './batch.js';
-import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
-import { lastGood, locate, locateManifest, modelFolder, resolveChannel } from './locate.js';
+import { ChannelError, IntegrityError, NetworkError } from './errors.js';
+import { locate, locateManifest, modelFolder, resolveChannel } from './locate.js';
 import { createModel, slotFor } from './model.js';
 import { prepareVersion, startEngine } from './prepare.js';
 import { loadRuntimeFiles } from './runtime-files.js';
-import { CloudUnavailableError, cloudClient, createRouter } from './route.js';
 import { createSelector } from './select.js';
 import { importPublicKey } from './signature.js';
 import { prepareStorage } from './storage.js';
 import { Store } from './store.js';
-import { createTelemetry, errorAttributes, fallbackAttributes, installIdentity, isTelemetry, loadAttributes } from './telemetry.js';
 
-export { BurnEdgeError, IntegrityError, NetworkError, QuotaError, UnsupportedArchitectureError } from './errors.js';
-export { ChannelError } from './assign.js';
-export { CloudUnavailableError } from './route.js';
+export { BurnEdgeError, ChannelError, CloudUnavailableError, IntegrityError, NetworkError, QuotaError, UnsupportedArchitectureError } from './errors.js';
 export { createTelemetry } from './telemetry.js';
 
 /**
@@ -37,12 +30,17 @@ export { createTelemetry } from './telemetry.js';
  *             retries?: number, retryDelay?: number, stallTimeout?: number, onProgress?: (p: Progress) => void,
  *             worker?: boolean, telemetry?: TelemetryOptions | Telemetry, publicKey?: string | CryptoKey,
  *             id?: string, attributes?: Record<string, unknown>, pin?: string, recheckInterval?: number, shadow?: boolean,
- *             route?: 'auto' | 'edge' | 'cloud', cloud?: { url: string, key?: string }, cloudBudgetMs?: number }} LoadOptions
+ *             route?: 'auto' | 'edge' | 'cloud', cloud?: { url: string, key?: string }, cloudBudgetMs?: number,
+ *             prefer?: 'smallest' | 'fastest' | 'accurate', variant?: string }} LoadOptions
  * @typedef {import('./assign.js').Assignment} Assignment
  * @typedef {import('./prepare.js').Prepared} Prepared
  * @typedef {import('./telemetry.js').Telemetry} Telemetry
  * @typedef {import('./telemetry.js').TelemetryOptions} TelemetryOptions
+ * @typedef {typeof import('./telemetry.js')} TelemetryModule
  */
+
+// Loaded only when used (`import()`), so a page pays for what it uses: telemetry, the
+// measurement of both backends (`backend: 'auto'` with WebGPU on offer), the cloud route.
 
 /**
  * Loads a model and returns a handle to run it. With `telemetry` (options or a client from
@@ -52,13 +50,18 @@ export { createTelemetry } from './telemetry.js';
 export async function loadModel(options = {}) {
   /** @type {Telemetry | null} */
   let telemetry = null;
+  /** Set whenever `telemetry` is. @type {TelemetryModule | null} */
+  let events = null;
   try {
-    if (options.telemetry) telemetry = isTelemetry(options.telemetry) ? options.telemetry : createTelemetry(options.telemetry);
+    if (options.telemetry) {
+      events = await import('./telemetry.js');
+      telemetry = events.isTelemetry(options.telemetry) ? options.telemetry : events.createTelemetry(options.telemetry);
+    }
   } catch { /* telemetry never stops a load */ }
   try {
-    return await load(options, telemetry);
+    return await load(options, telemetry, /** @type {TelemetryModule} */ (events));
   } catch (err) {
-    telemetry?.record('burn_edge.error', errorAttributes(err));
+    telemetry?.record('burn_edge.error', /** @type {TelemetryModule} */ (events).errorAttributes(err));
     throw err;
   }
 }
@@ -66,11 +69,10 @@ export async function loadModel(options = {}) {
 /**
  * @param {LoadOptions} options
  * @param {Telemetry | null} telemetry
+ * @param {TelemetryModule} events the attribute builders, used only with `telemetry`
  */
-async function load(options, telemetry) {
+async function load(options, telemetry, events) {
   const started = performance.now();
-  /** Phase timings for telemetry (ms). */
-  const phases = { manifestMs: 0, downloadMs: 0, wasmCompileMs: 0, backendInitMs: 0, warmupMs: 0 };
   const since = (/** @type {number} */ t) => performance.now() - t;
   const base = globalThis.location?.href;
   // An option passed as undefined means "the default", as if it were left out.
@@ -91,15 +93,16 @@ async function load(options, telemetry) {
   let [store, storage, build] = await Promise.all([Store.open(), prepareStorage(), chooseBuild(o.backend)]);
   // With WebGPU on offer, 'auto' measures both builds (or recalls the last measurement here).
   const measuring = o.backend === 'auto' && build === 'webgpu';
-  const device = measuring ? deviceKey() : null;
+  const choosing = measuring ? import('./backend-choice.js') : null;
+  const device = choosing?.then((m) => m.deviceKey()) ?? null;
+  device?.catch(() => {}); // awaited by prepareEdge; this only silences the interim rejection
   // A crashed worker is replaced and replayed (worker-engine.js); each restart is an error event.
   const onRestart = (/** @type {{ reason: string }} */ r) =>
     telemetry?.record('burn_edge.error', { 'error.type': 'WORKER_RESTARTED', 'error.message': r.reason });
   // A lost WebGPU device moves the engine to the CPU build (worker-engine.js, engine.js).
   const onDeviceLost = (/** @type {import('./worker-engine.js').DeviceLost} */ lost) => {
     telemetry?.setModel({ backend: 'cpu' });
-    telemetry?.record('burn_edge.device.lost', { 'burn_edge.device_lost.reason': lost.reason, 'burn_edge.device_lost.to': 'cpu',
-      'burn_edge.device_lost.replayed': lost.replayed });
+    telemetry?.record('burn_edge.device.lost', events.deviceLostAttributes(lost));
   };
   // The runtime downloads while the channel and manifest are resolved; every engine starts from it.
   /** @type {Map<string, Promise<import('./runtime-files.js').RuntimeFiles>>} */
@@ -123,7 +126,7 @@ async function load(options, telemetry) {
   const locateOptions = { ...o, trust };
   const alias = o.channelUrl ? o.alias : undefined;
   const selector = o.channelUrl
-    ? createSelector({ store, folder, alias: o.alias, id: o.id ?? telemetry?.installId ?? installIdentity, attributes: o.attributes,
+    ? createSelector({ store, folder, alias: o.alias, id: o.id ?? telemetry?.installId, attributes: o.attributes,
       pin: o.pin, pageUrl: base })
     : null;
   try {
@@ -140,7 +143,8 @@ async function load(options, telemetry) {
       if (!(err instanceof IntegrityError || err instanceof ChannelError)) throw err;
       refused = err;
     }
-    phases.manifestMs = since(locating);
+    /** Phase timings for telemetry (ms); the others are the prepared version's. */
+    const manifestMs = since(locating);
     /** @type {string[]} */
     const warnings = [];
     if (!trust) {
@@ -148,7 +152,7 @@ async function load(options, telemetry) {
         'pass the publisher\'s key (burn-edge keygen) to refuse a tampered or unsigned release');
     }
     const ctx = { folder, mirrors: o.mirrors, retries: o.retries, retryDelay: o.retryDelay, stallTimeout: o.stallTimeout, store, storage,
-      onProgress: o.onProgress, warnings, backend: o.backend, keepVersions: o.keepVersions, alias };
+      onProgress: o.onProgress, warnings, backend: o.backend, keepVersions: o.keepVersions, alias, prefer: o.prefer, variant: o.variant };
 
     /** @type {Prepared} */
     let prepared;
@@ -156,8 +160,6 @@ async function load(options, telemetry) {
     let fallback = null;
     /** @type {Assignment | null} */
     let assignment = located?.assignment ?? null;
-    /** The backend chosen by measurement, per prepared version. @type {WeakMap<Prepared, import('./backend-choice.js').BackendChoice>} */
-    const choices = new WeakMap();
     /** Where predictions go (route.js); null for route 'edge'. @type {import('./route.js').Router | null} */
     let router = null;
     /** With a route to the cloud: the edge's preparation, going on after loadModel returned. @type {Promise<Prepared> | null} */
@@ -169,23 +171,20 @@ async function load(options, telemetry) {
      */
     const prepareEdge = async (l) => {
       if (!measuring) return prepareVersion(l, /** @type {import('./prepare.js').StartedEngine} */ (first), ctx);
+      const { prepareByMeasurement } = await /** @type {Promise<typeof import('./backend-choice.js')>} */ (choosing);
       const measured = await prepareByMeasurement(l, ctx, engineFor, await /** @type {Promise<string>} */ (device));
       build = measured.choice.chosen;
-      choices.set(measured.prepared, measured.choice);
-      return measured.prepared;
+      return { ...measured.prepared, choice: measured.choice };
     };
     try {
       if (refused || !located) throw refused;
-      if (o.route !== 'edge') router = await routeFor(o, located);
-      if (router && router.pick() === 'cloud') {
-        // The cloud answered: the handle comes now; the edge prepares behind it (route 'auto').
-        first ??= engineFor('cpu');
-        const l = located;
-        if (o.route === 'auto') {
-          edgeWork = prepareEdge(l);
-          edgeWork.catch(() => {});
-        }
-        prepared = await provisional(l, first, warnings);
+      // With a route to the cloud that answered, the handle comes now (route.js).
+      const routed = o.route !== 'edge' ? await (await import('./route.js')).routeLoad(o, located, () => (first ??= engineFor('cpu')),
+        prepareEdge, warnings) : null;
+      router = routed?.router ?? null;
+      edgeWork = routed?.edgeWork ?? null;
+      if (routed?.prepared) {
+        prepared = routed.prepared;
       } else {
         prepared = await prepareEdge(located);
         first = { engine: prepared.engine, runtime: Promise.resolve(prepared.runtime), wasmCompileMs: first?.wasmCompileMs ?? (() => 0) };
@@ -195,23 +194,10 @@ async function load(options, telemetry) {
       // A bad or unreachable new version must not take down an app that ran the last good one
       // (with a key: one whose stored signature still verifies).
       if (!(err instanceof IntegrityError || err instanceof NetworkError || err instanceof ChannelError)) throw err;
-      const previous = await lastGood(store, folder, { alias: o.alias, trust }, located?.manifestUrl);
-      if (!previous) throw err;
-      fallback = { reason: err.code, message: err.message,
-        wanted: located?.version ?? located?.manifestUrl ?? (refused instanceof IntegrityError ? refused.wanted : undefined) ??
-          (o.channelUrl ? o.alias : o.manifestUrl ?? '') };
-      const servedBefore = /** @type {Assignment | undefined} */ ((await store.index(folder)).served?.[o.alias]);
-      assignment = servedBefore?.version === previous.version ? servedBefore : null;
-      located = { manifestUrl: previous.manifestUrl, manifest: previous.manifest, signature: previous.signature,
-        version: previous.version, served: { ...located?.served, manifest: 'cache' }, offline: located?.offline ?? null,
-        channel: located?.channel ?? null };
+      ({ located, assignment, fallback } = await (await import('./offline.js')).fallbackTarget(store, folder, locateOptions, located, err));
       if (!first) first = engineFor(build = 'cpu'); // measuring failed: the last good version is served plainly
       prepared = await prepareVersion(located, first, ctx);
     }
-    phases.downloadMs = prepared.phases.downloadMs;
-    phases.backendInitMs = prepared.phases.backendInitMs;
-    phases.warmupMs = prepared.phases.warmupMs;
-    phases.wasmCompileMs = /** @type {import('./prepare.js').StartedEngine} */ (first).wasmCompileMs();
     if (o.channelUrl && !assignment) {
       assignment = { version: prepared.manifest.version, alias: o.alias, rule: null, kind: 'alias', arm: null, bucket: null, bucketVersion: null };
     }
@@ -226,17 +212,19 @@ async function load(options, telemetry) {
       ...p.session,
       worker: o.worker,
       model: p.manifest.name, version: p.manifest.version, architecture: p.manifest.architecture,
+      input: p.manifest.input ?? null,
       alias,
       assignment: a,
       source: p.files.some((f) => f.source === 'network') ? 'network' : 'cache',
       offline: Boolean(p.target.offline),
       offlineReason: p.target.offline?.message,
       fallback: p === prepared ? fallback : null,
-      backendChoice: choices.get(p) ?? null,
+      backendChoice: p.choice ?? null,
       signed: Boolean(trust),
       keyId: trust?.keyId ?? null,
       channelUrl: o.channelUrl, manifestUrl: p.target.manifestUrl, served: p.target.served,
-      files: p.files.map((f) => ({ path: f.entry.path, role: f.entry.role, sha256: f.entry.sha256, size: f.entry.size,
+      variant: p.variant ?? null,
+      files: p.files.map((f) => ({ path: f.entry.path, role: f.entry.role, variant: f.entry.variant, sha256: f.entry.sha256, size: f.entry.size,
         source: f.source, url: f.url })),
       runtime: p.runtime,
       storage,
@@ -248,28 +236,24 @@ async function load(options, telemetry) {
     const slot = slotFor(prepared, describe(prepared, assignment));
 
     /** @param {import('./model.js').Slot} s */
-    const setContext = (s) => telemetry?.setModel({ name: s.prepared.manifest.name, version: s.prepared.manifest.version,
-      backend: s.prepared.session.backend, variant: s.prepared.variant, role: 'served', alias: alias ?? null,
-      rule: s.info.assignment?.rule ?? null, arm: s.info.assignment?.arm ?? null, runtimeVersion: s.prepared.runtime.version });
-    /** @param {Assignment} a */
+    const setContext = (s) => telemetry?.setModel(events.slotContext(s, alias ?? null));
+    /** Records what serves; a rule's arm new to this unit is an exposure. @param {Assignment} a */
     const served = async (a) => {
-      if (!selector || !(await selector.served(a).catch(() => false)) || a.rule === null || a.arm === null) return;
-      telemetry?.record('burn_edge.exposure', { 'burn_edge.model.name': prepared.manifest.name, 'burn_edge.model.version': a.version,
-        'burn_edge.rollout.rule': a.rule, 'burn_edge.rollout.arm': a.arm, 'burn_edge.alias': a.alias, 'burn_edge.rollout.kind': a.kind,
-        'burn_edge.rollout.bucket': a.bucket, 'burn_edge.rollout.bucket_version': a.bucketVersion });
+      if (await selector?.served(a).catch(() => false)) telemetry?.record('burn_edge.exposure', events.exposureAttributes(prepared.manifest.name, a));
     };
     setContext(slot);
     if (telemetry) {
-      telemetry.record('burn_edge.model.load', { ...loadAttributes(slot.info, { ...phases, readyMs: since(started) }),
-        ...choiceAttributes(choices.get(prepared)), 'burn_edge.route': router?.info().current ?? 'edge' });
-      if (o.backend === 'auto' && !choices.has(prepared) && !edgeWork && router?.info().current !== 'cloud') for (const a of fallbackAttributes(/** @type {any} */ (prepared.session))) telemetry.record('burn_edge.backend.fallback', a);
+      telemetry.record('burn_edge.model.load', events.loadAttributes(slot.info, { ...prepared.phases, manifestMs,
+        wasmCompileMs: /** @type {import('./prepare.js').StartedEngine} */ (first).wasmCompileMs(), readyMs: since(started) }, prepared.choice,
+        router?.info().current));
+      if (o.backend === 'auto' && !prepared.choice && !edgeWork && router?.info().current !== 'cloud') for (const a of events.fallbackAttributes(/** @type {any} */ (prepared.session))) telemetry.record('burn_edge.backend.fallback', a);
     }
     if (assignment && !target.offline) await served(assignment);
 
     /** @type {import('./model.js').Loader} */
     const loader = {
       resolve: () => resolveChannel({ ...locateOptions, channelUrl: /** @type {string} */ (o.channelUrl) }, store, { cache: 'no-cache' }),
-      select: async (channel) => (selector ? selector.select(channel, { offline: false, cached: [] }) : null),
+      select: async (channel) => selector?.select(channel) ?? null,
       async prepare(version, { remember }) {
         const t = await locateManifest(locateOptions, store, { version, modelName: prepared.manifest.name, channelServed: o.channelUrl });
         const engine = engineFor(build);
@@ -287,63 +271,14 @@ async function load(options, telemetry) {
     // The edge, when it prepares behind a cloud route, is a second load event (its own timings).
     const edge = edgeWork?.then((p) => {
       const s = slotFor(p, describe(p, assignment));
-      telemetry?.record('burn_edge.model.load', { ...loadAttributes(s.info, { ...p.phases, wasmCompileMs: 0, manifestMs: phases.manifestMs,
-        readyMs: since(started) }), ...choiceAttributes(choices.get(p)), 'burn_edge.route': 'edge' });
+      telemetry?.record('burn_edge.model.load', events.loadAttributes(s.info, { ...p.phases, wasmCompileMs: 0, manifestMs,
+        readyMs: since(started) }, p.choice));
       return s;
     }) ?? null;
-    return createModel({ slot, telemetry, loader, channel: target.offline ? null : target.channel ?? null, channelUrl: o.channelUrl,
+    return createModel({ slot, telemetry, events, loader, channel: target.offline ? null : target.channel ?? null, channelUrl: o.channelUrl,
       alias: o.alias, recheckInterval: o.recheckInterval, shadow: o.shadow, router, edge });
   } catch (err) {
     first?.engine.close('loading failed');
     throw err;
   }
-}
-
-/**
- * The load event's attributes for a backend chosen by measurement.
- * @param {import('./backend-choice.js').BackendChoice | undefined} c
- */
-const choiceAttributes = (c) => (c ? {
-  'burn_edge.backend_choice.chosen': c.chosen, 'burn_edge.backend_choice.reason': c.reason,
-  'burn_edge.backend_choice.cpu_ms': c.timings.cpu, 'burn_edge.backend_choice.webgpu_ms': c.timings.webgpu,
-  'burn_edge.backend_choice.cached': c.cached,
-} : {});
-
-/**
- * The router for `route: 'cloud' | 'auto'`; with 'auto' the cloud is asked once (a zero input)
- * so the handle comes early only when it answers.
- * @param {LoadOptions} o
- * @param {Located} located
- */
-async function routeFor(o, located) {
-  const manifest = JSON.parse(located.manifest);
-  if (!o.cloud?.url) throw new BurnEdgeError(`route "${o.route}" needs cloud: { url, key }`, { code: 'NO_CLOUD' });
-  const cloud = cloudClient(o.cloud, String(manifest.name), String(manifest.version));
-  const router = createRouter({ mode: /** @type {'auto' | 'cloud'} */ (o.route), budgetMs: o.cloudBudgetMs ?? 1000, cloud });
-  const n = inputLength(manifest);
-  if (o.route === 'auto') {
-    try {
-      if (!n) throw new CloudUnavailableError('the manifest has no input shape to probe the cloud with');
-      await cloud(new Float32Array(n), 1);
-    } catch (err) {
-      router.cloudFailed(err); // the edge serves from the start
-    }
-  }
-  return router;
-}
-
-/**
- * A stand-in for the version while only the cloud serves: the engine has the runtime (image
- * preparation works), no session.
- * @param {Located} located
- * @param {import('./prepare.js').StartedEngine} started
- * @param {string[]} warnings
- * @returns {Promise<Prepared>}
- */
-async function provisional(located, started, warnings) {
-  const runtime = await started.runtime;
-  return { engine: started.engine, target: located, manifest: JSON.parse(located.manifest), files: [], runtime, evicted: [], warnings,
-    session: { backend: 'cloud', adapter: null, skipped: [], cpuKernels: null, plan: null, planError: null, memory: { afterCreation: null, now: null },
-      thread: null },
-    phases: { downloadMs: 0, backendInitMs: 0, warmupMs: 0, totalMs: 0 } };
 }

@@ -3,9 +3,14 @@
  * Team-draft interleaving of two rankings (Radlinski, Kurup & Joachims 2008): each round a coin
  * decides which team picks first (the team with fewer picks always goes first); a team picks its
  * highest-ranked item not yet in the list. A pick credits the team that contributed the item.
- * The coin is seeded per call, so a list can be reproduced and tested.
+ * The coin is seeded per call, so a list can be reproduced and tested. `interleaveArms` is the
+ * handle's `interleave()`: both arms of the channel's interleave rule on one input.
  */
 import { fnv1a32 } from './bucketing.js';
+import { BurnEdgeError } from './errors.js';
+import { uuid } from './identity.js';
+
+/** @typedef {{ index: number, label: string, probability: number, arm: string }} InterleavedItem */
 
 /**
  * A small deterministic generator (mulberry32) from a string seed.
@@ -61,4 +66,45 @@ export function teamDraft(a, b, k, random, names) {
     }
   }
   return out;
+}
+
+/**
+ * One top-`k` list drawn by team draft from both arms of the channel's interleave rule, each
+ * run on `input` (the served version's arm on the served engine, the other on the pool's).
+ * @param {import('./model.js').Handle} h
+ * @param {Float32Array} input one sample
+ * @param {number} k
+ * @param {string | undefined} seed the coin's seed (default: fresh per call)
+ * @returns {Promise<InterleavedItem[]>}
+ */
+export async function interleaveArms(h, input, k, seed) {
+  const rule = h.pool?.interleaveRule;
+  if (!rule) {
+    throw new BurnEdgeError(`the channel has no interleave rule for alias "${h.o.alias}": start one ` +
+      '(burn-edge rollout interleave start) or use predict', { code: 'NO_INTERLEAVE' });
+  }
+  const slot = h.current;
+  /** @param {{ version: string }} arm @returns {Promise<Float32Array>} */
+  const run = async (arm) => {
+    if (arm.version === slot.info.version) return h.use(slot, { type: 'predict', input });
+    const prepared = h.pool?.prepared(arm.version);
+    if (!prepared) throw new BurnEdgeError(`version ${arm.version} is not prepared`, { code: 'NO_INTERLEAVE' });
+    return (await prepared).engine.call({ type: 'predict', input });
+  };
+  const [a, b] = await Promise.all([run(rule.arms[0]), run(rule.arms[1])]);
+  const classes = slot.classes || Math.min(a.length, b.length);
+  const id = uuid();
+  const drawn = teamDraft(ranking(a.subarray(0, classes)), ranking(b.subarray(0, classes)), k, seededRandom(seed ?? id),
+    [rule.arms[0].name, rule.arms[1].name]);
+  const list = drawn.map(({ item, team }) => ({ index: item, label: slot.labels[item] ?? String(item),
+    probability: (team === rule.arms[0].name ? a : b)[item], arm: team }));
+  // `feedback({ picked })` credits the arm that contributed the picked item (burn_edge.interleave).
+  h.credit = (picked) => {
+    const item = list.find((x) => x.index === picked);
+    if (!item) return null;
+    h.telemetry?.record('burn_edge.interleave', { 'burn_edge.rollout.rule': rule.key, 'burn_edge.interleave.winner': item.arm,
+      'burn_edge.prediction_id': id });
+    return item.arm;
+  };
+  return list;
 }

@@ -8,12 +8,11 @@
  * semver and every URL built stays inside the model folder, key or not. Manifests are immutable,
  * so a verified one in the cache (its signature checked again) is used without asking the
  * network; when the network fails everywhere, the last verified version of the model is the
- * answer, flagged as offline.
+ * answer, flagged as offline (offline.js, loaded only then).
  */
 import { BurnEdgeError, IntegrityError, NetworkError } from './errors.js';
 import { readAtMost } from './download.js';
 import { candidates, fetchFromMirrors, fetchWithStallTimeout } from './fetch.js';
-import { validateRollout } from './assign.js';
 import { verifySignature } from './signature.js';
 import { insideFolder, isSemver } from './urls.js';
 
@@ -31,9 +30,9 @@ import { insideFolder, isSemver } from './urls.js';
  * @typedef {{ manifestUrl: string, manifest: string, signature?: string, version?: string,
  *             served: { channel?: string, manifest: string }, offline: NetworkError | null,
  *             channel?: ResolvedChannel | null, assignment?: Assignment | null }} Located
- * @typedef {(channel: Channel, context: { offline: boolean, cached: string[] }) => Promise<Assignment | null>} Select
- *   The select stage: the version to serve from a verified channel; null offline when what it
- *   would assign is not cached (then the last good version serves).
+ * @typedef {(channel: Channel) => Promise<Assignment>} Select
+ *   The select stage: the version to serve from a verified channel (offline.js keeps it to the
+ *   versions cached).
  *   `served` says where each came from: the URL of the mirror that answered, or `'cache'`.
  *   `signature` is the manifest's `.sig` text, kept with it in the cache (when a key was pinned).
  */
@@ -69,22 +68,6 @@ export async function trustedRecord(trust, record) {
   } catch {
     return false;
   }
-}
-
-/**
- * A cached version to serve instead of the one asked for: the last used under the same alias
- * (stable vs canary), else the newest; with a key, only one whose signature verifies.
- * @param {Store} store
- * @param {string} folder
- * @param {{ alias: string, trust: TrustKey | null }} o
- * @param {string} [except] a manifest URL not to pick (the one that failed)
- * @returns {Promise<VersionRecord | null>}
- */
-export async function lastGood(store, folder, o, except) {
-  const known = (await store.versions(folder)).filter((v) => v.manifestUrl !== except);
-  const ordered = [...known.filter((v) => v.alias === o.alias), ...known.filter((v) => v.alias !== o.alias)];
-  for (const record of ordered) if (await trustedRecord(o.trust, record)) return record;
-  return null;
 }
 
 /** @param {string} url */
@@ -152,12 +135,13 @@ async function fetchSigned(url, folder, o, kind, what, check, init) {
 
 /**
  * Parses and checks a channel's text: JSON, a schema version this loader reads (1, or 2 with a
- * `rollout` section), and a valid rollout section (ChannelError otherwise).
+ * `rollout` section), and a valid rollout section (ChannelError otherwise; the rules' code,
+ * `assign.js`, is loaded only for a channel that has one).
  * @param {string} text
  * @param {string} url for messages
- * @returns {Channel}
+ * @returns {Promise<Channel>}
  */
-export function parseChannel(text, url) {
+export async function parseChannel(text, url) {
   const channel = JSON.parse(text);
   if (channel?.schemaVersion !== 1 && channel?.schemaVersion !== 2) {
     throw new BurnEdgeError(`${url} has schemaVersion ${channel?.schemaVersion}, which this loader does not ` +
@@ -166,7 +150,7 @@ export function parseChannel(text, url) {
   if (typeof channel.aliases !== 'object' || channel.aliases === null) {
     throw new BurnEdgeError(`${url} has no aliases object`, { code: 'INVALID_CHANNEL' });
   }
-  validateRollout(channel);
+  if (channel.rollout !== undefined) (await import('./assign.js')).validateRollout(channel);
   return channel;
 }
 
@@ -193,47 +177,12 @@ export async function resolveChannel(o, store, init) {
       }
       return parsed;
     }, init);
-  const parsed = parseChannel(text, channelUrl);
+  const parsed = await parseChannel(text, channelUrl);
   if (o.trust && typeof channel.updatedAt === 'string') {
     await store.rememberChannel(folder, channel.updatedAt).catch(() => {});
   }
   await store.rememberChannelText(folder, { text, signature }).catch(() => {});
   return { channel: parsed, text, signature, url, etag };
-}
-
-/**
- * The last verified channel from the cache (its signature checked again under a key); null
- * when there is none or it no longer verifies or parses.
- * @param {Store} store
- * @param {string} folder
- * @param {TrustKey | null} trust
- * @returns {Promise<ResolvedChannel | null>}
- */
-export async function cachedChannel(store, folder, trust) {
-  const cached = (await store.index(folder)).channel;
-  if (!cached) return null;
-  try {
-    if (trust) {
-      await verifySignature(trust, 'channel', new TextEncoder().encode(cached.text), cached.signature ?? null,
-        { file: 'channel.json', url: 'the cache' });
-    }
-    return { channel: parseChannel(cached.text, 'the cached channel'), text: cached.text, signature: cached.signature, url: 'cache', etag: null };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Versions of the model whose manifest is cached (and trusted under the key); their files were
- * verified and cached when they were recorded.
- * @param {Store} store
- * @param {string} folder
- * @param {TrustKey | null} trust
- */
-export async function cachedVersions(store, folder, trust) {
-  const out = [];
-  for (const record of await store.versions(folder)) if (await trustedRecord(trust, record)) out.push(record);
-  return out;
 }
 
 /**
@@ -243,19 +192,8 @@ export async function cachedVersions(store, folder, trust) {
  * @returns {Promise<Located>}
  */
 export async function locate(o, store, select) {
-  const folder = modelFolder(o);
-  /** @param {NetworkError} err */
-  const offline = async (err) => {
-    // Offline: assign from the last verified channel, but only to a version already cached.
-    const channel = o.channelUrl && select ? await cachedChannel(store, folder, o.trust) : null;
-    const records = await cachedVersions(store, folder, o.trust);
-    const assignment = channel && select ? await select(channel.channel, { offline: true, cached: records.map((r) => r.version) }) : null;
-    const pick = (assignment && records.find((r) => r.version === assignment.version)) || await lastGood(store, folder, o);
-    if (!pick) throw err;
-    return { manifestUrl: pick.manifestUrl, manifest: pick.manifest, signature: pick.signature, version: pick.version,
-      served: { channel: o.channelUrl && 'cache', manifest: 'cache' }, offline: err, channel,
-      assignment: assignment && assignment.version === pick.version ? assignment : null };
-  };
+  // Offline (no mirror answers): the last verified version, from the cache (offline.js).
+  const offline = async (/** @type {NetworkError} */ err) => (await import('./offline.js')).locateOffline(o, store, select, err);
   if (!o.channelUrl) return locateManifest(o, store, {}, offline);
   /** @type {ResolvedChannel} */
   let resolved;
@@ -265,9 +203,7 @@ export async function locate(o, store, select) {
     if (err instanceof NetworkError) return offline(err);
     throw err;
   }
-  const assignment = select
-    ? await select(resolved.channel, { offline: false, cached: [] })
-    : null;
+  const assignment = select ? await select(resolved.channel) : null;
   const version = assignment?.version ?? aliasVersion(resolved.channel, o.alias, o.channelUrl);
   const located = await locateManifest(o, store, { version, modelName: resolved.channel.name, channelServed: resolved.url }, offline);
   return { ...located, channel: resolved, assignment: located.offline ? null : assignment };

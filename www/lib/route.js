@@ -7,7 +7,10 @@
  * and warms up, then the edge; the cloud stays when the edge's warm-up is over the budget or
  * it ran out of memory; the edge takes over (or is waited for) while the cloud is unreachable.
  */
-import { BurnEdgeError, QuotaError } from './errors.js';
+import { inputLength } from './batch.js';
+import { BurnEdgeError, CloudUnavailableError, errorMessage, QuotaError } from './errors.js';
+import { uuid } from './identity.js';
+import { DISPOSED, slotAttributes } from './model.js';
 
 /**
  * @typedef {'auto' | 'edge' | 'cloud'} RouteMode
@@ -35,14 +38,7 @@ const CLOUD_RETRY_MS = 30_000;
 /** A cloud request that takes longer than this counts as unreachable. */
 const CLOUD_TIMEOUT_MS = 15_000;
 
-/** The cloud could not be reached or could not answer (network, timeout, 5xx, 429): the edge may serve. */
-export class CloudUnavailableError extends BurnEdgeError {
-  /** @param {string} message */
-  constructor(message) {
-    super(message, { code: 'CLOUD_UNAVAILABLE' });
-    this.name = 'CloudUnavailableError';
-  }
-}
+export { CloudUnavailableError };
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -75,7 +71,7 @@ export function cloudClient(cloud, model, version) {
         signal: AbortSignal.timeout(CLOUD_TIMEOUT_MS),
       });
     } catch (err) {
-      throw new CloudUnavailableError(`the cloud at ${base.origin} is unreachable: ${err instanceof Error ? err.message : err}`);
+      throw new CloudUnavailableError(`the cloud at ${base.origin} is unreachable: ${errorMessage(err)}`);
     }
     /** @type {any} */
     const json = await response.json().catch(() => null);
@@ -103,9 +99,6 @@ function outOfMemory(err) {
   const e = /** @type {any} */ (err);
   return err instanceof RangeError || /out of memory|memory access out of bounds|allocat|Array buffer allocation/i.test(String(e?.message ?? err));
 }
-
-/** @param {unknown} err */
-const words = (err) => (err instanceof Error ? err.message : String(err));
 
 /**
  * The routing state of one model handle.
@@ -160,7 +153,7 @@ export function createRouter({ mode, budgetMs, cloud }) {
     edgeFailed(err) {
       edgeError = err;
       if (mode === 'auto') {
-        set('cloud', outOfMemory(err) ? `the edge ran out of memory (${words(err)})` : `the edge could not load (${words(err)})`);
+        set('cloud', outOfMemory(err) ? `the edge ran out of memory (${errorMessage(err)})` : `the edge could not load (${errorMessage(err)})`);
       }
       for (const w of waiting) w.reject(err);
       waiting = [];
@@ -168,12 +161,12 @@ export function createRouter({ mode, budgetMs, cloud }) {
     /** The cloud failed with `err`: the edge serves (or is waited for) for a while. @param {unknown} err */
     cloudFailed(err) {
       cloudDownUntil = Date.now() + CLOUD_RETRY_MS;
-      if (mode === 'auto' && !edgeError) set('edge', `the cloud is unreachable (${words(err)})${edgeReady ? '' : '; waiting for the edge'}`);
+      if (mode === 'auto' && !edgeError) set('edge', `the cloud is unreachable (${errorMessage(err)})${edgeReady ? '' : '; waiting for the edge'}`);
     },
     /** A prediction on the edge failed for lack of memory: the cloud takes the next ones. @param {unknown} err */
     edgeOutOfMemory(err) {
       if (mode !== 'auto' || !outOfMemory(err) || !cloud || Date.now() < cloudDownUntil) return false;
-      set('cloud', `the edge ran out of memory (${words(err)})`);
+      set('cloud', `the edge ran out of memory (${errorMessage(err)})`);
       return true;
     },
     /** Resolves once the edge can serve; rejects when it failed. @returns {Promise<void>} */
@@ -189,3 +182,116 @@ export function createRouter({ mode, budgetMs, cloud }) {
 }
 
 /** @typedef {ReturnType<typeof createRouter>} Router */
+
+/**
+ * The router for `route: 'cloud' | 'auto'`; with 'auto' the cloud is asked once (a zero input)
+ * so the handle comes early only when it answers.
+ * @param {{ route?: RouteMode, cloud?: CloudOptions, cloudBudgetMs?: number }} o loadModel's options
+ * @param {import('./locate.js').Located} located
+ */
+async function routeFor(o, located) {
+  const manifest = JSON.parse(located.manifest);
+  if (!o.cloud?.url) throw new BurnEdgeError(`route "${o.route}" needs cloud: { url, key }`, { code: 'NO_CLOUD' });
+  const cloud = cloudClient(o.cloud, String(manifest.name), String(manifest.version));
+  const router = createRouter({ mode: /** @type {'auto' | 'cloud'} */ (o.route), budgetMs: o.cloudBudgetMs ?? 1000, cloud });
+  const n = inputLength(manifest);
+  if (o.route === 'auto') {
+    try {
+      if (!n) throw new CloudUnavailableError('the manifest has no input shape to probe the cloud with');
+      await cloud(new Float32Array(n), 1);
+    } catch (err) {
+      router.cloudFailed(err); // the edge serves from the start
+    }
+  }
+  return router;
+}
+
+/**
+ * The start of a load with a route to the cloud (`route: 'cloud' | 'auto'`): its router, and
+ * when the cloud serves first, a stand-in for the version (the engine has the runtime, so image
+ * preparation works; no session) while the edge prepares behind it under 'auto' (`edgeWork`).
+ * Without `prepared` the edge prepares first, as with route 'edge'.
+ * @param {Parameters<typeof routeFor>[0]} o
+ * @param {import('./locate.js').Located} located
+ * @param {() => import('./prepare.js').StartedEngine} engine the load's engine (started on the CPU build if none yet)
+ * @param {(l: import('./locate.js').Located) => Promise<Prepared>} prepareEdge
+ * @param {string[]} warnings
+ * @returns {Promise<{ router: Router, prepared?: Prepared, edgeWork?: Promise<Prepared> }>}
+ */
+export async function routeLoad(o, located, engine, prepareEdge, warnings) {
+  const router = await routeFor(o, located);
+  if (router.pick() !== 'cloud') return { router };
+  const started = engine();
+  const edgeWork = o.route === 'auto' ? prepareEdge(located) : undefined;
+  edgeWork?.catch(() => {});
+  const runtime = await started.runtime;
+  return { router, edgeWork, prepared: { engine: started.engine, target: located, manifest: JSON.parse(located.manifest), files: [], runtime,
+    evicted: [], warnings, session: { backend: 'cloud', adapter: null, skipped: [], cpuKernels: null, plan: null, planError: null,
+      memory: { afterCreation: null, now: null }, thread: null },
+    phases: { downloadMs: 0, backendInitMs: 0, warmupMs: 0, totalMs: 0 } } };
+}
+
+/** @typedef {import('./prepare.js').Prepared} Prepared */
+
+/**
+ * One prediction of the handle `h` on the server (`route` cloud); an unreachable cloud under
+ * `route: 'auto'` hands it to the edge.
+ * @param {import('./model.js').Handle} h
+ * @param {Float32Array} input
+ * @returns {Promise<Float32Array>}
+ */
+export async function predictCloud(h, input) {
+  const r = /** @type {Router} */ (h.router);
+  const { telemetry } = h;
+  const slot = h.current;
+  const n = inputLength(slot.prepared.manifest);
+  if (n && input.length % n !== 0) throw new TypeError(`predict: ${input.length} values are not a whole number of inputs of ${n}`);
+  const t = performance.now();
+  /** @type {Float32Array} */
+  let probs;
+  try {
+    ({ probs } = await r.cloud(input, n ? input.length / n : 1));
+  } catch (err) {
+    if (err instanceof CloudUnavailableError && r.mode === 'auto') {
+      r.cloudFailed(err);
+      if (r.pick() === 'edge') return h.predict(input);
+    }
+    telemetry?.record('burn_edge.error', { ...h.events.errorAttributes(err), ...slotAttributes(slot) });
+    throw err;
+  }
+  try {
+    const id = uuid();
+    h.lastPredictionId = telemetry ? id : h.lastPredictionId;
+    telemetry?.record('burn_edge.inference', { ...h.events.inferenceAttributes(probs, slot.classes || probs.length, performance.now() - t, id),
+      ...slotAttributes(slot), 'burn_edge.backend': 'cpu', 'burn_edge.route': 'cloud' });
+  } catch { /* telemetry never fails a prediction */ }
+  return probs;
+}
+
+/**
+ * Swaps the edge's slot into the handle `h` once the edge is ready (it prepared behind the cloud).
+ * @param {import('./model.js').Handle} h
+ * @param {Promise<import('./model.js').Slot>} edge
+ */
+export function adoptEdge(h, edge) {
+  const { router } = h;
+  edge.then((slot) => {
+    if (h.disposed) {
+      slot.prepared.engine.close(DISPOSED);
+      return;
+    }
+    const old = h.current;
+    h.current = slot;
+    // The stand-in's engine is the edge's when the edge prepared on it: only another one closes.
+    if (old.prepared.engine !== slot.prepared.engine) {
+      old.retired = true;
+      if (old.inflight === 0) old.prepared.engine.close('the edge is ready');
+    }
+    h.loader.setContext(h.current);
+    router?.edgeReady(slot.prepared.phases.warmupMs);
+    h.configure();
+  }, (err) => {
+    router?.edgeFailed(err);
+    h.telemetry?.record('burn_edge.error', { ...h.events.errorAttributes(err), ...slotAttributes(h.current) });
+  });
+}

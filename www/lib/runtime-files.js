@@ -1,15 +1,28 @@
 /**
  * @module runtime-files
- * Fetches the wasm runtime (wasm-bindgen glue + module) network-first with a cache fallback,
- * so an updated runtime is picked up online and the last one still starts offline. Glue and
- * module come from the same place: a fresh glue with a stale module would not link. Of the CPU
- * build's two runtimes the browser gets the relaxed-SIMD one where it validates.
+ * Fetches the wasm runtime: the wasm module network-first with a cache fallback, so an updated
+ * runtime is picked up online and the last one still starts offline, and its wasm-bindgen glue.
+ * Of the CPU build's two runtimes the browser gets the relaxed-SIMD one where it validates.
  *
  * Both files run in the page's origin, so both are verified against SHA-256 hashes pinned in
  * the package (`pkg/<build>/integrity.json`, written by scripts/runtime-integrity.mjs at build
- * time) before use and before caching, and cached copies again when read. The pins are found
- * relative to this module, never under `runtimeBase`: a CDN that serves the runtime cannot
- * also vouch for it.
+ * time) before use and before caching, and the cached module again when read. The pins are
+ * found relative to this module, never under `runtimeBase`: a CDN that serves the runtime
+ * cannot also vouch for it.
+ *
+ * Verified before use under a strict Content-Security-Policy (`script-src 'self'`, no `blob:`,
+ * no `eval`): the wasm is compiled from the very bytes that were hashed, so nothing can change
+ * in between. JavaScript cannot be run from verified bytes under that policy, only imported by
+ * URL, and a server can tell a `fetch` from a module import (`Sec-Fetch-Dest`) and answer them
+ * differently. So the glue is never taken from `runtimeBase` (an untrusted CDN could pass the
+ * check and then serve other code to the import): it is the package's own file, imported from
+ * where the package's modules are (`'self'` allows it), trusted exactly as far as `worker.js`
+ * that imports it. Its bytes are still checked against the pin before the import, which refuses
+ * a package folder whose glue is not the one built with its wasm (tampered, or half updated).
+ * Online a tampered network copy is refused outright; a verified one is cached, so an offline
+ * start checks that copy again and the app's service worker answers the import from it (sw.js
+ * imports the cached glue first). `runtimeBase` moves the wasm,
+ * the big file, which is what a CDN is for.
  *
  * The package's own files are named by literal `new URL('…', import.meta.url)` expressions, the
  * one form bundlers (Vite, webpack 5, Parcel) find, emit and rename: a URL built from a variable
@@ -23,8 +36,8 @@ import { moduleFiles } from './wasm-module.js';
 const CACHE_NAME = 'burn-edge-runtime-v1';
 
 /**
- * @typedef {{ build: 'cpu' | 'webgpu', glue: string, glueUrl: string, wasm: ArrayBuffer,
- *             source: 'network' | 'cache' }} RuntimeFiles
+ * @typedef {{ build: 'cpu' | 'webgpu', glueUrl: string, wasm: ArrayBuffer, source: 'network' | 'cache' }} RuntimeFiles
+ *   `glueUrl`: the verified glue, to import; `source`: where the wasm came from
  * @typedef {{ sha256: string, size: number }} Pin
  */
 
@@ -75,8 +88,8 @@ async function pinnedHashes(build, cache) {
 }
 
 /**
- * @param {string | undefined} runtimeBase URL of the folder holding `cpu/` and `webgpu/`;
- *   undefined: the package's own files
+ * @param {string | undefined} runtimeBase URL of the folder holding `cpu/` and `webgpu/` wasm
+ *   modules; undefined: the package's own
  * @param {'cpu' | 'webgpu'} build
  * @param {{ retries: number, retryDelay: number, stallTimeout?: number }} options
  * @returns {Promise<RuntimeFiles>}
@@ -85,13 +98,14 @@ export async function loadRuntimeFiles(runtimeBase, build, { retries, retryDelay
   const files = moduleFiles(build);
   const own = packaged(build);
   const base = runtimeBase && new URL(`${build}/`, runtimeBase.endsWith('/') ? runtimeBase : `${runtimeBase}/`);
-  const glueUrl = (base ? new URL(files.glue, base) : own[files.glue]).href;
+  const glueUrl = own[files.glue].href;
   const wasmUrl = (base ? new URL(files.wasm, base) : own[files.wasm]).href;
   /** @type {Cache | null} */
   const cache = await caches.open(CACHE_NAME).catch(() => null);
   const pins = await pinnedHashes(build, cache);
   /** @type {RequestInit} */
   const init = { cache: 'no-cache' }; // revalidate: the runtime files are not content-addressed
+  const options = { retries, retryDelay, init, stallTimeout };
 
   /**
    * A runtime file's bytes, read no further than its pinned size and checked against its hash.
@@ -111,46 +125,50 @@ export async function loadRuntimeFiles(runtimeBase, build, { retries, retryDelay
     }
     return bytes;
   };
-  /** @param {Uint8Array} glue @param {Uint8Array} wasm @param {'network' | 'cache'} source */
-  const result = (glue, wasm, source) => ({ build, glue: new TextDecoder().decode(glue), glueUrl,
-    wasm: /** @type {ArrayBuffer} */ (wasm.buffer), source });
-  /** Stores verified bytes only. @param {Uint8Array} glue @param {Uint8Array} wasm */
-  const store = (glue, wasm) => Promise.all([
-    cache?.put(glueUrl, new Response(/** @type {Uint8Array<ArrayBuffer>} */ (glue), { headers: { 'content-type': 'text/javascript' } })),
-    cache?.put(wasmUrl, new Response(/** @type {Uint8Array<ArrayBuffer>} */ (wasm), { headers: { 'content-type': 'application/wasm' } })),
-  ]).catch(() => {});
+  // The glue is imported by its URL, so a tampered copy on the network is refused outright
+  // (there is no other copy to import online). A verified one is cached: offline, the loader
+  // checks that copy again and the service worker answers the import from it (sw.js).
+  const [glue, wasm] = await Promise.all([loadVerified(glueUrl, files.glue, false), loadVerified(wasmUrl, files.wasm, true)]);
+  for (const [url, file, type] of /** @type {const} */ ([[glueUrl, glue, 'text/javascript'], [wasmUrl, wasm, 'application/wasm']])) {
+    if (file.source === 'network') {
+      await cache?.put(url, new Response(/** @type {Uint8Array<ArrayBuffer>} */ (file.bytes), { headers: { 'content-type': type } })).catch(() => {});
+    }
+  }
+  return { build, glueUrl, wasm: /** @type {ArrayBuffer} */ (wasm.bytes.buffer), source: wasm.source };
 
-  /** @type {IntegrityError | null} */
-  let tampered = null;
-  const fresh = await Promise.all([fetchWithStallTimeout(glueUrl, init, stallTimeout), fetchWithStallTimeout(wasmUrl, init, stallTimeout)])
-    .catch(() => null);
-  if (fresh && fresh.every((r) => r.ok)) {
-    try {
-      const [glue, wasm] = await Promise.all([verified(fresh[0], files.glue, glueUrl), verified(fresh[1], files.wasm, wasmUrl)]);
-      await store(glue, wasm);
-      return result(glue, wasm, 'network');
-    } catch (err) {
-      if (!(err instanceof IntegrityError)) throw err;
-      tampered = err; // the verified copy in the cache, if any, still serves
+  /**
+   * A verified runtime file: network first, else the verified cached copy, else retried
+   * downloads. `tamperedFalls` lets a tampered network copy fall back to the cache (the wasm is
+   * compiled from the bytes checked); the glue is imported by URL, so its tampered copy is refused.
+   * @param {string} url
+   * @param {string} name
+   * @param {boolean} tamperedFalls
+   */
+  async function loadVerified(url, name, tamperedFalls) {
+    /** @type {IntegrityError | null} */
+    let tampered = null;
+    const fresh = await fetchWithStallTimeout(url, init, stallTimeout).catch(() => null);
+    if (fresh?.ok) {
+      try {
+        return { bytes: await verified(fresh, name, url), source: /** @type {const} */ ('network') };
+      } catch (err) {
+        if (!tamperedFalls || !(err instanceof IntegrityError)) throw err;
+        tampered = err; // the verified copy in the cache, if any, still serves
+      }
     }
-  }
-  const cached = await Promise.all([glueUrl, wasmUrl].map((url) => cache?.match(url, { ignoreVary: true })));
-  if (cached[0] && cached[1]) {
-    try {
-      const [glue, wasm] = await Promise.all([verified(cached[0], files.glue, 'the cache'), verified(cached[1], files.wasm, 'the cache')]);
-      return result(glue, wasm, 'cache');
-    } catch {
-      // Storage rot, or a runtime cached by an older package: drop it and fetch again.
-      await Promise.all([cache?.delete(glueUrl), cache?.delete(wasmUrl)]).catch(() => {});
+    const cached = await cache?.match(url, { ignoreVary: true });
+    if (cached) {
+      try {
+        return { bytes: await verified(cached, name, 'the cache'), source: /** @type {const} */ ('cache') };
+      } catch {
+        // Storage rot, or a runtime cached by an older package: drop it and fetch again.
+        await cache?.delete(url).catch(() => {});
+      }
     }
+    if (tampered) throw tampered;
+    // Nothing cached: a transient failure deserves the usual retries before giving up.
+    const bytes = (await fetchFromMirrors([url], { ...options, what: `the runtime ${url}`,
+      consume: (r) => verified(r, name, url) })).value;
+    return { bytes, source: /** @type {const} */ ('network') };
   }
-  if (tampered) throw tampered;
-  // Nothing cached: a transient failure deserves the usual retries before giving up.
-  const options = { retries, retryDelay, init, stallTimeout };
-  const [glue, wasm] = await Promise.all([
-    fetchFromMirrors([glueUrl], { ...options, what: `the runtime ${glueUrl}`, consume: (r) => verified(r, files.glue, glueUrl) }),
-    fetchFromMirrors([wasmUrl], { ...options, what: `the runtime ${wasmUrl}`, consume: (r) => verified(r, files.wasm, wasmUrl) }),
-  ]);
-  await store(glue.value, wasm.value);
-  return result(glue.value, wasm.value, 'network');
 }

@@ -2,21 +2,42 @@
  * @module select
  * The loader's select stage: from a verified channel, the unit (the page's `id`, else the
  * anonymous install id), its attributes, the developer pin and the assignments stored for this
- * model, the Assignment to serve (`assign.js`). New assignments are stored (reloads stay
- * sticky) and reported once as `burn_edge.exposure` when they first serve. Offline, only a
- * version already cached is assigned; otherwise the assignment served last, if cached.
+ * model, the Assignment to serve. A plain channel (no `rollout` section) serves its alias's
+ * version; the rules' code (`select-rules.js` over `assign.js`) is loaded only for a channel with
+ * a `rollout` section or a pin. New assignments are stored (reloads are sticky) and reported
+ * once as `burn_edge.exposure` when they first serve. (Offline, offline.js keeps the assignment to
+ * a version already cached.)
  */
-import { assign, pinFromUrl, stickyKey } from './assign.js';
-
-/** Separates the unit id from the sticky key in the stored assignments' keys. */
-const UNIT = '\u0000';
+import { aliasVersion } from './locate.js';
 
 /**
  * @typedef {import('./assign.js').Assignment} Assignment
  * @typedef {import('./assign.js').Channel} Channel
- * @typedef {{ store: import('./store.js').Store, folder: string, alias: string, id: string | (() => string),
+ * @typedef {{ store: import('./store.js').Store, folder: string, alias: string, id?: string | (() => string | Promise<string>) | null,
  *             attributes?: Record<string, unknown>, pin?: string | null, pageUrl?: string }} SelectOptions
+ *   `id`: the unit; unset, the anonymous install id (identity.js), created only once a rule needs it
  */
+
+/**
+ * A developer pin from the page URL: `burn-edge-pin=1.1.0` or `burn-edge-pin=mnist@1.1.0`
+ * (which applies only to that model).
+ * @param {string | undefined} href
+ * @param {string | undefined} model the channel's name
+ * @returns {string | null}
+ */
+export function pinFromUrl(href, model) {
+  if (!href) return null;
+  let value;
+  try {
+    value = new URL(href).searchParams.get('burn-edge-pin');
+  } catch {
+    return null;
+  }
+  if (!value) return null;
+  const at = value.lastIndexOf('@');
+  if (at < 0) return value;
+  return value.slice(0, at) === model ? value.slice(at + 1) : null;
+}
 
 /**
  * The select function for `locate` and the re-checks, and `served` to record what serves.
@@ -24,41 +45,20 @@ const UNIT = '\u0000';
  */
 export function createSelector(o) {
   /**
-   * This unit's stored assignments: they are kept per unit id (`id` + UNIT + sticky key), so
-   * ids a page gives (several users of one browser) never share an arm.
-   * @param {import('./store.js').ModelIndex} index
-   * @returns {Record<string, string>}
+   * The rules' half, loaded for the first channel that has rules or a pin.
+   * @type {Promise<ReturnType<typeof import('./select-rules.js').createRules>> | null}
    */
-  const storedFor = (index) => {
-    const id = unitId();
-    return Object.fromEntries(Object.entries(index.assignments ?? {})
-      .filter(([k, v]) => k.startsWith(`${id}${UNIT}`) && typeof v === 'string').map(([k, v]) => [k.slice(id.length + 1), v]));
-  };
-  /** @type {string | null} */
-  let unit = typeof o.id === 'string' ? o.id : null;
-  // The install id is only created (in localStorage) once a rule needs it: a page without rules,
-  // or opted out of telemetry on a channel without rules, stores nothing.
-  const unitId = () => (unit ??= typeof o.id === 'function' ? o.id() : o.id);
-  /** @param {Channel} channel */
-  const needsUnit = (channel) => !channel.rollout?.kill && (channel.rollout?.rules ?? []).some((r) => r.alias === o.alias);
-  /** Sticky keys + arms reported by this page (where nothing can be stored, once per page). */
-  const reported = new Set();
+  let rules = null;
+  const ruling = () => (rules ??= import('./select-rules.js').then((m) => m.createRules(o)));
   /**
    * @param {Channel} channel
-   * @param {{ offline: boolean, cached: string[] }} context
-   * @returns {Promise<Assignment | null>}
+   * @returns {Promise<Assignment>}
    */
-  async function select(channel, { offline, cached }) {
-    const index = await o.store.index(o.folder);
+  async function select(channel) {
     const pin = o.pin ?? pinFromUrl(o.pageUrl, channel.name);
-    const ruled = !pin && needsUnit(channel);
-    const stored = ruled ? storedFor(index) : {};
-    const a = assign(channel, { alias: o.alias, id: ruled ? unitId() : null, attributes: o.attributes, now: Date.now(), stored, pin });
-    if (offline && !cached.includes(a.version)) {
-      const previous = /** @type {Assignment | undefined} */ (index.served?.[o.alias]);
-      return previous && typeof previous.version === 'string' && cached.includes(previous.version) ? previous : null;
-    }
-    return a;
+    return pin || channel.rollout ? (await ruling()).assign(channel, await o.store.index(o.folder), pin)
+      : { version: aliasVersion(channel, o.alias, 'the channel'), alias: o.alias, rule: null, kind: 'alias', arm: null, bucket: null,
+        bucketVersion: null };
   }
 
   /**
@@ -69,11 +69,9 @@ export function createSelector(o) {
    */
   async function served(a) {
     const index = await o.store.index(o.folder);
-    const key = a.rule !== null && a.arm !== null ? stickyKey({ key: a.rule, bucketVersion: a.bucketVersion ?? 0 }) : null;
-    const isNew = key !== null && storedFor(index)[key] !== a.arm && !reported.has(`${key}=${a.arm}`);
-    if (key) reported.add(`${key}=${a.arm}`);
-    await o.store.rememberAssignments(o.folder, key && a.arm ? { [`${unitId()}${UNIT}${key}`]: a.arm } : {}, o.alias, a).catch(() => {});
-    return isNew;
+    if (a.rule !== null && a.arm !== null) return (await ruling()).served(index, /** @type {Assignment & { rule: string, arm: string }} */ (a));
+    await o.store.rememberAssignments(o.folder, {}, o.alias, a).catch(() => {});
+    return false;
   }
 
   return { select, served };

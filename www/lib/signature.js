@@ -5,7 +5,7 @@
  * behind a domain separator naming the kind of file (`"burn-edge-signature-v1\n" + kind + "\n"`),
  * the same bytes `burn-edge publish` / `burn-edge sign` sign (crates/formats/src/signature.rs).
  */
-import { BurnEdgeError, IntegrityError } from './errors.js';
+import { BurnEdgeError, errorMessage, IntegrityError } from './errors.js';
 import { sha256Hex } from './download.js';
 
 /** @typedef {'channel' | 'manifest'} SignedKind */
@@ -46,7 +46,7 @@ export async function importPublicKey(publicKey) {
   try {
     key = await crypto.subtle.importKey('raw', /** @type {Uint8Array<ArrayBuffer>} */ (raw), { name: 'Ed25519' }, false, ['verify']);
   } catch (err) {
-    throw new BurnEdgeError(`this browser cannot verify Ed25519 signatures (${err instanceof Error ? err.message : err}); ` +
+    throw new BurnEdgeError(`this browser cannot verify Ed25519 signatures (${errorMessage(err)}); ` +
       'load without publicKey only where that risk is acceptable', { code: 'UNSUPPORTED_CRYPTO', cause: err });
   }
   return { key, keyId: (await sha256Hex(raw)).slice(0, 16) };

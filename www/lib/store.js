@@ -30,7 +30,8 @@ const key = (path) => new URL(KEY_PREFIX + path, self.location.origin).href;
 
 /** Cache key of a verified file. */
 export const fileKey = (/** @type {string} */ sha256) => key(`sha256/${sha256}`);
-const indexKey = (/** @type {string} */ model) => key(`models/${encodeURIComponent(model)}`);
+/** Cache key of a model's index entry (`''`: the prefix of them all). */
+export const indexKey = (/** @type {string} */ model) => key(`models/${encodeURIComponent(model)}`);
 
 export class Store {
   /** @param {Cache | null} cache null where the Cache API is missing (insecure context) */
@@ -186,15 +187,8 @@ export class Store {
       return { ...index, versions: kept };
     });
     if (evicted.length === 0 || !this.cache) return [];
-    const inUse = new Set(kept.flatMap((v) => v.files));
-    for (const request of await this.cache.keys()) {
-      if (!request.url.startsWith(key('models/')) || request.url === indexKey(model)) continue;
-      const other = await (await this.cache.match(request))?.json().catch(() => null);
-      for (const v of other?.versions ?? []) for (const f of v.files) inUse.add(f);
-    }
-    for (const sha of evicted.flatMap((v) => v.files)) {
-      if (!inUse.has(sha)) await this.cache.delete(fileKey(sha));
-    }
+    // Evicting is the rare case (a version past `keep`): its code comes by import().
+    await (await import('./evict.js')).deleteUnused(this.cache, model, kept, evicted);
     return evicted.map((v) => v.version);
   }
 }

@@ -13,10 +13,16 @@
  * class and its probability), the browser as name and major version and the OS as a family
  * (`privacy.js`), and every string with URLs cut to origin and path. The ingest key goes in the
  * `x-burn-edge-key` header; only `sendBeacon`, which cannot set headers, puts it in the URL.
+ * Given several collectors (`endpoint: [...]` or `endpoints`), a batch fails over from one to
+ * the next (`telemetry-endpoints.js`).
  * Importing this module touches no browser API, so Node can import it.
  */
+import { INSTALL_ID_KEY, installIdentity, uuid } from './identity.js';
 import { coarseBrowser, osFamily, scrubUrls } from './privacy.js';
+import { endpointPool, endpointUrls } from './telemetry-endpoints.js';
 import { openQueue } from './telemetry-queue.js';
+
+export { INSTALL_ID_KEY, installIdentity, uuid };
 
 /** @typedef {'string' | 'int' | 'double' | 'bool'} Kind */
 /** @typedef {Record<string, string | number | boolean | null | undefined>} Attributes */
@@ -74,21 +80,10 @@ export const RESOURCE_ATTRIBUTES = [['service.name', 'string', true], ['burn_edg
   ['user_agent.original', 'string', false], ['browser.platform', 'string', false]];
 
 export const SERVICE_NAME = 'burn-edge-web';
-export const INSTALL_ID_KEY = 'burn-edge.install-id';
 /** Above this a keepalive fetch is refused by browsers; sendBeacon takes over. */
 const KEEPALIVE_LIMIT = 64 * 1024;
 /** Strings sent are cut to this length (error messages can be long). */
 const MAX_STRING = 1024;
-
-/** A random v4 UUID, also outside secure contexts where `crypto.randomUUID` is missing. */
-export function uuid() {
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 /**
  * An OTLP `AnyValue` of the given kind, or null when the value does not fit it.
@@ -178,13 +173,16 @@ export function buildPayload(resource, records, scopeVersion) {
 // What the loader records, as pure functions of what it knows (so a test can check them).
 
 /**
- * `burn_edge.model.load` from `info()` and the loader's phase timings (ms).
+ * `burn_edge.model.load` from `info()` and the loader's phase timings (ms), with the backend
+ * chosen by measurement (backend-choice.js), if any, and where predictions go first.
  * @param {{ source?: string, files?: { source: string, size: number }[], loadMs?: number }} info
  * @param {{ manifestMs?: number, downloadMs?: number, wasmCompileMs?: number, backendInitMs?: number,
  *           readyMs: number }} phases
+ * @param {import('./backend-choice.js').BackendChoice} [choice]
+ * @param {'edge' | 'cloud'} [route]
  * @returns {Attributes}
  */
-export function loadAttributes(info, phases) {
+export function loadAttributes(info, phases, choice, route = 'edge') {
   const downloaded = (info.files ?? []).filter((f) => f.source === 'network');
   return {
     'burn_edge.load.source': info.source,
@@ -194,8 +192,24 @@ export function loadAttributes(info, phases) {
     'burn_edge.load.wasm_compile_ms': phases.wasmCompileMs,
     'burn_edge.load.backend_init_ms': phases.backendInitMs,
     'burn_edge.load.time_to_first_prediction_ms': phases.readyMs,
+    ...(choice ? {
+      'burn_edge.backend_choice.chosen': choice.chosen, 'burn_edge.backend_choice.reason': choice.reason,
+      'burn_edge.backend_choice.cpu_ms': choice.timings.cpu, 'burn_edge.backend_choice.webgpu_ms': choice.timings.webgpu,
+      'burn_edge.backend_choice.cached': choice.cached,
+    } : {}),
+    'burn_edge.route': route,
   };
 }
+
+/**
+ * The model context of events about the served slot (model.js), for `setModel`.
+ * @param {import('./model.js').Slot} s
+ * @param {string | null} alias
+ * @returns {ModelContext}
+ */
+export const slotContext = (s, alias) => ({ name: s.prepared.manifest.name, version: s.prepared.manifest.version,
+  backend: s.prepared.session.backend, variant: s.prepared.variant, role: 'served', alias,
+  rule: s.info.assignment?.rule ?? null, arm: s.info.assignment?.arm ?? null, runtimeVersion: s.prepared.runtime.version });
 
 /**
  * `burn_edge.backend.fallback` for each backend that `'auto'` skipped.
@@ -207,6 +221,24 @@ export function fallbackAttributes(info) {
     'burn_edge.fallback.from': s.backend, 'burn_edge.fallback.to': info.backend, 'burn_edge.fallback.reason': s.reason,
   }));
 }
+
+/**
+ * `burn_edge.device.lost`: a lost WebGPU device moved the session to the CPU build (worker-engine.js).
+ * @param {{ reason: string, replayed: number }} lost
+ * @returns {Attributes}
+ */
+export const deviceLostAttributes = (lost) => ({ 'burn_edge.device_lost.reason': lost.reason, 'burn_edge.device_lost.to': 'cpu',
+  'burn_edge.device_lost.replayed': lost.replayed });
+
+/**
+ * `burn_edge.exposure`: a rollout assignment (of a rule's arm) serves this install for the first time.
+ * @param {string} model the model's name
+ * @param {import('./assign.js').Assignment} a
+ * @returns {Attributes}
+ */
+export const exposureAttributes = (model, a) => ({ 'burn_edge.model.name': model, 'burn_edge.model.version': a.version,
+  'burn_edge.rollout.rule': a.rule, 'burn_edge.rollout.arm': a.arm, 'burn_edge.alias': a.alias, 'burn_edge.rollout.kind': a.kind,
+  'burn_edge.rollout.bucket': a.bucket, 'burn_edge.rollout.bucket_version': a.bucketVersion });
 
 /**
  * `burn_edge.inference` from the output probabilities (never the input).
@@ -244,9 +276,11 @@ export function errorAttributes(err) {
 }
 
 /**
- * @typedef {{ endpoint: string, key?: string, app?: string, sampleRate?: number, optOut?: boolean,
- *             honorGlobalPrivacyControl?: boolean, batchSize?: number, flushIntervalMs?: number,
- *             maxQueue?: number, runtimeVersion?: string, retryDelayMs?: number }} TelemetryOptions
+ * @typedef {string | URL} Endpoint
+ * @typedef {{ endpoint?: Endpoint | Endpoint[], endpoints?: Endpoint[], key?: string, app?: string, sampleRate?: number,
+ *             optOut?: boolean, honorGlobalPrivacyControl?: boolean, batchSize?: number, flushIntervalMs?: number,
+ *             maxQueue?: number, runtimeVersion?: string, retryDelayMs?: number, timeoutMs?: number,
+ *             retryPrimaryMs?: number }} TelemetryOptions
  * @typedef {{ name?: string, version?: string, variant?: string, role?: string, backend?: string,
  *             runtimeVersion?: string, alias?: string | null, rule?: string | null, arm?: string | null }} ModelContext
  *   `null` clears a field (a swap to a version no rule serves).
@@ -262,23 +296,6 @@ export const isTelemetry = (x) => typeof x === 'object' && x !== null && typeof 
 const debug = (err) => {
   try { console.debug('burn-edge telemetry:', err); } catch { /* nothing to do */ }
 };
-
-/**
- * The anonymous install id from localStorage, created on first use; per page when storage is
- * refused. Telemetry reports it, and rollout assignment hashes it (also without telemetry).
- */
-export function installIdentity() {
-  try {
-    let id = localStorage.getItem(INSTALL_ID_KEY);
-    if (!id) {
-      id = uuid();
-      localStorage.setItem(INSTALL_ID_KEY, id);
-    }
-    return id;
-  } catch {
-    return uuid();
-  }
-}
 
 /** @param {TelemetryOptions} o */
 function allowed(o) {
@@ -310,10 +327,13 @@ export function logsUrl(endpoint) {
 export function createTelemetry(options) {
   const given = /** @type {TelemetryOptions} */ (Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined)));
   const o = { sampleRate: 1, optOut: false, honorGlobalPrivacyControl: true, batchSize: 50, flushIntervalMs: 5000,
-    maxQueue: 1000, retryDelayMs: 1000, app: 'unknown', ...given };
+    maxQueue: 1000, retryDelayMs: 1000, timeoutMs: 10_000, retryPrimaryMs: 60_000, app: 'unknown', ...given };
   let enabled = false;
+  /** @type {URL[]} */
+  let urls = [];
   try {
-    enabled = Boolean(o.endpoint) && allowed(o);
+    urls = endpointUrls([...[o.endpoint ?? []].flat(), ...(o.endpoints ?? [])], logsUrl);
+    enabled = urls.length > 0 && allowed(o);
   } catch (err) {
     debug(err);
   }
@@ -333,10 +353,13 @@ export function createTelemetry(options) {
   let retryTimer;
   let pumping = false;
   const queue = openQueue({ maxRecords: o.maxQueue });
-  const url = logsUrl(o.endpoint);
+  const pool = endpointPool(urls.length, { retryPrimaryMs: o.retryPrimaryMs });
   // The key rides in the URL only where no header can: a beacon (URLs end up in logs).
-  const beaconUrl = new URL(url.href);
-  if (o.key) beaconUrl.searchParams.set('key', o.key);
+  const beaconUrls = urls.map((url) => {
+    const beacon = new URL(url.href);
+    if (o.key) beacon.searchParams.set('key', o.key);
+    return beacon;
+  });
 
   const nav = typeof navigator !== 'undefined' ? /** @type {any} */ (navigator) : undefined;
   const browser = coarseBrowser(nav);
@@ -345,11 +368,14 @@ export function createTelemetry(options) {
     app: o.app, runtimeVersion: model.runtimeVersion, installId, userAgent: browser, platform: os,
   }), records, model.runtimeVersion);
 
+  /** @typedef {{ outcome: 'sent' | 'drop' | 'block' } | { outcome: 'retry', afterMs?: number }} Outcome */
+
   /**
-   * Sends one batch. `keepalive` is for a page being hidden or closed.
+   * Sends one batch to the collectors in the pool's order, moving on from one that fails
+   * (`failover`) to the next. `keepalive` is for a page being hidden or closed.
    * @param {unknown} payload
    * @param {boolean} keepalive
-   * @returns {Promise<{ outcome: 'sent' | 'drop' | 'block' } | { outcome: 'retry', afterMs?: number }>}
+   * @returns {Promise<Outcome>}
    */
   async function send(payload, keepalive) {
     const text = JSON.stringify(payload);
@@ -357,21 +383,46 @@ export function createTelemetry(options) {
       try {
         // text/plain is CORS-safelisted: a beacon to a collector on another origin needs no
         // preflight (which beacons cannot make). The collector reads it as OTLP JSON all the same.
-        if (nav.sendBeacon(beaconUrl.href, new Blob([text], { type: 'text/plain;charset=UTF-8' }))) return { outcome: 'sent' };
+        const beacon = beaconUrls[pool.order()[0]];
+        if (nav.sendBeacon(beacon.href, new Blob([text], { type: 'text/plain;charset=UTF-8' }))) return { outcome: 'sent' };
       } catch (err) {
         debug(err);
       }
       return { outcome: 'retry' };
     }
+    /** @type {Outcome} */
+    let last = { outcome: 'retry' };
+    for (const index of pool.order()) {
+      const r = await sendTo(urls[index], text, keepalive);
+      if (r.outcome !== 'failover') {
+        if (r.outcome === 'sent') pool.succeeded(index);
+        return r;
+      }
+      pool.failed(index);
+      last = { outcome: 'retry', afterMs: r.afterMs };
+    }
+    return last;
+  }
+
+  /**
+   * One attempt at one collector: `failover` when it could not take the batch (unreachable,
+   * too slow, or a server error), so another one may.
+   * @param {URL} url
+   * @param {string} text
+   * @param {boolean} keepalive
+   * @returns {Promise<Outcome | { outcome: 'failover', afterMs?: number }>}
+   */
+  async function sendTo(url, text, keepalive) {
     /** @type {Record<string, string>} */
     const headers = { 'content-type': 'application/json' };
     if (o.key) headers['x-burn-edge-key'] = o.key;
+    const signal = typeof AbortSignal?.timeout === 'function' ? AbortSignal.timeout(o.timeoutMs) : undefined;
     let response;
     try {
-      response = await fetch(url.href, { method: 'POST', headers, body: text, keepalive, credentials: 'omit', mode: 'cors' });
+      response = await fetch(url.href, { method: 'POST', headers, body: text, keepalive, credentials: 'omit', mode: 'cors', signal });
     } catch (err) {
       debug(err);
-      return { outcome: 'retry' };
+      return { outcome: 'failover' };
     }
     const { status } = response;
     if (status >= 200 && status < 300) {
@@ -380,10 +431,9 @@ export function createTelemetry(options) {
     }
     response.body?.cancel().catch(() => {});
     if (status === 401 || status === 403) return { outcome: 'block' };
-    if (status === 429 || status === 503) {
-      return { outcome: 'retry', afterMs: retryAfterMs(response.headers.get('retry-after')) };
-    }
-    if (status >= 500) return { outcome: 'retry' };
+    // Too many requests from this client: another collector of the same fleet would say the same.
+    if (status === 429) return { outcome: 'retry', afterMs: retryAfterMs(response.headers.get('retry-after')) };
+    if (status >= 500) return { outcome: 'failover', afterMs: retryAfterMs(response.headers.get('retry-after')) };
     return { outcome: 'drop' }; // 400, 413 and other client errors: resending cannot help
   }
 

@@ -15,7 +15,7 @@
  * Keeping the runtime and weights costs one copy of each in the page; each (re)send transfers a
  * fresh copy, so nothing this side keeps is ever detached.
  */
-import { BurnEdgeError, revive } from './errors.js';
+import { BurnEdgeError, errorMessage, revive } from './errors.js';
 
 /**
  * @typedef {import('./host.js').Request} Request
@@ -23,7 +23,7 @@ import { BurnEdgeError, revive } from './errors.js';
  *             internal: boolean, sentIn: number }} Waiter `sentIn`: the generation of the worker it went to (-1: none yet)
  * @typedef {{ reason: string, restarts: number }} Restart
  * @typedef {{ at: string, reason: string, replayed: number }} DeviceLost
- * @typedef {{ glue: string, glueUrl: string, wasm: ArrayBuffer }} CpuRuntime
+ * @typedef {{ glueUrl: string, wasm: ArrayBuffer }} CpuRuntime
  * @typedef {{ maxRestarts?: number, windowMs?: number, onRestart?: (restart: Restart) => void,
  *             fallback?: () => Promise<CpuRuntime>, onDeviceLost?: (lost: DeviceLost) => void }} SupervisorOptions
  *   `fallback`: the CPU build's runtime files, for leaving a lost WebGPU device
@@ -35,7 +35,9 @@ export const LOSS_GRACE_MS = 250;
 
 /**
  * A module worker running `worker.js`. Where the package is served from another origin than
- * the page, `new Worker` refuses the URL; a same-origin blob that imports it works there.
+ * the page, `new Worker` refuses the URL; a same-origin blob that imports it works there. Only
+ * there: a page under a strict Content-Security-Policy (`worker-src 'self'`, no `blob:`)
+ * serves the package from its own origin, whose URL `new Worker` takes, so no blob is made.
  * @returns {Worker}
  */
 function spawnWorker() {
@@ -233,7 +235,7 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart, fal
     ready = (async () => {
       if (toCpu) {
         const rt = await /** @type {() => Promise<CpuRuntime>} */ (fallback)();
-        init = { type: 'init', glue: rt.glue, glueUrl: rt.glueUrl, wasm: rt.wasm };
+        init = { type: 'init', glueUrl: rt.glueUrl, wasm: rt.wasm };
         if (load?.type === 'load') load = { ...load, backend: 'cpu' };
       }
       await enqueue(init, true);
@@ -252,7 +254,7 @@ export function startWorker({ maxRestarts = 3, windowMs = 60_000, onRestart, fal
       if (gen !== generation) return;
       // The state that loaded before does not load again: nothing to retry on.
       failAll(new BurnEdgeError(`the inference worker crashed (${reason}) and could not be restored: ` +
-        `${err instanceof Error ? err.message : err}`, { code: CRASHED }));
+        `${errorMessage(err)}`, { code: CRASHED }));
     });
     try {
       onRestart?.({ reason, restarts });

@@ -16,9 +16,6 @@ use serde::Serialize;
 
 use crate::native_session::NativeModel;
 
-/// The input schema's `fit` of digits framed like MNIST (what the browser's `prepareDigit` does).
-const MNIST_DIGIT_FIT: &str = "mnist-digit";
-
 /// What `predict --batch` was asked to do.
 pub struct BatchArgs {
     pub input: PathBuf,
@@ -43,17 +40,11 @@ pub struct Summary {
     pub kernels: String,
 }
 
-/// How an image file becomes an example, as the browser's `prepareDigit` / `prepareImage`.
-enum Prep {
-    /// MNIST framing (`fit: "mnist-digit"`): the digit found, centred and scaled as MNIST's.
-    Digit,
-    Image(ImageSpec),
-}
-
 /// Where the examples come from.
 enum Source {
-    /// Image files, prepared batch by batch (a folder of photos does not fit in memory).
-    Images { files: Vec<PathBuf>, prep: Prep },
+    /// Image files, prepared batch by batch (a folder of photos does not fit in memory), as
+    /// the browser's `prepareImage` does (MNIST's `mnist-digit` framing included).
+    Images { files: Vec<PathBuf>, prep: ImageSpec },
     /// Examples already as values (IDX pixels / 255, or rows), with their names.
     Values { rows: Vec<Vec<f32>>, name: String },
 }
@@ -73,11 +64,7 @@ impl Source {
                 let path = &files[i];
                 let image = image::open(path).with_context(|| format!("{}: cannot decode image", path.display()))?.to_rgba8();
                 let (w, h) = (image.width() as usize, image.height() as usize);
-                let prepared = match prep {
-                    Prep::Digit => burn_edge_model::digit_from_rgba(image.as_raw(), w, h).map_err(anyhow::Error::from),
-                    Prep::Image(spec) => spec.prepare(image.as_raw(), w, h).map_err(anyhow::Error::from),
-                };
-                let values = prepared.with_context(|| format!("{}: cannot prepare image", path.display()))?;
+                let values = prep.prepare(image.as_raw(), w, h).with_context(|| format!("{}: cannot prepare image", path.display()))?;
                 Ok((values, path.display().to_string()))
             }
             Source::Values { rows, name } => Ok((rows[i].clone(), format!("{name}#{}", i + 1))),
@@ -98,14 +85,10 @@ fn is_idx(path: &Path) -> bool {
 fn source(input: &Path, model: &NativeModel) -> Result<Source> {
     let input_len = model.architecture.input_len();
     if input.is_dir() {
-        let Some(preprocessing) = &model.manifest.input.preprocessing else {
+        if model.manifest.input.preprocessing.is_none() {
             bail!("{} takes values, not images: pass a JSON or CSV file of rows", model.architecture.id());
-        };
-        let prep = if preprocessing.fit == MNIST_DIGIT_FIT {
-            Prep::Digit
-        } else {
-            Prep::Image(ImageSpec::from_schema(&model.manifest.input).context("the manifest's input schema")?)
-        };
+        }
+        let prep = ImageSpec::from_schema(&model.manifest.input).context("the manifest's input schema")?;
         let mut files: Vec<PathBuf> = std::fs::read_dir(input)
             .with_context(|| format!("reading {}", input.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))

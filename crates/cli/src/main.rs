@@ -3,16 +3,22 @@
 
 mod batch_predict;
 mod collector;
+mod collector_args;
+mod compress;
 mod dataset;
 mod degrade;
 mod evaluate;
+#[cfg(feature = "onnx")]
 mod export_onnx;
 #[cfg(test)]
 mod fuzz_support;
 mod idx;
+#[cfg(feature = "onnx")]
 mod import_onnx;
 mod mnist_release;
+mod model_catalog;
 mod native_session;
+mod page_policy;
 mod predict;
 mod predict_api;
 mod publish;
@@ -138,6 +144,9 @@ enum Command {
         #[arg(long, env = "BURN_EDGE_SIGNING_KEY", value_name = "PATH")]
         signing_key: Option<PathBuf>,
     },
+    /// Publish compressed weights variants (int8, f16) of a published version as a new version,
+    /// each evaluated against the reference weights; a loader downloads only the one it selects.
+    Compress(compress::CompressArgs),
     /// Create an Ed25519 release-signing key: writes DIR/signing.key (mode 0600; never put it
     /// under models/) and DIR/signing.pub, and prints the public key for `loadModel({ publicKey })`.
     Keygen {
@@ -203,6 +212,8 @@ enum Command {
     /// Serve the demo page (www/), the wasm builds (pkg/), models/ and the telemetry collector
     /// on a local port.
     Serve(serve_args::ServeArgs),
+    /// Back up or restore the SQLite telemetry store.
+    Collector(collector_args::CollectorArgs),
 }
 
 fn main() -> Result<()> {
@@ -310,7 +321,7 @@ fn main() -> Result<()> {
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let manifest = spec_release::spec_manifest(&spec, &version, network.as_ref(), &bytes, &now, &device)?;
             manifest.validate().context("building the manifest")?;
-            let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now, key.as_ref())?;
+            let outcome = publish::publish(&models, &manifest, &[&bytes], &aliases, &now, key.as_ref())?;
             report_publish(&outcome, &manifest, bytes.len(), &aliases, key.as_ref());
         }
         Command::Publish { version, weights, name, aliases, models, data, spec: None, signing_key } => {
@@ -322,9 +333,10 @@ fn main() -> Result<()> {
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let manifest = mnist_release::mnist_manifest(&name, &version, &bytes, &accuracy, &now);
             manifest.validate().context("building the manifest")?;
-            let outcome = publish::publish(&models, &manifest, &bytes, &aliases, &now, key.as_ref())?;
+            let outcome = publish::publish(&models, &manifest, &[&bytes], &aliases, &now, key.as_ref())?;
             report_publish(&outcome, &manifest, bytes.len(), &aliases, key.as_ref());
         }
+        Command::Compress(args) => compress::print_table(&compress::run(&args)?),
         Command::Keygen { out } => {
             let key = signing::generate().context("reading the system's random source")?;
             let (private, public) = signing::write_keypair(&out, &key)?;
@@ -345,6 +357,7 @@ fn main() -> Result<()> {
                 verified.key_id
             );
         }
+        #[cfg(feature = "onnx")]
         Command::ImportOnnx { onnx, code, weights } => {
             let imported = import_onnx::import(&onnx, &code, &weights)?;
             println!(
@@ -355,16 +368,23 @@ fn main() -> Result<()> {
                 imported.weights.display()
             );
         }
+        #[cfg(feature = "onnx")]
         Command::ExportOnnx { weights, out } => {
             let (architecture, size) = export_onnx::export(&weights, &out)?;
             println!("exported {} ({architecture}) -> {} ({size} bytes)", weights.display(), out.display());
         }
+        #[cfg(not(feature = "onnx"))]
+        Command::ImportOnnx { .. } | Command::ExportOnnx { .. } => anyhow::bail!(
+            "this burn-edge was built without burn-onnx (`--no-default-features`, as `npm start` builds it first to \
+             serve sooner): build the full CLI with `cargo build -p burn-edge-cli`"
+        ),
         Command::Degrade { weights, out, noise, seed } => {
             degrade::degrade(&weights, &out, noise, seed)?;
             println!("wrote {} ({} with noise {noise} x each tensor's standard deviation, seed {seed})", out.display(), weights.display());
         }
         Command::Rollout(args) => rollout::run(args)?,
         Command::Serve(args) => serve_args::run(args)?,
+        Command::Collector(args) => collector_args::run(args)?,
     }
     Ok(())
 }

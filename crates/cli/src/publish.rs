@@ -67,35 +67,41 @@ pub fn weights_entry(weights: &[u8]) -> FileEntry {
         format: "burnpack".into(),
         variant: "f32".into(),
         dtype: "f32".into(),
+        requires: vec![],
+        evaluation: None,
     }
 }
 
-/// Publishes `manifest` (whose weights entry must describe `weights`) under `models_root`, then
-/// points `aliases` at it in the channel file; signs both with `key` when given.
+/// Publishes `manifest` under `models_root` with `files`, the bytes of its files in its order
+/// (the weights variants, the reference first), then points `aliases` at it in the channel file;
+/// signs both with `key` when given. The files are written before the manifest that names them.
 pub fn publish(
     models_root: &Path,
     manifest: &Manifest,
-    weights: &[u8],
+    files: &[&[u8]],
     aliases: &[String],
     now: &str,
     key: Option<&SigningKey>,
 ) -> Result<Outcome, PublishError> {
     let model_dir = models_root.join(&manifest.name);
-    let entry = manifest.weights().map_err(|source| PublishError::Format { path: model_dir.clone(), source })?;
-    assert_eq!(entry.sha256, sha256_hex(weights), "manifest must describe the weights it is published with");
+    manifest.weights().map_err(|source| PublishError::Format { path: model_dir.clone(), source })?;
+    assert_eq!(files.len(), manifest.files.len(), "one content per manifest file");
+    for (file, bytes) in manifest.files.iter().zip(files) {
+        assert_eq!(file.sha256, sha256_hex(bytes), "manifest must describe the files it is published with");
+    }
 
     let manifest_file = model_dir.join(manifest_path(&manifest.version));
     let outcome = match read_if_exists(&manifest_file)? {
         Some(existing_json) => {
             let existing =
                 Manifest::from_json(&existing_json).map_err(|source| PublishError::Format { path: manifest_file.clone(), source })?;
-            let existing_sha = existing.weights().map(|f| f.sha256.clone()).unwrap_or_default();
-            if existing_sha != entry.sha256 {
+            let shas = |m: &Manifest| m.files.iter().map(|f| f.sha256.as_str()).collect::<Vec<_>>().join(", ");
+            if shas(&existing) != shas(manifest) {
                 return Err(PublishError::VersionExists {
                     name: manifest.name.clone(),
                     version: manifest.version.clone(),
-                    existing: existing_sha,
-                    new: entry.sha256.clone(),
+                    existing: shas(&existing),
+                    new: shas(manifest),
                 });
             }
             if let Some(key) = key {
@@ -105,7 +111,9 @@ pub fn publish(
             Outcome::AlreadyPublished
         }
         None => {
-            write_content_file(&model_dir.join(content_path(&entry.sha256, "bpk")), weights, &entry.sha256)?;
+            for (file, bytes) in manifest.files.iter().zip(files) {
+                write_content_file(&model_dir.join(content_path(&file.sha256, "bpk")), bytes, &file.sha256)?;
+            }
             let json = manifest.to_json();
             // Signature first: a reader that finds the manifest finds it signed.
             if let Some(key) = key {

@@ -1,7 +1,8 @@
 //! `burn-edge serve`: the demo page (`www/`), the wasm builds (`pkg/`) and the model CDN
 //! (`models/`), served the way a CDN would: immutable caching for content-addressed files,
 //! revalidation (ETag) for the mutable channel files, Range requests, brotli/gzip, CORS, and
-//! cross-origin isolation for the demo so `performance.now()` keeps full resolution. A file
+//! cross-origin isolation for the demo so `performance.now()` keeps full resolution, and a strict
+//! Content-Security-Policy on every page (`page_policy.rs`). A file
 //! whose real path (symlinks resolved) leaves its folder is not served. A handler that panics
 //! answers 500 and the server goes on; every request has a deadline (`server.rs` adds the
 //! connection limits).
@@ -25,6 +26,7 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::page_policy::{with_policy, PagePolicy};
 use crate::publish::sha256_hex;
 use crate::server::ConnLimits;
 
@@ -220,6 +222,7 @@ pub async fn serve(
     addr: SocketAddr,
     collector: Router,
     options: ServeOptions,
+    policy: PagePolicy,
     dashboard_key: Option<&str>,
 ) -> Result<()> {
     if !root.join("pkg/cpu/burn_edge_bg.wasm").exists() {
@@ -232,7 +235,8 @@ pub async fn serve(
     let fragment = dashboard_key.map(|k| format!("#key={k}")).unwrap_or_default();
     // Two lines, no more: tests read these and close the pipe (a later print would fail).
     println!("telemetry collector: POST http://{local}/v1/logs (predictions: POST http://{local}/v1/predict/<model>); dashboard at http://{local}/dashboard.html{fragment}");
-    crate::server::run(listener, router(root, models, collector, options.request_timeout), options.connections).await;
+    let app = with_policy(router(root, models, collector, options.request_timeout), policy);
+    crate::server::run(listener, app, options.connections).await;
     Ok(())
 }
 
@@ -269,6 +273,21 @@ mod tests {
 
     async fn body(res: Response) -> Vec<u8> {
         axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_the_page_policy_the_ort_pages_theirs() {
+        let dir = fixture();
+        let policy = PagePolicy::new(&["https://cdn.example".into()]).unwrap();
+        let app = with_policy(router(dir.path(), &dir.path().join("models"), Router::new(), Duration::from_secs(30)), policy.clone());
+        for (path, status) in [("/", 200), ("/index.html", 200), ("/pkg/cpu/burn_edge_bg.wasm", 200), ("/missing.html", 404), ("/bench.html", 404)] {
+            let res = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(res.status(), status, "{path}");
+            assert_eq!(&res.headers()["content-security-policy"], policy.for_path(path), "{path}");
+        }
+        let csp = |path| policy.for_path(path).to_str().unwrap().to_string();
+        assert!(csp("/").contains("script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self' https://cdn.example;"));
+        assert!(csp("/bench.html").contains("'unsafe-eval'"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::collector::{self, App, CollectorConfig, Origin, OriginPolicy, RateConfig, DEMO_INGEST_KEY, DEMO_READ_KEY};
+use crate::page_policy::PagePolicy;
 use crate::predict_api::{self, PredictConfig};
 use crate::serve::ServeOptions;
 use crate::server::ConnLimits;
@@ -56,6 +57,11 @@ pub struct ServeArgs {
     /// for it alone (default: no CORS on the summary).
     #[arg(long, value_name = "ORIGIN", value_parser = parse_origin)]
     dashboard_origin: Option<Origin>,
+    /// An origin the pages may fetch from besides this server (repeatable): a model CDN, a
+    /// collector or a prediction server elsewhere, as scheme://host[:port] (port may be *).
+    /// Added to the Content-Security-Policy's connect-src, which is otherwise 'self'.
+    #[arg(long = "connect-src", value_name = "ORIGIN")]
+    connect_src: Vec<String>,
     /// Largest telemetry body accepted, after decompression, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
@@ -93,6 +99,13 @@ pub struct ServeArgs {
     /// Model versions POST /v1/predict keeps loaded (least recently used dropped first).
     #[arg(long, default_value_t = 4)]
     predict_cached_models: usize,
+    /// Delete telemetry events timed more than DAYS days ago (counted from the start of the
+    /// UTC day; SQLite rebuilds its rollups, ClickHouse runs a DELETE mutation). Default: keep all.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    retention_days: Option<u32>,
+    /// Seconds between retention passes (a pass with nothing to delete is one cheap query).
+    #[arg(long, default_value_t = 3600.0, value_parser = parse_secs, requires = "retention_days")]
+    retention_interval: f64,
 }
 
 fn parse_ingest_key(s: &str) -> Result<(String, String), String> {
@@ -164,6 +177,7 @@ fn settings(args: &ServeArgs) -> Result<(CollectorConfig, Option<String>)> {
 /// Runs `burn-edge serve` until interrupted.
 pub fn run(args: ServeArgs) -> Result<()> {
     let (config, dashboard_key) = settings(&args)?;
+    let policy = PagePolicy::new(&args.connect_src).context("--connect-src")?;
     let store: Arc<dyn collector::EventStore> = match &args.clickhouse {
         Some(url) => Arc::new(collector::ClickHouseStore::open(url).context("opening the ClickHouse telemetry store")?),
         None => {
@@ -180,12 +194,21 @@ pub fn run(args: ServeArgs) -> Result<()> {
         workers: args.predict_workers.unwrap_or(defaults.workers).max(1),
         cached_models: args.predict_cached_models.max(1),
     };
-    let routes = predict_api::routes(&config, predict, models.clone()).merge(collector::routes(config, store, models.clone()));
+    let routes = predict_api::routes(&config, predict, models.clone())
+        .merge(collector::routes(config, store.clone(), models.clone()))
+        .merge(crate::model_catalog::routes(models.clone()));
     let options = ServeOptions {
         connections: ConnLimits { header_timeout: Duration::from_secs_f64(args.header_timeout), max_connections: args.max_connections },
         request_timeout: Duration::from_secs_f64(args.request_timeout),
     };
-    tokio::runtime::Runtime::new()?.block_on(crate::serve::serve(&args.root, &models, args.addr, routes, options, dashboard_key.as_deref()))
+    let retention =
+        args.retention_days.map(|days| collector::Retention { days, interval: Duration::from_secs_f64(args.retention_interval) });
+    tokio::runtime::Runtime::new()?.block_on(async {
+        if let Some(retention) = retention {
+            collector::retention::spawn(store.clone(), retention);
+        }
+        crate::serve::serve(&args.root, &models, args.addr, routes, options, policy, dashboard_key.as_deref()).await
+    })
 }
 
 #[cfg(test)]

@@ -211,7 +211,7 @@ fn random_inputs(architecture: &dyn Architecture, prep: Option<&ImageSpec>, coun
 }
 
 /// SplitMix64: reproducible on every platform and version, unlike a library's default RNG.
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
     fn next(&mut self) -> u64 {
@@ -223,7 +223,7 @@ impl SplitMix {
     }
 
     /// In `(0, 1]`.
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
 

@@ -62,6 +62,26 @@ fn committed_weights_predict_the_sample_digits() {
     assert_eq!(stdout.lines().count(), 10);
 }
 
+/// The published MNIST release through its manifest (`fit: "mnist-digit"`), as any model is
+/// predicted: the sample digits get their labels.
+#[test]
+fn the_published_mnist_manifest_predicts_the_sample_digits() {
+    let digits = repo_root().join("../shared/datasets/digits");
+    let mut files: Vec<_> = std::fs::read_dir(&digits).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut args = vec!["predict", "--manifest", "models/mnist/1.0.0/manifest.json"];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    let o = burn_edge(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
+    for line in stdout.lines() {
+        let label = line.split("_label").nth(1).unwrap().chars().next().unwrap();
+        let top = line.split(": ").nth(1).unwrap().chars().next().unwrap();
+        assert_eq!(top, label, "{line}");
+    }
+}
+
 #[test]
 fn corrupt_weights_are_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();

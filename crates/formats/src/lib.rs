@@ -14,9 +14,11 @@ pub mod rollout;
 mod schema;
 pub mod signature;
 pub mod telemetry;
+pub mod variant;
 
 pub use channel::{content_path, manifest_path, Channel, CHANNEL_FILE, CHANNEL_SCHEMA_VERSION};
-pub use manifest::{ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats};
+pub use manifest::{ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats, VariantEvaluation};
+pub use variant::Preference;
 pub use rollout::{Assignment, AssignmentKind, Rollout, Rule, RuleKind, Unit};
 pub use schema::{channel_schema, manifest_schema, signature_schema};
 pub use signature::{signature_path, signed_message, Signature, SignedKind};
@@ -49,6 +51,14 @@ pub enum FormatError {
     RuntimeTooOld { model: String, required: String, runtime: String },
     #[error("model {model:?} has architecture {architecture:?}, which this runtime does not contain (it has: {available})")]
     UnsupportedArchitecture { model: String, architecture: String, available: String },
+    #[error("model {model:?} has no weights variant {variant:?} (it has: {available})")]
+    UnknownVariant { model: String, variant: String, available: String },
+    #[error("weights variant {variant:?} of {model:?} needs {missing}, which this device lacks")]
+    VariantNeeds { model: String, variant: String, missing: String },
+    #[error("no weights variant of {model:?} runs on this device (each needs one of: {needs})")]
+    NoRunnableVariant { model: String, needs: String },
+    #[error("{0:?} is not a variant preference (use smallest, fastest or accurate)")]
+    Preference(String),
     #[error("channel {channel:?} has no alias {alias:?} (it has: {available})")]
     UnknownAlias { channel: String, alias: String, available: String },
 }

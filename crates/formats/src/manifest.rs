@@ -47,10 +47,31 @@ pub struct FileEntry {
     pub size: u64,
     /// Container format, e.g. `burnpack`.
     pub format: String,
-    /// Variant name, e.g. `f32` (later `f16`, `int8`).
+    /// Variant name, unique among the version's weights files: `f32`, `f16`, `int8`, ...
     pub variant: String,
     /// Element type of the stored tensors.
     pub dtype: String,
+    /// What a device must have to run this variant (`relaxed-simd`, `shader-f16`, ...); empty:
+    /// every device. A loader never selects, nor downloads, a variant needing what it lacks
+    /// (or does not know).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    /// Held-out evaluation of this variant, when it is not the version's reference weights
+    /// (those are evaluated in the manifest's `metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<VariantEvaluation>,
+}
+
+/// How a compressed variant does on the version's evaluation set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantEvaluation {
+    /// Top-1 accuracy in `0..=1` on the labelled examples (the manifest's `metrics.dataset`).
+    pub accuracy: f64,
+    /// Fraction of examples whose top-1 class equals the reference weights' top-1 class.
+    pub agreement: f64,
+    /// Examples compared.
+    pub samples: u64,
 }
 
 /// What a file is for.
@@ -81,8 +102,9 @@ pub struct InputSchema {
 pub struct Preprocessing {
     /// Channel order the model reads: `grayscale`, `rgb` or `bgr`.
     pub color: String,
-    /// How the image is fitted to the input size: `mnist-digit` (ink bounding box scaled to
-    /// 20x20 and centred by mass in 28x28, white on black) or `stretch`.
+    /// How the image is fitted to the input size: `stretch` (resized, aspect ratio ignored),
+    /// `center-crop` (short side scaled, the centre kept) or `mnist-digit` (grayscale 28x28 only:
+    /// ink bounding box scaled to 20x20 and centred by mass in 28x28, white on black).
     pub fit: String,
     /// Pixel values are scaled linearly to `[min, max]`.
     pub range: [f32; 2],
@@ -149,6 +171,7 @@ impl Manifest {
             file.validate()?;
         }
         self.weights()?;
+        crate::variant::check_variants(self)?;
         let inconsistent = |m: String| Err(FormatError::Inconsistent(m));
         if self.labels.is_empty() {
             return inconsistent("manifest has no labels".into());
@@ -251,6 +274,8 @@ pub(crate) mod tests {
                 format: "burnpack".into(),
                 variant: "f32".into(),
                 dtype: "f32".into(),
+                requires: vec![],
+                evaluation: None,
             }],
             input: InputSchema {
                 shape: vec![1, 28, 28],

@@ -1,5 +1,6 @@
 //! Photos to image-classifier input, as a model's input schema says: fit to the input size
-//! (stretch, or scale the short side and take the centre), area-resample, channel order (RGB,
+//! (stretch, scale the short side and take the centre, or frame a digit as MNIST's:
+//! `digit_input.rs`), area-resample, channel order (RGB,
 //! BGR or grayscale), scale to a value range, then optional per-channel mean and std. Output is
 //! planar (channels, height, width). The CLI, the tests and the browser (through the wasm
 //! runtime) all call this, so an image is prepared the same way everywhere. Alpha is ignored:
@@ -7,6 +8,8 @@
 
 use burn_edge_formats::InputSchema;
 
+use crate::architectures::mnist_cnn::MNIST_SIDE;
+use crate::digit_input::{digit_from_rgba, DigitInputError};
 use crate::image_size::{buffer_len, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE};
 use crate::resample::resample_area;
 
@@ -25,6 +28,9 @@ pub enum Fit {
     Stretch,
     /// Scale the shorter side to the input size and keep the centre (ImageNet style).
     CenterCrop,
+    /// A digit framed as in MNIST (`mnist-digit`): ink found, scaled into 20x20 and centred
+    /// by mass in 28x28, white on black; grayscale 28x28 input only.
+    MnistDigit,
 }
 
 /// Why an image could not be prepared.
@@ -57,7 +63,7 @@ pub struct ImageSpec {
 
 impl ImageSpec {
     /// From the schema's fields: `shape` = `[channels, height, width]`, `color` = `rgb` | `bgr`
-    /// | `grayscale`, `fit` = `stretch` | `center-crop`.
+    /// | `grayscale`, `fit` = `stretch` | `center-crop` | `mnist-digit` (grayscale 28x28).
     pub fn new(
         shape: &[u32],
         color: &str,
@@ -83,8 +89,13 @@ impl ImageSpec {
         let fit = match fit {
             "stretch" => Fit::Stretch,
             "center-crop" => Fit::CenterCrop,
-            other => return bad(format!("fit {other:?} (expected stretch or center-crop)")),
+            "mnist-digit" => Fit::MnistDigit,
+            other => return bad(format!("fit {other:?} (expected stretch, center-crop or mnist-digit)")),
         };
+        let side = MNIST_SIDE as u32;
+        if fit == Fit::MnistDigit && shape != [1, side, side] {
+            return bad(format!("fit \"mnist-digit\" frames a grayscale {side}x{side} digit, not shape {shape:?}"));
+        }
         for (name, v) in [("mean", &mean), ("std", &std)] {
             if let Some(v) = v.as_ref().filter(|v| v.len() != want as usize) {
                 return bad(format!("{name} has {} values for {want} channel(s)", v.len()));
@@ -140,8 +151,21 @@ impl ImageSpec {
         if rgba.len() != expected {
             return Err(ImageInputError::WrongLength { actual: rgba.len(), expected, width, height });
         }
+        if self.fit == Fit::MnistDigit {
+            // Framed ink in 0..=1, then the schema's range, mean and std like any image.
+            let ink = digit_from_rgba(rgba, width, height).map_err(|e| match e {
+                DigitInputError::Empty { width, height } => ImageInputError::Empty { width, height },
+                DigitInputError::TooLarge { width, height } => ImageInputError::TooLarge { width, height },
+                DigitInputError::WrongLength { actual, expected, width, height, .. } => {
+                    ImageInputError::WrongLength { actual, expected, width, height }
+                }
+            })?;
+            let (mean, std) = (self.mean.as_ref().map_or(0.0, |m| m[0]), self.std.as_ref().map_or(1.0, |s| s[0]));
+            let scale = self.range[1] - self.range[0];
+            return Ok(ink.into_iter().map(|v| ((self.range[0] + v * scale) - mean) / std).collect());
+        }
         let crop = match self.fit {
-            Fit::Stretch => (0.0, 0.0, width as f32, height as f32),
+            Fit::MnistDigit | Fit::Stretch => (0.0, 0.0, width as f32, height as f32),
             Fit::CenterCrop => {
                 // The largest centred window with the input's aspect ratio.
                 let aspect = self.width as f32 / self.height as f32;
@@ -181,6 +205,31 @@ mod tests {
 
     fn bgr_224() -> ImageSpec {
         ImageSpec::new(&[3, 224, 224], "bgr", "center-crop", [0.0, 255.0], None, None).unwrap()
+    }
+
+    #[test]
+    fn mnist_digit_fit_frames_the_digit_as_prepare_digit_does() {
+        // A published MNIST manifest's schema: grayscale [1, 28, 28], fit mnist-digit, range 0..1.
+        let spec = ImageSpec::new(&[1, 28, 28], "grayscale", "mnist-digit", [0.0, 1.0], None, None).unwrap();
+        let (w, h) = (90, 60);
+        let mut rgba = [255u8, 255, 255, 255].repeat(w * h); // black ink on white paper
+        for y in 10..50 {
+            for x in 40..48 {
+                rgba[(y * w + x) * 4..][..3].copy_from_slice(&[0, 0, 0]);
+            }
+        }
+        let framed = spec.prepare(&rgba, w, h).unwrap();
+        assert_eq!(framed, digit_from_rgba(&rgba, w, h).unwrap());
+        assert!(framed.iter().any(|&v| v > 0.5) && framed.len() == 784);
+        // The range, mean and std still apply.
+        let scaled = ImageSpec::new(&[1, 28, 28], "grayscale", "mnist-digit", [-1.0, 1.0], Some(vec![0.5]), Some(vec![2.0])).unwrap();
+        let values = scaled.prepare(&rgba, w, h).unwrap();
+        assert!(values.iter().zip(&framed).all(|(v, f)| (v - ((-1.0 + 2.0 * f) - 0.5) / 2.0).abs() < 1e-6));
+        assert_eq!(spec.prepare(&rgba[4..], w, h).unwrap_err(), ImageInputError::WrongLength { actual: rgba.len() - 4, expected: rgba.len(), width: w, height: h });
+        for (shape, color) in [(&[3u32, 28, 28][..], "rgb"), (&[1, 32, 32], "grayscale")] {
+            let err = ImageSpec::new(shape, color, "mnist-digit", [0.0, 1.0], None, None).unwrap_err().to_string();
+            assert!(err.contains("mnist-digit") || err.contains("channels"), "{err}");
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub mod input;
 pub mod plan;
 pub mod registry;
 mod resample;
+pub mod weight_source;
+pub mod weight_variants;
 pub mod weights;
 mod weights_check;
 
@@ -28,4 +30,5 @@ pub use image_size::{MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE};
 pub use input::{check_input, input_tensor, InputError};
 pub use plan::{Plan, PlanError, PlanSummary};
 pub use registry::{architecture, architectures, Architecture, CaptureFailed, Network};
+pub use weight_source::{SliceSource, WeightSource};
 pub use weights::{architecture_of, load_module, save_module, WeightBytes, WeightsError};

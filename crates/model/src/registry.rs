@@ -8,7 +8,8 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use crate::input::InputError;
-use crate::weights::{WeightBytes, WeightsError};
+use crate::weight_source::WeightSource;
+use crate::weights::WeightsError;
 
 /// An architecture compiled into this build: its shapes, and how weight bytes become a
 /// [`Network`].
@@ -23,12 +24,13 @@ pub trait Architecture: Sync + 'static {
     }
     /// Output values per example (classes).
     fn outputs(&self) -> usize;
-    /// Decodes (untrusted) Burnpack weight bytes on `device`. The buffer is shared, not
-    /// copied: the model's tensors may be views into it.
-    fn load_shared(&self, weights: &WeightBytes, device: &Device) -> Result<Box<dyn Network>, WeightsError>;
-    /// [`Architecture::load_shared`] on a copy of `weights`.
+    /// Decodes an (untrusted) Burnpack weights file on `device`. A file in memory
+    /// ([`crate::WeightBytes`]) is shared, not copied: the model's tensors may be views into it;
+    /// any other source is read one tensor at a time.
+    fn load_from(&self, weights: &dyn WeightSource, device: &Device) -> Result<Box<dyn Network>, WeightsError>;
+    /// [`Architecture::load_from`] on a copy of `weights`.
     fn load(&self, weights: &[u8], device: &Device) -> Result<Box<dyn Network>, WeightsError> {
-        self.load_shared(&weights.into(), device)
+        self.load_from(&crate::WeightBytes::from(weights), device)
     }
     /// Fresh (random) weights, for tests and benchmarks.
     fn init(&self, device: &Device) -> Box<dyn Network>;

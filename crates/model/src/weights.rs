@@ -9,11 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use burn::prelude::*;
-use burn::store::burn_pack::Bytes;
+use burn::store::burn_pack::{Bytes, DType};
 use burn::store::burn_pack::Tensor as PackTensor;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::store::{ModuleAdapter, ModuleContext};
 
+use crate::weight_source::WeightSource;
+use crate::weight_variants::{widen, INT8_SCALE_SUFFIX};
 use crate::weights_check::{check_tensors, inspect, Inspected};
 
 /// Weight bytes, shared rather than copied: a session, the Burnpack reader and the header check
@@ -97,6 +99,9 @@ pub enum WeightsError {
         /// Size of the file.
         available: usize,
     },
+    /// The weights file could not be read (a source that failed mid-file).
+    #[error("could not read the weights file: {0}")]
+    Read(String),
     /// Encoding the model failed.
     #[error("could not encode weights: {0}")]
     Encode(String),
@@ -135,14 +140,14 @@ pub fn save_module<M: Module>(model: &M, architecture: &str, metadata: &[(&str, 
 /// The architecture id recorded in weight bytes, if any (an `import-onnx` output has none
 /// until `publish` re-encodes it).
 pub fn architecture_of(bytes: &[u8]) -> Result<Option<String>, WeightsError> {
-    Ok(inspect(&WeightBytes::from(bytes))?.metadata.get(KEY_ARCHITECTURE).cloned())
+    Ok(inspect(&crate::weight_source::SliceSource(bytes))?.metadata.get(KEY_ARCHITECTURE).cloned())
 }
 
 /// Decodes weight bytes of an architecture with fixed shapes (an imported one: the bytes come
 /// from `publish` or straight from `import-onnx`, without an id) into the module `build`
 /// makes once the file's header is read (its parameters are lazy: nothing is allocated until
 /// the checked load).
-pub fn load_module<M: Module>(bytes: &WeightBytes, architecture: &'static str, build: impl FnOnce() -> M) -> Result<M, WeightsError> {
+pub fn load_module<M: Module>(bytes: &dyn WeightSource, architecture: &'static str, build: impl FnOnce() -> M) -> Result<M, WeightsError> {
     let file = inspect(bytes)?;
     if let Some(found) = file.metadata.get(KEY_ARCHITECTURE).filter(|a| *a != architecture) {
         return Err(WeightsError::WrongArchitecture { found: found.clone(), expected: architecture });
@@ -150,16 +155,39 @@ pub fn load_module<M: Module>(bytes: &WeightBytes, architecture: &'static str, b
     load_checked(bytes, &file, architecture, build())
 }
 
-/// Loads `bytes` (already inspected as `file`) into `model` once every tensor's dtype and
-/// shape is checked against it.
+/// Loads `source` (already inspected as `file`) into `model` once every tensor's dtype and
+/// shape is checked against it. A file in memory is shared: the tensors are views into it. Any
+/// other source is copied one tensor at a time, so the file is never whole in this memory.
 pub(crate) fn load_checked<M: Module>(
-    bytes: &WeightBytes,
+    source: &dyn WeightSource,
     file: &Inspected,
     architecture: &'static str,
     mut model: M,
 ) -> Result<M, WeightsError> {
     check_tensors(&model, file, architecture)?;
-    let mut store = BurnpackStore::from_bytes(Some(bytes.shared()));
-    model.load_from(&mut store).map_err(|e| WeightsError::Mismatch { architecture, detail: e.to_string() })?;
+    let mismatch = |detail: String| WeightsError::Mismatch { architecture, detail };
+    let all_f32 = file.tensors.values().all(|t| t.dtype == DType::F32);
+    if let (Some(bytes), true) = (source.resident(), all_f32) {
+        let mut store = BurnpackStore::from_bytes(Some(bytes.shared()));
+        model.load_from(&mut store).map_err(|e| mismatch(e.to_string()))?;
+        return Ok(model);
+    }
+    // One tensor at a time: read (an f16 or int8 one widened to f32), applied to its parameter,
+    // released, so the copies never coexist with the module's own (check_tensors: every tensor
+    // has exactly its parameter's shape, and the file holds nothing the module lacks but scales).
+    for (name, t) in file.tensors.iter().filter(|(name, _)| !name.ends_with(INT8_SCALE_SUFFIX)) {
+        let scale = file.tensors.get(&format!("{name}{INT8_SCALE_SUFFIX}")).filter(|_| t.dtype == DType::I8);
+        let values = widen(source, t, scale)?;
+        // Shared (reference-counted): Burn's capture clones every recorded value when it
+        // completes, which copies owned bytes but only counts shared ones.
+        let tensor = PackTensor::new(name.clone(), DType::F32, t.shape.clone(), t.param_id, Bytes::from_elems(values).shared());
+        let applied = model.apply(vec![tensor], None, None, false);
+        if !applied.errors.is_empty() {
+            return Err(mismatch(format!("{:?}", applied.errors)));
+        }
+        if applied.applied.len() != 1 {
+            return Err(mismatch(format!("tensor {name} did not apply to the module")));
+        }
+    }
     Ok(model)
 }

@@ -87,26 +87,38 @@ impl Parsed {
         if self.clamped_times > 0 {
             notes.push(format!("{} records timestamped in the future were stored at the time received", self.clamped_times));
         }
-        (!notes.is_empty())
-            .then(|| PartialSuccess { rejected_log_records: self.rejected.len().to_string(), error_message: notes.join("; ") })
+        (!notes.is_empty()).then(|| PartialSuccess { rejected_log_records: self.rejected.len() as i64, error_message: notes.join("; ") })
     }
 }
 
-#[derive(Debug, Clone)]
-enum Value {
-    Str(String),
+/// An attribute value, borrowed from the request.
+#[derive(Debug, Clone, Copy)]
+enum Value<'a> {
+    Str(&'a str),
     Int(i64),
     Double(f64),
     Bool(bool),
 }
 
-fn value(v: &AnyValue) -> Option<Value> {
+fn value(v: &AnyValue) -> Option<Value<'_>> {
     v.string_value
-        .clone()
+        .as_deref()
         .map(Value::Str)
         .or(v.int_value.map(Value::Int))
         .or(v.double_value.map(Value::Double))
         .or(v.bool_value.map(Value::Bool))
+}
+
+/// As the stored JSON writes it.
+impl serde::Serialize for Value<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Value::Str(v) => s.serialize_str(v),
+            Value::Int(v) => s.serialize_i64(v),
+            Value::Double(v) => s.serialize_f64(v),
+            Value::Bool(v) => s.serialize_bool(v),
+        }
+    }
 }
 
 fn kind_matches(kind: ValueKind, v: &Value) -> bool {
@@ -145,8 +157,9 @@ pub fn parse_at(request: &ExportLogsRequest, app: &str, now_unix_nano: i64) -> P
     let mut out = Parsed::default();
     let latest = now_unix_nano.saturating_add(MAX_CLOCK_SKEW_NANOS);
     for resource_logs in &request.resource_logs {
-        let resource = &resource_logs.resource.attributes;
-        let install_id = match resource.iter().rev().find(|kv| kv.key == INSTALL_ID).and_then(|kv| kv.value.string_value.as_ref()) {
+        let resource = resource_logs.resource.as_ref().map_or(&[][..], |r| &r.attributes);
+        let install_id = match resource.iter().rev().find(|kv| kv.key == INSTALL_ID).and_then(|kv| kv.value.as_ref()?.string_value.as_ref())
+        {
             Some(id) if id.len() > resource_max_len(INSTALL_ID) => {
                 out.dropped_install_ids += 1;
                 None
@@ -190,10 +203,10 @@ fn truncated(s: &str) -> &str {
 /// The event, and how many of the record's attributes are outside its vocabulary.
 fn event(name: &str, raw: &[KeyValue]) -> Result<(Event, usize), String> {
     let spec: &EventSpec = event_spec(name).ok_or_else(|| "unknown eventName".to_string())?;
-    let mut attrs: BTreeMap<&'static str, Value> = BTreeMap::new();
+    let mut attrs: BTreeMap<&'static str, Value<'_>> = BTreeMap::new();
     let mut dropped = 0;
     for kv in raw {
-        match (spec.attributes.iter().find(|a| a.key == kv.key), value(&kv.value)) {
+        match (spec.attributes.iter().find(|a| a.key == kv.key), kv.value.as_ref().and_then(value)) {
             (Some(a), Some(v)) => {
                 attrs.insert(a.key, v);
             }
@@ -205,6 +218,8 @@ fn event(name: &str, raw: &[KeyValue]) -> Result<(Event, usize), String> {
     for a in spec.attributes {
         match attrs.get(a.key) {
             Some(v) if !kind_matches(a.kind, v) => return Err(format!("attribute {} must be {:?}", a.key, a.kind)),
+            // JSON cannot carry these; protobuf can.
+            Some(Value::Double(x)) if !x.is_finite() => return Err(format!("attribute {} must be a finite number", a.key)),
             Some(Value::Str(s)) if s.len() > a.max_len => return Err(format!("attribute {} is longer than {} bytes", a.key, a.max_len)),
             None if a.required => return Err(format!("missing attribute {}", a.key)),
             _ => {}
@@ -214,18 +229,6 @@ fn event(name: &str, raw: &[KeyValue]) -> Result<(Event, usize), String> {
     if event_id.is_empty() {
         return Err("event.id must not be empty".into());
     }
-    let json: serde_json::Map<String, serde_json::Value> = attrs
-        .iter()
-        .map(|(k, v)| {
-            let j = match v {
-                Value::Str(s) => serde_json::Value::from(s.clone()),
-                Value::Int(n) => serde_json::Value::from(*n),
-                Value::Double(x) => serde_json::Value::from(*x),
-                Value::Bool(b) => serde_json::Value::from(*b),
-            };
-            (k.to_string(), j)
-        })
-        .collect();
     let role = str_of(&attrs, "burn_edge.role");
     let event = Event {
         event_id,
@@ -254,19 +257,20 @@ fn event(name: &str, raw: &[KeyValue]) -> Result<(Event, usize), String> {
             swap_ms: f64_of(&attrs, "burn_edge.swap.ms"),
             winner: str_of(&attrs, "burn_edge.interleave.winner"),
         },
-        attributes_json: serde_json::Value::Object(json).to_string(),
+        // Keys in order, as serde_json's own map writes them; only strings, finite numbers, bools.
+        attributes_json: serde_json::to_string(&attrs).unwrap_or_default(),
     };
     Ok((event, dropped))
 }
 
-fn str_of(attrs: &BTreeMap<&str, Value>, key: &str) -> Option<String> {
+fn str_of(attrs: &BTreeMap<&str, Value<'_>>, key: &str) -> Option<String> {
     match attrs.get(key) {
-        Some(Value::Str(s)) => Some(s.clone()),
+        Some(Value::Str(s)) => Some(s.to_string()),
         _ => None,
     }
 }
 
-fn i64_of(attrs: &BTreeMap<&str, Value>, key: &str) -> Option<i64> {
+fn i64_of(attrs: &BTreeMap<&str, Value<'_>>, key: &str) -> Option<i64> {
     match attrs.get(key) {
         Some(Value::Int(n)) => Some(*n),
         _ => None,
@@ -275,7 +279,7 @@ fn i64_of(attrs: &BTreeMap<&str, Value>, key: &str) -> Option<i64> {
 
 /// A finite double; subnormals and -0 as 0, since ClickHouse flushes subnormals to zero and
 /// both sinks must give the same summary.
-fn f64_of(attrs: &BTreeMap<&str, Value>, key: &str) -> Option<f64> {
+fn f64_of(attrs: &BTreeMap<&str, Value<'_>>, key: &str) -> Option<f64> {
     let x = match attrs.get(key) {
         Some(Value::Double(x)) => Some(*x).filter(|x| x.is_finite()),
         Some(Value::Int(n)) => Some(*n as f64),
@@ -389,7 +393,7 @@ mod tests {
         assert_eq!(stored.len(), 8, "{stored:?}");
         assert!(!e.attributes_json.contains("custom") && !e.attributes_json.contains(&padding));
         let answer = parsed.partial_success().unwrap();
-        assert_eq!(answer.rejected_log_records, "0");
+        assert_eq!(answer.rejected_log_records, 0);
         assert!(answer.error_message.contains("3 attributes outside the vocabulary were dropped"), "{}", answer.error_message);
         // Everything kept: no partial success at all.
         assert!(parse(&request(INFERENCE), "demo").partial_success().is_none());

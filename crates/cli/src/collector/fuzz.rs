@@ -1,6 +1,6 @@
-//! Property-based fuzzing of the OTLP decoder: generated and byte-mutated OTLP JSON bodies go
-//! through serde, `events::parse` and, when accepted, the SQLite store, the summary and the
-//! rollout report. Nothing may panic, every stored event must be one the vocabulary allows
+//! Property-based fuzzing of the OTLP decoders: generated and byte-mutated OTLP bodies, JSON and
+//! protobuf (the generated requests encoded by prost), go through the decoder, `events::parse`
+//! and, when accepted, the SQLite store, the summary and the rollout report. Nothing may panic, every stored event must be one the vocabulary allows
 //! (rollout events included: the generator draws from the whole vocabulary), and both reports
 //! stay within their limits. `BURN_EDGE_FUZZ_CASES` sets the number of cases (default 200, so `cargo test`
 //! stays fast; the reliability suite runs millions); the counts are printed at the end.
@@ -12,6 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};
 
+use super::encoding::Encoding;
 use super::events::{self, MAX_CLOCK_SKEW_NANOS};
 use super::otlp::ExportLogsRequest;
 use super::report::{build_within, References};
@@ -122,6 +123,13 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     mutated(request().prop_map(String::into_bytes))
 }
 
+/// A generated request as protobuf (those JSON can express: no timestamp "soon"), then mutated.
+fn protobuf_body() -> impl Strategy<Value = Vec<u8>> {
+    mutated(request().prop_filter_map("not a valid request", |json| {
+        serde_json::from_str::<ExportLogsRequest>(&json).ok().map(|r| prost::Message::encode_to_vec(&r))
+    }))
+}
+
 /// Checks the rollout report's bounds (`store::RolloutLimits`, `CONFUSION_CLASSES`).
 fn check_rollout(report: &Value) -> Result<(), TestCaseError> {
     let text = report.to_string();
@@ -158,7 +166,33 @@ fn check_summary(summary: &Value, limits: &Limits) -> Result<(), TestCaseError> 
 }
 
 #[test]
-fn otlp_decoder_store_and_summary_survive_any_body() {
+fn otlp_json_decoder_store_and_summary_survive_any_body() {
+    survive_any_body("otlp", Encoding::Json, body());
+}
+
+#[test]
+fn otlp_protobuf_decoder_store_and_summary_survive_any_body() {
+    survive_any_body("otlp-protobuf", Encoding::Protobuf, protobuf_body());
+}
+
+#[test]
+fn json_and_protobuf_give_the_same_events() {
+    let mut runner = TestRunner::new(Config { cases: cases(), failure_persistence: None, ..Config::default() });
+    let now = 1_764_000_000_000_000_000i64;
+    runner
+        .run(&request(), |json| {
+            let Ok(from_json) = Encoding::Json.decode(json.as_bytes()) else { return Ok(()) };
+            let from_protobuf = Encoding::Protobuf.decode(&prost::Message::encode_to_vec(&from_json)).unwrap();
+            prop_assert_eq!(&from_json, &from_protobuf);
+            let (a, b) = (events::parse_at(&from_json, "a", now), events::parse_at(&from_protobuf, "a", now));
+            prop_assert_eq!((a.events, a.rejected), (b.events, b.rejected));
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Runs `bodies` through `encoding`'s decoder, the store and the reports; prints "fuzz `name`: ...".
+fn survive_any_body(name: &str, encoding: Encoding, bodies: impl Strategy<Value = Vec<u8>>) {
     let cases = cases();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("fuzz.sqlite")).unwrap();
@@ -166,9 +200,9 @@ fn otlp_decoder_store_and_summary_survive_any_body() {
     let limits = Limits { groups: 5, versions: 5, timeline_minutes: 30, classes: 50 };
     let (executions, decoded, stored, summaries) = (Cell::new(0u64), Cell::new(0u64), Cell::new(0u64), Cell::new(0u64));
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
-    let result = runner.run(&body(), |bytes| {
+    let result = runner.run(&bodies, |bytes| {
         executions.set(executions.get() + 1);
-        let Ok(request) = serde_json::from_slice::<ExportLogsRequest>(&bytes) else {
+        let Ok(request) = encoding.decode(&bytes) else {
             return Ok(());
         };
         decoded.set(decoded.get() + 1);
@@ -205,7 +239,7 @@ fn otlp_decoder_store_and_summary_survive_any_body() {
     });
     let summary = build_within(&store, &references, &limits).unwrap();
     println!(
-        "fuzz otlp: {} executions, {} ({} bodies decoded, {} events stored, {} summaries)",
+        "fuzz {name}: {} executions, {} ({} bodies decoded, {} events stored, {} summaries)",
         executions.get(),
         if result.is_ok() { "0 failures" } else { "FAILED" },
         decoded.get(),

@@ -11,24 +11,18 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
+use super::encoding::{Encoding, PROTOBUF};
+use super::otlp::ExportLogsResponse;
 use super::writer::WriteError;
-use super::{auth, error, events, otlp, Collector, KEY_HEADER};
+use super::{auth, events, Collector, KEY_HEADER};
 
 #[derive(Deserialize)]
 struct KeyQuery {
     key: Option<String>,
-}
-
-/// Media types accepted: OTLP JSON, and `text/plain` for `sendBeacon` with a string body
-/// (CORS-safelisted, so no preflight). Parameters such as `charset` are allowed.
-fn accepted_media_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/json") || essence.eq_ignore_ascii_case("text/plain")
 }
 
 pub(crate) fn with_retry_after(mut res: Response, seconds: u64) -> Response {
@@ -73,87 +67,79 @@ pub(crate) fn ingest_key(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<S
 pub(super) async fn ingest(State(c): State<Arc<Collector>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let encoding = Encoding::of(content_type);
+    // Every answer in the request's encoding (JSON for a type not accepted).
+    let fail = |status: StatusCode, message: String| encoding.unwrap_or(Encoding::Json).error(status, message);
     let app = ingest_key(headers, &parts.uri).and_then(|k| auth::find(&c.ingest_keys, &k)).map(|i| &c.config.apps[i]);
     let Some(app) = app else {
-        return error(StatusCode::UNAUTHORIZED, format!("missing or unknown ingest key: send it in {KEY_HEADER} or ?key="));
+        return fail(StatusCode::UNAUTHORIZED, format!("missing or unknown ingest key: send it in {KEY_HEADER} or ?key="));
     };
     if let Err(why) = app.origins.check(headers.get(header::ORIGIN)) {
-        return error(StatusCode::FORBIDDEN, format!("{why} to send telemetry for app {:?}", app.name));
+        return fail(StatusCode::FORBIDDEN, format!("{why} to send telemetry for app {:?}", app.name));
     }
     // No ConnectInfo only in-process (tests): all such requests are one client.
     let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ci| ci.0.ip());
     if let Err(wait) = c.limiter.check(&app.name, client) {
-        let res = error(StatusCode::TOO_MANY_REQUESTS, format!("rate limit for app {:?}; retry after {wait} s", app.name));
+        let res = fail(StatusCode::TOO_MANY_REQUESTS, format!("rate limit for app {:?}; retry after {wait} s", app.name));
         return with_retry_after(res, wait);
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !accepted_media_type(content_type) {
-        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "only OTLP/HTTP JSON is accepted (Content-Type: application/json)");
-    }
+    let Some(encoding) = encoding else {
+        return fail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("only OTLP/HTTP JSON (Content-Type: application/json) or protobuf ({PROTOBUF}) is accepted"),
+        );
+    };
     let gzip = match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
         None => false,
         Some(e) if e == "identity" => false,
         Some(e) if e == "gzip" => true,
-        Some(other) => return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Encoding {other} is not supported (use gzip)")),
+        Some(other) => return fail(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Encoding {other} is not supported (use gzip)")),
     };
     let max = c.config.max_body_bytes;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     // A compressed body is never larger than what it expands to, give or take gzip's framing.
     let raw_limit = max + max / 64 + 1024;
     if declared.is_some_and(|n| n > raw_limit as u64) {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes"));
+        return fail(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes"));
     }
     let raw = match read_body(body, raw_limit, c.config.body_timeout).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes")),
+        Err(BodyError::TooLarge) => return fail(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes")),
         Err(BodyError::TimedOut) => {
             let secs = c.config.body_timeout.as_secs_f64();
-            return error(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {secs} s"));
+            return fail(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {secs} s"));
         }
-        Err(BodyError::Broken(e)) => return error(StatusCode::BAD_REQUEST, format!("reading the body failed: {e}")),
+        Err(BodyError::Broken(e)) => return fail(StatusCode::BAD_REQUEST, format!("reading the body failed: {e}")),
     };
-    let json = if gzip {
+    let body = if gzip {
         let mut out = Vec::new();
         // Every member of a multi-member gzip stream, as RFC 1952 allows.
         let decoder = flate2::read::MultiGzDecoder::new(&raw[..]);
         if let Err(e) = decoder.take(max as u64 + 1).read_to_end(&mut out) {
-            return error(StatusCode::BAD_REQUEST, format!("body is not valid gzip: {e}"));
+            return fail(StatusCode::BAD_REQUEST, format!("body is not valid gzip: {e}"));
         }
-        out
+        drop(raw);
+        Bytes::from(out)
     } else {
-        raw.to_vec()
+        raw
     };
-    if json.len() > max {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes after decompression"));
+    if body.len() > max {
+        return fail(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes after decompression"));
     }
-    let request: otlp::ExportLogsRequest = match serde_json::from_slice(&json) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("not an OTLP JSON logs request: {e}")),
+    // Only the events wait for the writer: the body and the decoded request are dropped here.
+    let parsed = match encoding.decode(&body) {
+        Ok(request) => events::parse(&request, &app.name),
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
-    drop(json);
-    let parsed = events::parse(&request, &app.name);
+    drop(body);
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let partial_success = parsed.partial_success();
     // Not acknowledged on any error: the client keeps the batch and retries.
     match c.writer.store(parsed.events, now_ms).await {
         Ok(()) => {}
-        Err(e @ WriteError::Busy(_)) => return with_retry_after(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()), 1),
-        Err(WriteError::Failed(e)) => return with_retry_after(error(StatusCode::SERVICE_UNAVAILABLE, format!("storage failed: {e}")), 5),
+        Err(e @ WriteError::Busy(_)) => return with_retry_after(fail(StatusCode::SERVICE_UNAVAILABLE, e.to_string()), 1),
+        Err(WriteError::Failed(e)) => return with_retry_after(fail(StatusCode::SERVICE_UNAVAILABLE, format!("storage failed: {e}")), 5),
     }
-    Json(otlp::ExportLogsResponse { partial_success }).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn media_types_are_compared_by_essence() {
-        for ok in ["application/json", "application/json; charset=utf-8", "Application/JSON", "text/plain;charset=UTF-8"] {
-            assert!(accepted_media_type(ok), "{ok}");
-        }
-        for bad in ["application/jsonx", "application/json-seq", "text/plainfoo", "application/x-protobuf", "", "json"] {
-            assert!(!accepted_media_type(bad), "{bad}");
-        }
-    }
+    encoding.success(ExportLogsResponse { partial_success })
 }

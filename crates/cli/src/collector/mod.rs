@@ -1,5 +1,5 @@
-//! The telemetry collector inside `burn-edge serve`: `POST /v1/logs` takes OTLP/HTTP JSON logs
-//! from the browser shell (or any OpenTelemetry exporter), authenticates the app by ingest key,
+//! The telemetry collector inside `burn-edge serve`: `POST /v1/logs` takes OTLP/HTTP logs, JSON
+//! or protobuf, from the browser shell (or any OpenTelemetry exporter), authenticates the app by ingest key,
 //! checks its Origin rule, limits rate per client and per app and body size (after
 //! decompression), all before the body is read, validates each record against the shared
 //! vocabulary, and stores accepted events in SQLite (the embedded default) or ClickHouse through
@@ -8,12 +8,17 @@
 //! holders of the read key only.
 
 pub(crate) mod auth;
+pub mod backup;
+#[cfg(test)]
+mod backup_bench;
 #[cfg(test)]
 mod bench;
 mod clickhouse;
 mod clickhouse_rollout;
 mod drift;
+mod encoding;
 mod events;
+mod feedback_rollup;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
@@ -23,6 +28,7 @@ pub(crate) mod limits;
 mod origin;
 mod otlp;
 mod report;
+pub mod retention;
 mod rollout_report;
 mod rollout_rollup;
 pub mod rollout_stats;
@@ -45,6 +51,7 @@ use tower_http::cors::{Any, CorsLayer};
 pub use clickhouse::ClickHouseStore;
 pub use limits::RateConfig;
 pub use origin::{Origin, OriginPolicy};
+pub use retention::Retention;
 pub(crate) use rollout_report::valid_model_name;
 pub use sqlite::SqliteStore;
 pub use store::EventStore;

@@ -41,9 +41,9 @@ pub struct Fields<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
+struct Key<'a> {
     kind: &'static str,
-    cols: [String; 5],
+    cols: [&'a str; 5],
     minute: i64,
     key: i64,
 }
@@ -55,13 +55,14 @@ struct Value {
     hi: Option<f64>,
 }
 
-/// Rollup increments for a batch, merged before they are written.
+/// Rollup increments for a batch, merged before they are written; keyed by the batch's own
+/// strings (an ingest commit adds several per event: no copies).
 #[derive(Default)]
-pub struct Increments(HashMap<Key, Value>);
+pub struct Increments<'a>(HashMap<Key<'a>, Value>);
 
-impl Increments {
-    fn add(&mut self, kind: &'static str, cols: [&str; 5], minute: i64, key: i64, value: Option<f64>) {
-        let k = Key { kind, cols: cols.map(str::to_string), minute, key };
+impl<'a> Increments<'a> {
+    fn add(&mut self, kind: &'static str, cols: [&'a str; 5], minute: i64, key: i64, value: Option<f64>) {
+        let k = Key { kind, cols, minute, key };
         let v = self.0.entry(k).or_insert(Value { n: 0, lo: value, hi: value });
         v.n += 1;
         if let Some(x) = value {
@@ -71,7 +72,7 @@ impl Increments {
     }
 
     /// Adds one newly stored event.
-    pub fn event(&mut self, e: &Fields<'_>) {
+    pub fn event(&mut self, e: &Fields<'a>) {
         let minute = e.time_unix_nano.div_euclid(MINUTE_NANOS);
         self.add("events", [e.name, "", "", "", ""], 0, 0, None);
         let [m, v, _, _, _] = e.group;
@@ -109,39 +110,67 @@ impl Increments {
                hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END",
         )?;
         for (k, v) in self.0 {
-            let [m, ver, b, x, r] = &k.cols;
+            let [m, ver, b, x, r] = k.cols;
             stmt.execute(params![k.kind, m, ver, b, x, r, k.minute, k.key, v.n, v.lo, v.hi])?;
         }
         Ok(())
     }
 }
 
-/// Builds the rollup from every stored event (a database written before rollups existed).
-pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
+/// An `events` row as the rollup reads it.
+struct Row {
+    name: String,
+    group: [String; 4],
+    route: Option<String>,
+    time_unix_nano: i64,
+    latency_ms: Option<f64>,
+    predicted_class: Option<i64>,
+    confidence: Option<f64>,
+    ttfp_ms: Option<f64>,
+}
+
+/// The increments of `rows`, written.
+fn write_rows(rows: &[Row], conn: &Connection) -> rusqlite::Result<()> {
     let mut inc = Increments::default();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT name, COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''),
-                    time_unix_nano, latency_ms, predicted_class, confidence, ttfp_ms, route FROM events",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let (name, m, v, b, x): (String, String, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-            let route: Option<String> = r.get(10)?;
-            inc.event(&Fields {
-                name: &name,
-                group: [&m, &v, &b, &x, route_of(route.as_deref())],
-                time_unix_nano: r.get(5)?,
-                latency_ms: r.get(6)?,
-                predicted_class: r.get(7)?,
-                confidence: r.get(8)?,
-                ttfp_ms: r.get(9)?,
-            });
-            // Written in slices so a large database never needs it all in memory.
-            if inc.0.len() > 100_000 {
-                std::mem::take(&mut inc).write(conn)?;
-            }
-        }
+    for r in rows {
+        let [m, v, b, x] = &r.group;
+        inc.event(&Fields {
+            name: &r.name,
+            group: [m, v, b, x, route_of(r.route.as_deref())],
+            time_unix_nano: r.time_unix_nano,
+            latency_ms: r.latency_ms,
+            predicted_class: r.predicted_class,
+            confidence: r.confidence,
+            ttfp_ms: r.ttfp_ms,
+        });
     }
     inc.write(conn)
+}
+
+/// Builds the rollup from every stored event (a database written before rollups existed).
+pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT name, COALESCE(model_name,''), COALESCE(model_version,''), COALESCE(backend,''), COALESCE(variant,''),
+                time_unix_nano, latency_ms, predicted_class, confidence, ttfp_ms, route FROM events",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut chunk = Vec::new();
+    while let Some(r) = rows.next()? {
+        chunk.push(Row {
+            name: r.get(0)?,
+            group: [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?],
+            time_unix_nano: r.get(5)?,
+            latency_ms: r.get(6)?,
+            predicted_class: r.get(7)?,
+            confidence: r.get(8)?,
+            ttfp_ms: r.get(9)?,
+            route: r.get(10)?,
+        });
+        // Written in slices so a large database never needs it all in memory.
+        if chunk.len() == 100_000 {
+            write_rows(&chunk, conn)?;
+            chunk.clear();
+        }
+    }
+    write_rows(&chunk, conn)
 }

@@ -15,6 +15,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("clickhouse at {url}: {message}")]
     ClickHouse { url: String, message: String },
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// Model version x backend x variant x route.
@@ -120,6 +122,12 @@ pub trait EventStore: Send + Sync {
     fn aggregates(&self, limits: &Limits) -> Result<Aggregates, StoreError>;
     /// One model's rollout aggregates (see `RolloutAggregates`), within `limits`.
     fn rollout(&self, model: &str, limits: &RolloutLimits) -> Result<RolloutAggregates, StoreError>;
+    /// Retention: deletes the events timed before `before_unix_nano`, the aggregates following
+    /// (see `retention.rs`); returns how many were deleted (ClickHouse: set to be deleted).
+    fn expire(&self, before_unix_nano: i64) -> Result<u64, StoreError> {
+        let _ = before_unix_nano;
+        Err(StoreError::Unsupported("this event store has no retention"))
+    }
 }
 
 /// The events of one model that a rollout arm counts, by `ArmKey`: what a unit was assigned

@@ -61,7 +61,8 @@ pub fn locate(root: &Path, target: &str, alias: Option<&str>) -> Result<Located,
     Ok(Located { model: model.to_string(), version, manifest })
 }
 
-fn read_channel(folder: &Path, model: &str) -> Result<Channel, ApiError> {
+/// A model folder's channel, read and validated as the loader would.
+pub(crate) fn read_channel(folder: &Path, model: &str) -> Result<Channel, ApiError> {
     let path = folder.join(CHANNEL_FILE);
     let broken = |why: String| ApiError::new(ErrorCode::ModelBroken, format!("{model}'s {CHANNEL_FILE} {why}"));
     let size = match std::fs::metadata(&path) {

@@ -16,6 +16,8 @@ mod http_tests;
 mod locate;
 mod sessions;
 
+pub(crate) use locate::read_channel;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -100,14 +100,24 @@ pub fn connect_from(from: &str, addr: &str) -> TcpStream {
 }
 
 /// `request` on an open connection.
-pub fn request_on(
+pub fn request_on(stream: TcpStream, addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, String) {
+    let (status, head, body) = request_bytes_on(stream, addr, method, path, headers, body);
+    (status, head, String::from_utf8_lossy(&body).to_string())
+}
+
+/// `request` with the response body as bytes (a protobuf answer).
+pub fn request_bytes(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
+    request_bytes_on(TcpStream::connect(addr).unwrap(), addr, method, path, headers, body)
+}
+
+fn request_bytes_on(
     mut stream: TcpStream,
     addr: &str,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> (u16, String, String) {
+) -> (u16, String, Vec<u8>) {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -117,10 +127,10 @@ pub fn request_on(
     stream.write_all(body).unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&response[..split]).trim_end().to_string();
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head.to_lowercase(), body.to_string())
+    (status, head.to_lowercase(), response[split..].to_vec())
 }
 
 pub const JSON: (&str, &str) = ("content-type", "application/json");
@@ -199,8 +209,21 @@ fn free_port() -> u16 {
 
 impl ClickHouse {
     /// Starts one and waits until it answers `/ping`. Fails (does not skip) when ClickHouse is
-    /// not installed: `scripts/setup.sh` installs it.
+    /// not installed: `scripts/setup.sh` installs it. Its three ports are picked free just
+    /// before it starts, so another test's socket can take one in between: a server that exits
+    /// before answering is started again on fresh ports (three tries).
     pub fn start() -> ClickHouse {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match ClickHouse::try_start() {
+                Ok(ch) => return ch,
+                Err(err) => last = err,
+            }
+        }
+        panic!("{last}");
+    }
+
+    fn try_start() -> Result<ClickHouse, String> {
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/clickhouse-server.sh");
         let ports = [free_port(), free_port(), free_port()].map(|p| p.to_string());
@@ -217,13 +240,17 @@ impl ClickHouse {
             if let Some(status) = child.try_wait().unwrap() {
                 let mut err = String::new();
                 child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-                panic!("ClickHouse exited ({status}) before answering: {err}");
+                let log = std::fs::read_to_string(dir.path().join("server.err.log")).unwrap_or_default();
+                let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join("\n");
+                return Err(format!("ClickHouse exited ({status}) before answering on ports {ports:?}: {err}{tail}"));
             }
-            if TcpStream::connect(&addr).is_ok() && request(&addr, "GET", "/ping", &[], b"").0 == 200 {
-                return ClickHouse { child, url: format!("http://{addr}/"), _dir: dir };
+            if pings(&addr) {
+                return Ok(ClickHouse { child, url: format!("http://{addr}/"), _dir: dir });
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("ClickHouse did not answer on {addr} within 30 s");
     }
 
@@ -244,6 +271,14 @@ impl ClickHouse {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether a server on `addr` answers `GET /ping` with 200; any connection error is a no.
+fn pings(addr: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else { return false };
+    let head = format!("GET /ping HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut response = Vec::new();
+    stream.write_all(head.as_bytes()).is_ok() && stream.read_to_end(&mut response).is_ok() && response.starts_with(b"HTTP/1.1 200")
 }
 
 /// The payload of a chunked HTTP/1.1 body.

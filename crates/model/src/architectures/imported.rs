@@ -12,7 +12,8 @@ use burn::prelude::*;
 
 use crate::input::{input_tensor, InputError};
 use crate::registry::{capture_forward, Architecture, CaptureFailed, Network};
-use crate::weights::{load_module, save_module, WeightBytes, WeightsError};
+use crate::weight_source::WeightSource;
+use crate::weights::{load_module, save_module, WeightsError};
 
 /// What [`imported_architecture!`](crate::imported_architecture) implements for a generated
 /// module whose input has rank `R` (batch included).
@@ -54,7 +55,7 @@ impl<M: ImportedModel<R>, const R: usize> Architecture for Imported<M, R> {
         self.outputs
     }
 
-    fn load_shared(&self, weights: &WeightBytes, device: &Device) -> Result<Box<dyn Network>, WeightsError> {
+    fn load_from(&self, weights: &dyn WeightSource, device: &Device) -> Result<Box<dyn Network>, WeightsError> {
         let model = load_module(weights, self.id, || M::build(device))?;
         Ok(Box::new(ImportedNetwork::<M, R> { model }))
     }

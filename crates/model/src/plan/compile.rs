@@ -522,7 +522,7 @@ impl Compiler {
     fn lower_conv(&mut self, c: &burn::backend::ir::Conv2dOpIr) -> Result<bool, PlanError> {
         let o = &c.options;
         let geometry = Geometry { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups };
-        let Some(mut weight) = self.const_values(c.weight.id) else { return Ok(false) };
+        let Some(weight_len) = self.const_slice(c.weight.id).map(<[f32]>::len) else { return Ok(false) };
         let bias = match &c.bias {
             Some(b) => match self.const_values(b.id) {
                 Some(v) => Some(v),
@@ -537,13 +537,18 @@ impl Compiler {
         let [_, _, h, w] = dims4(&c.x)?;
         let mut bias = bias.unwrap_or_else(|| vec![0.0; shape[0]]);
         let mut cur = c.out.clone();
+        // A copy of the weights only to fold a batch norm into: otherwise the kernel packs
+        // straight from the constant (no layer is ever held three times).
+        let mut folded = None;
         if let Some(j) = self.single_use(cur.id) {
             if let Some((scale, shift, out)) = self.batch_norm(&self.nodes[j], cur.id) {
-                let per = weight.len() / shape[0];
+                let mut weight = self.const_values(c.weight.id).unwrap_or_default();
+                let per = weight_len / shape[0];
                 for (o, row) in weight.chunks_exact_mut(per).enumerate() {
                     row.iter_mut().for_each(|v| *v *= scale[o]);
                     bias[o] = bias[o] * scale[o] + shift[o];
                 }
+                folded = Some(weight);
                 self.done[j] = true;
                 self.fused += 1;
                 cur = out;
@@ -566,9 +571,13 @@ impl Compiler {
             }
         }
         let activation = self.fuse_activation(&mut cur);
-        self.weight_values += weight.len() + bias.len();
+        self.weight_values += weight_len + bias.len();
         let winograd = self.winograd.contains(&c.out.id);
-        let conv = kernels::conv(&weight, shape, &bias, &geometry, activation, winograd)?;
+        let weight = match &folded {
+            Some(w) => w.as_slice(),
+            None => self.const_slice(c.weight.id).unwrap_or_default(),
+        };
+        let conv = kernels::conv(weight, shape, &bias, &geometry, activation, winograd)?;
         let input = self.place(c.x.id)?;
         let out = self.new_place(cur.id, per_example(&cur));
         self.steps.push(Step::Conv { conv, input, hw: [h, w], residual, out });

@@ -13,7 +13,7 @@ pub use model::{images_tensor, MnistCnn, MnistConfig, MNIST_CLASSES, MNIST_PIXEL
 pub use weights::{load_mnist, read_mnist_config, save_to_bytes};
 
 use crate::input::InputError;
-use crate::weights::WeightBytes;
+use crate::weight_source::WeightSource;
 use crate::registry::{capture_forward, Architecture, CaptureFailed, Network};
 use crate::weights::WeightsError;
 
@@ -39,7 +39,7 @@ impl Architecture for Mnist {
         MNIST_CLASSES
     }
 
-    fn load_shared(&self, weights: &WeightBytes, device: &Device) -> Result<Box<dyn Network>, WeightsError> {
+    fn load_from(&self, weights: &dyn WeightSource, device: &Device) -> Result<Box<dyn Network>, WeightsError> {
         let (model, config) = weights::load_with_config(weights, device)?;
         Ok(Box::new(MnistNetwork { model, config }))
     }

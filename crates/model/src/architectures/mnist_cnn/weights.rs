@@ -8,6 +8,7 @@ use burn::prelude::*;
 
 use super::model::{MnistCnn, MnistConfig, MNIST_CLASSES};
 use super::MNIST_ARCHITECTURE;
+use crate::weight_source::{SliceSource, WeightSource};
 use crate::weights::{load_checked, save_module, WeightBytes, WeightsError, KEY_ARCHITECTURE};
 use crate::weights_check::{fits, inspect, Inspected};
 
@@ -32,7 +33,7 @@ pub fn save_to_bytes(model: &MnistCnn, config: &MnistConfig) -> Result<Vec<u8>, 
 /// Reads the configuration recorded in MNIST weight bytes without loading any tensor; refused
 /// when the layers it describes could not fit in the file.
 pub fn read_mnist_config(bytes: &[u8]) -> Result<MnistConfig, WeightsError> {
-    mnist_config(&inspect(&bytes.into())?)
+    mnist_config(&inspect(&SliceSource(bytes))?)
 }
 
 fn mnist_config(file: &Inspected) -> Result<MnistConfig, WeightsError> {
@@ -45,7 +46,7 @@ fn mnist_config(file: &Inspected) -> Result<MnistConfig, WeightsError> {
         .with_conv1_channels(number(meta, KEY_CONV1)?)
         .with_conv2_channels(number(meta, KEY_CONV2)?)
         .with_hidden(number(meta, KEY_HIDDEN)?);
-    fits(mnist_parameters(&config), file.len)?;
+    fits(mnist_parameters(&config), file)?;
     Ok(config)
 }
 
@@ -65,11 +66,11 @@ fn number(meta: &BTreeMap<String, String>, key: &'static str) -> Result<usize, W
 
 /// Decodes MNIST weight bytes into a model on `device`.
 pub fn load_mnist(bytes: &[u8], device: &Device) -> Result<MnistCnn, WeightsError> {
-    load_with_config(&bytes.into(), device).map(|(model, _)| model)
+    load_with_config(&WeightBytes::from(bytes), device).map(|(model, _)| model)
 }
 
 /// Decodes MNIST weight bytes into a model on `device`, with the configuration they record.
-pub fn load_with_config(bytes: &WeightBytes, device: &Device) -> Result<(MnistCnn, MnistConfig), WeightsError> {
+pub fn load_with_config(bytes: &dyn WeightSource, device: &Device) -> Result<(MnistCnn, MnistConfig), WeightsError> {
     let file = inspect(bytes)?;
     let config = mnist_config(&file)?;
     // Parameters are lazy: building the module allocates nothing until the checked load.
@@ -122,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn tensors_that_are_not_f32_or_not_in_the_architecture_are_named() {
+    fn tensors_of_an_unreadable_dtype_or_not_in_the_architecture_are_named() {
         let device = Device::flex();
         let good = save_to_bytes(&small().init(&device), &small()).unwrap();
         let shapes = |replace: &str, dtype: DType| -> Vec<(String, DType, Vec<usize>)> {
@@ -140,12 +141,14 @@ mod tests {
         let build = |tensors: &[(String, DType, Vec<usize>)]| {
             crafted(&meta, &tensors.iter().map(|(n, d, s)| (n.as_str(), *d, s.as_slice())).collect::<Vec<_>>())
         };
-        // Same shapes, one tensor in f16: this runtime reads f32 only.
-        let err = load_mnist(&build(&shapes("fc1.weight", DType::F16)), &device).unwrap_err();
+        // Same shapes, one tensor in bf16: this runtime reads f32, f16 and int8 (with its scales).
+        let err = load_mnist(&build(&shapes("fc1.weight", DType::BF16)), &device).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "weights do not match the mnist-cnn architecture: tensor fc1.weight is F16; this runtime reads f32 weights"
+            "weights do not match the mnist-cnn architecture: tensor fc1.weight is BF16; this runtime reads f32, f16 and int8 weights"
         );
+        let err = load_mnist(&build(&shapes("fc1.weight", DType::I8)), &device).unwrap_err();
+        assert!(err.to_string().ends_with("int8 tensor fc1.weight has no fc1.weight.int8_scale"), "{err}");
         // A tensor the architecture does not have.
         let mut extra = shapes("", DType::F32);
         extra.push(("zz.backdoor".into(), DType::F32, vec![3]));
