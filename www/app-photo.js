@@ -33,10 +33,16 @@ export function renderTop(list, top) {
   }));
 }
 
+/** A file refused before it was drawn: the photo shown and its result are unchanged. */
+class NotAnImageError extends Error {
+  name = 'NotAnImageError';
+}
+
 /**
  * Wires the photo controls; `classify` runs the loaded model on a blob and returns its top-5.
  * @param {(blob: Blob) => Promise<{ label: string, probability: number }[]>} classify
- * @param {(err: unknown) => void} showError
+ * @param {(err: unknown, keepResult?: boolean) => void} showError `keepResult`: the shown photo and
+ *   its result still belong together (the new file was refused before anything changed).
  */
 export function attachPhoto(classify, showError) {
   const photo = /** @type {HTMLCanvasElement} */ ($('photo'));
@@ -52,7 +58,7 @@ export function attachPhoto(classify, showError) {
     try {
       bitmap = await createImageBitmap(blob);
     } catch (err) {
-      throw new Error(`this file is not an image the browser can decode (${err instanceof Error ? err.message : err})`);
+      throw new NotAnImageError(`this file is not an image the browser can decode (${err instanceof Error ? err.message : err})`);
     }
     const scale = Math.min(1, 640 / Math.max(bitmap.width, bitmap.height));
     photo.width = Math.max(1, Math.round(bitmap.width * scale));
@@ -74,11 +80,13 @@ export function attachPhoto(classify, showError) {
     return show(await res.blob());
   }
 
+  /** @param {unknown} err */
+  const refused = (err) => showError(err, err instanceof NotAnImageError);
   select.replaceChildren(...PHOTO_SAMPLES.map((s) => new Option(s, s)));
-  select.addEventListener('change', () => showUrl(`/samples/${select.value}`).catch(showError));
+  select.addEventListener('change', () => showUrl(`/samples/${select.value}`).catch(refused));
   $('file').addEventListener('change', (e) => {
     const file = /** @type {HTMLInputElement} */ (e.target).files?.[0];
-    if (file) show(file).catch(showError);
+    if (file) show(file).catch(refused);
   });
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
@@ -87,7 +95,7 @@ export function attachPhoto(classify, showError) {
     e.preventDefault();
     drop.classList.remove('over');
     const file = e.dataTransfer?.files[0];
-    if (file) show(file).catch(showError);
+    if (file) show(file).catch(refused);
   });
   return { showUrl, first: () => showUrl(`/samples/${select.value || PHOTO_SAMPLES[0]}`) };
 }

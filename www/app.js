@@ -53,12 +53,19 @@ let note = null;
 let loads = 0;
 
 /** @param {unknown} err */
-function showError(err) {
-  // A result left from an earlier input must not sit beside this error as if it were its answer.
-  renderBars(null);
-  $('top5').replaceChildren();
-  $('generic-top').replaceChildren();
-  delete document.body.dataset.top;
+/**
+ * @param {unknown} err
+ * @param {boolean} [keepResult] the shown input and its result are unchanged (the new input was
+ *   refused before either moved), so they may stay
+ */
+function showError(err, keepResult = false) {
+  // Otherwise a result left from an earlier input must not sit beside this error as if it were its answer.
+  if (!keepResult) {
+    renderBars(null);
+    $('top5').replaceChildren();
+    $('generic-top').replaceChildren();
+    delete document.body.dataset.top;
+  }
   const el = $('error');
   el.hidden = false;
   el.textContent = err instanceof Error ? `${err.name}: ${err.message}` : String(err);

@@ -304,8 +304,11 @@ mod tests {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
-                let mut buf = [0u8; 65536];
-                let _ = stream.read(&mut buf);
+                // The whole request is read first: a socket closed with unread bytes sends a
+                // reset, which can reach the client before the response it should read.
+                if read_request(&mut stream).is_err() {
+                    continue;
+                }
                 let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n");
                 let _ = stream.write_all(head.as_bytes());
                 // An empty JSONCompact result (what `open` asks for), padded with spaces.
@@ -323,6 +326,37 @@ mod tests {
             }
         });
         url
+    }
+
+    /// Reads one HTTP request: the head, then `Content-Length` bytes of body.
+    fn read_request(stream: &mut std::net::TcpStream) -> std::io::Result<()> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        let head_end = loop {
+            if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = stream.read(&mut buf)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            got.extend_from_slice(&buf[..n]);
+        };
+        let head = String::from_utf8_lossy(&got[..head_end]).to_ascii_lowercase();
+        let body_len: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let mut left = body_len.saturating_sub(got.len() - head_end);
+        while left > 0 {
+            let n = stream.read(&mut buf[..left.min(8192)])?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            left -= n;
+        }
+        Ok(())
     }
 
     #[test]
