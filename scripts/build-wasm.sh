@@ -26,10 +26,19 @@ if [ "${BURN_EDGE_QUICK_WASM:-0}" = 1 ]; then
   echo "==> quick wasm builds (BURN_EDGE_QUICK_WASM=1): not the shipped sizes"
 fi
 
+# scripts/start.sh installs wasm-bindgen-cli beside the first cargo build, holding this lock
+# until it is done: only the step after cargo needs it.
+wait_for_bindgen() {
+  if [ -n "${BURN_EDGE_BINDGEN_LOCK:-}" ]; then flock "$BURN_EDGE_BINDGEN_LOCK" true; fi
+  command -v wasm-bindgen >/dev/null \
+    || { echo "wasm-bindgen is not installed: scripts/setup.sh installs it${BURN_EDGE_BINDGEN_LOCK:+ (log: target/wasm-bindgen-install.log)}" >&2; exit 1; }
+}
+
 build() {
   local name="$1" features="$2"
   echo "==> building pkg/$name (features: $features)"
   cargo build --lib --release --target wasm32-unknown-unknown --no-default-features --features "$features"
+  wait_for_bindgen
   rm -rf "pkg/$name" && mkdir -p "pkg/$name"
   wasm-bindgen --target web --out-dir "pkg/$name" --out-name burn_edge \
     "$target_dir/wasm32-unknown-unknown/release/burn_edge.wasm"
@@ -40,6 +49,7 @@ build() {
 build_relaxed() {
   echo "==> building pkg/cpu/burn_edge_relaxed (features: cpu-flex,relaxed-simd)"
   cargo build --lib --release --target wasm32-unknown-unknown --no-default-features --features cpu-flex,relaxed-simd
+  wait_for_bindgen
   wasm-bindgen --target web --out-dir pkg/cpu --out-name burn_edge_relaxed \
     "$target_dir/wasm32-unknown-unknown/release/burn_edge.wasm"
   "$wasm_opt" "$opt_level" --enable-simd --enable-relaxed-simd pkg/cpu/burn_edge_relaxed_bg.wasm -o pkg/cpu/burn_edge_relaxed_bg.wasm

@@ -7,11 +7,38 @@
 #   scripts/setup.sh          everything the tests need
 #   scripts/setup.sh --start  only what `npm start` needs to build and serve the demo (no browser,
 #                             database or Python: a first run is minutes shorter)
+#   scripts/setup.sh --start-no-bindgen
+#                             the same but wasm-bindgen-cli, which start.sh installs beside the
+#                             first cargo builds (only build-wasm.sh's step after cargo needs it)
+#   scripts/setup.sh --bindgen  only wasm-bindgen-cli
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-for_tests=1
-[ "${1:-}" = --start ] && for_tests=0
+for_tests=1 bindgen=1 rest=1
+case "${1:-}" in
+  --start) for_tests=0 ;;
+  --start-no-bindgen) for_tests=0 bindgen=0 ;;
+  --bindgen) for_tests=0 rest=0 ;;
+  "") ;;
+  *) echo "usage: $0 [--start|--start-no-bindgen|--bindgen]" >&2; exit 2 ;;
+esac
+
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock exactly.
+install_bindgen() {
+  local want have
+  want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+  if [ "$have" != "$want" ]; then
+    echo "==> cargo install wasm-bindgen-cli $want (have: ${have:-none})"
+    # Not --locked: its lock file pins crates newer than some registry mirrors carry. In a
+    # temporary target directory, not a shared CARGO_TARGET_DIR that a build beside it holds.
+    env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+if [ "$rest" = 0 ]; then
+  install_bindgen
+  exit 0
+fi
 
 if [ "$for_tests" = 1 ]; then
   missing=()
@@ -38,14 +65,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock exactly.
-want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
-have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
-if [ "$have" != "$want" ]; then
-  echo "==> cargo install wasm-bindgen-cli $want (have: ${have:-none})"
-  # Not --locked: its lock file pins crates newer than some registry mirrors carry.
-  cargo install wasm-bindgen-cli --version "$want"
-fi
+if [ "$bindgen" = 1 ]; then install_bindgen; fi
 
 if [ ! -x node_modules/.bin/wasm-opt ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "==> npm ci"

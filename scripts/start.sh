@@ -14,8 +14,16 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - started )) s"; }
 export BURN_EDGE_QUICK_WASM="${BURN_EDGE_QUICK_WASM:-1}"
-bash scripts/setup.sh --start
+bash scripts/setup.sh --start-no-bindgen
 mkdir -p target
+# wasm-bindgen-cli (minutes to compile where it is missing) installs beside the cargo builds
+# below: build-wasm.sh needs it only after its cargo step and waits on this lock till then. The
+# lock is held by the installer's open file; this shell closes its own copy at once.
+export BURN_EDGE_BINDGEN_LOCK="$PWD/target/wasm-bindgen-install.lock"
+exec 9>"$BURN_EDGE_BINDGEN_LOCK"
+flock 9
+bash scripts/setup.sh --bindgen > target/wasm-bindgen-install.log 2>&1 &
+exec 9>&-
 # The CLI compiles beside the CPU runtime (cargo locks target/debug and target/<wasm>/release
 # separately): each leaves a core idle for long stretches (linking, wasm-bindgen, wasm-opt).
 # This first CLI is built without burn-onnx (about a fifth of its build): it serves MNIST; the
