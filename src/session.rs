@@ -228,19 +228,26 @@ impl Session {
 
     /// One inference on a blank input: compiles kernels and proves the backend works.
     async fn warm_up(&self) -> Result<(), RuntimeError> {
-        self.predict(&vec![0.0; self.architecture.input_len()]).await.map(|_| ())
+        self.predict_owned(vec![0.0; self.architecture.input_len()]).await.map(|_| ())
     }
 
     /// The model's outputs (`batch * outputs` values: class probabilities) for a batch of
     /// examples, each flat in the architecture's input shape as the manifest's input schema
     /// says (MNIST: planar 1x28x28, `0..=1`, white on black; a tabular model: its features).
     pub async fn predict(&self, input: &[f32]) -> Result<Vec<f32>, RuntimeError> {
+        self.predict_owned(input.to_vec()).await
+    }
+
+    /// [`Session::predict`] on an input it takes: the compiled plan computes from it without a
+    /// copy, so a prediction holds the input once (the wasm module's memory never shrinks: its
+    /// peak is what the page keeps).
+    pub async fn predict_owned(&self, input: Vec<f32>) -> Result<Vec<f32>, RuntimeError> {
         let backend = self.info.backend.name();
         let architecture = self.architecture;
         let (network, device) = match &self.runner {
             Runner::Plan(plan) => {
-                let batch = check_input(input, architecture.input_shape())?;
-                let out = plan.run(input)?;
+                let batch = check_input(&input, architecture.input_shape())?;
+                let out = plan.run_owned(input)?;
                 if out.len() != batch * architecture.outputs() {
                     return Err(RuntimeError::Readback {
                         backend,
@@ -252,7 +259,7 @@ impl Session {
             Runner::Burn { network, device } => (network, device),
         };
         let data = network
-            .forward(input, device)?
+            .forward(&input, device)?
             .into_data_async()
             .await
             .map_err(|e| RuntimeError::Readback { backend, detail: format!("{e:?}") })?;

@@ -102,7 +102,7 @@ impl Session {
     pub fn predict(&self, input: Vec<f32>) -> Promise {
         let inner = Rc::clone(&self.inner);
         wasm_bindgen_futures::future_to_promise(async move {
-            let probs = inner.predict(&input).await.map_err(js_error)?;
+            let probs = inner.predict_owned(input).await.map_err(js_error)?;
             Ok(Float32Array::from(probs.as_slice()).into())
         })
     }

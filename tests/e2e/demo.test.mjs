@@ -123,6 +123,19 @@ for (const webgpu of [false, true]) {
         assert.equal(await page.locator('#generic-top li').count(), 0, 'no earlier answer beside the error');
         await accessible(page, 'generic mode');
         console.log(`screenshot ${await screenshot(page, `app-generic-${backend}`)}`);
+        if (webgpu) {
+          // 'auto' keeps the CPU build over a software adapter: the page asked for WebGPU by name
+          // serves on it, and says so.
+          await page.goto(`${server.url}?sw=0&backend=webgpu`);
+          await page.waitForSelector('body[data-ready]', { timeout: 120_000 });
+          const forced = await page.evaluate(() => /** @type {any} */ (window).burnEdgeDemo.handle.info());
+          assert.equal(forced.backend, 'webgpu');
+          assert.match(await page.textContent('#st-backend') ?? '', /webgpu/i);
+          await draw(page, SEVEN);
+          await shows(page, '7');
+          await accessible(page, 'digit mode on WebGPU');
+          console.log(`screenshot ${await screenshot(page, 'app-digit-webgpu-chosen')}`);
+        }
         assert.deepEqual(await violations(), [], 'no CSP violation');
       } finally {
         await browser.close();

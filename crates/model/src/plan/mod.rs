@@ -101,13 +101,19 @@ impl Plan {
 
     /// Outputs (`batch * output_len()`) for flat whole examples.
     pub fn run(&self, input: &[f32]) -> Result<Vec<f32>, PlanError> {
+        self.run_owned(input.to_vec())
+    }
+
+    /// [`Plan::run`] on an input it takes: the input becomes the first buffer (no copy) and is
+    /// freed after its last reader, so a run holds one copy of it at most.
+    pub fn run_owned(&self, input: Vec<f32>) -> Result<Vec<f32>, PlanError> {
         let per = self.input.len;
         if input.is_empty() || !input.len().is_multiple_of(per) {
             return Err(PlanError::Input { len: input.len(), per });
         }
         let batch = input.len() / per;
         let mut buffers: Vec<Vec<f32>> = vec![Vec::new(); self.sizes.len()];
-        buffers[self.input.slot] = input.to_vec();
+        buffers[self.input.slot] = input;
         for (step, free) in self.steps.iter().zip(&self.free_after) {
             step.run(&mut buffers, &self.sizes, batch)?;
             for &slot in free {
