@@ -102,6 +102,12 @@ fn creating_a_session_from_a_source_never_holds_the_file() {
         assert!(held <= file * 5 / 4 + 64 * 1024, "{id}: {held} B held after creation for {file} B of weights");
         let bound = file * 3 / 2 + 2 * activation + 256 * 1024;
         assert!(peak <= bound, "{id}: creation peak {peak} B over {bound} B");
+        // The goal, where it is met: the convolutional networks. Not yet for the two
+        // whose weights are mostly one dense matrix (packed beside its source: MNIST, the MLP).
+        if !["mnist-cnn", "mlp-bench"].contains(&id) {
+            let goal = file * 3 / 2 + activation;
+            assert!(peak <= goal, "{id}: creation peak {peak} B over the goal, 1.5x the weights + the largest activation = {goal} B");
+        }
     }
 }
 
