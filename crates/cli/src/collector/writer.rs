@@ -237,8 +237,13 @@ mod tests {
                 tokio::spawn(async move { (i, w.store(vec![event(&format!("e{i}"))], 0).await) })
             })
             .collect();
-        // Give every task time to queue or be refused while the store is stuck.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // Every task queues or is refused while the store is stuck: wait until all but the most
+        // that can be waiting (the queue, twice, and the first) are answered, not a fixed time
+        // (on a busy machine the tasks run late).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while tasks.iter().filter(|t| t.is_finished()).count() < 40 - 9 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         gate.open();
         let mut acknowledged = Vec::new();
         let mut busy = 0;
