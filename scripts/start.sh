@@ -3,9 +3,10 @@
 # and print its URL; then, while the demo already runs, import SqueezeNet (the full CLI) and
 # build the WebGPU runtime (pages use the CPU build until pkg/webgpu/ is there, and say so).
 # Extra arguments go to `burn-edge serve` (e.g. --addr 127.0.0.1:9000).
-# The CLI is the dev-profile build (dependencies optimised, our crates not): it only serves the
-# local demo, builds minutes faster than the release profile, and its full build is the same
-# binary `npm test` drives, so `npm test` after `npm start` does not build it again. The runtimes
+# The CLI that serves is the `demo` profile's (unoptimised dependencies, no burn-onnx: it only
+# serves the local demo); the full CLI after it is the dev-profile build (dependencies
+# optimised), the same binary `npm test` drives, so `npm test` after `npm start` does not build
+# it again. The runtimes
 # are built the quick way too (BURN_EDGE_QUICK_WASM=1, as `npm test` builds them: no LTO,
 # parallel codegen, wasm-opt -O1): only this local demo loads them. `npm run build` (or
 # BURN_EDGE_QUICK_WASM=0 npm start) makes the shipped, fully optimised builds.
@@ -26,21 +27,22 @@ bash scripts/setup.sh --bindgen > target/wasm-bindgen-install.log 2>&1 &
 exec 9>&-
 # The CLI compiles beside the CPU runtime (cargo locks target/debug and target/<wasm>/release
 # separately): each leaves a core idle for long stretches (linking, wasm-bindgen, wasm-opt).
-# This first CLI is built without burn-onnx (about a fifth of its build): it serves MNIST; the
-# full one, which imports SqueezeNet, is built after the demo is up.
-cargo build -p burn-edge-cli --no-default-features > target/cli-build.log 2>&1 &
+# This first CLI is built without burn-onnx (about a fifth of its build) and with unoptimised
+# dependencies (Cargo.toml's `demo` profile): it serves MNIST; the full one, which imports
+# SqueezeNet, is built after the demo is up.
+cargo build -p burn-edge-cli --no-default-features --profile demo > target/cli-build.log 2>&1 &
 cli_build=$!
 trap 'kill "$cli_build" 2>/dev/null || true' EXIT INT TERM
 bash scripts/build-wasm.sh cpu
 echo "==> waiting for the CLI (log: target/cli-build.log)"
 wait "$cli_build" || { tail -30 target/cli-build.log >&2; echo "the CLI did not build" >&2; exit 1; }
 target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+demo_cli="$target_dir/demo/burn-edge"
 cli="$target_dir/debug/burn-edge"
-bash scripts/sign-models.sh "$cli"
+bash scripts/sign-models.sh "$demo_cli"
 
-# cargo replaces target/debug/burn-edge with a new file when the full CLI is built below; the
-# running server keeps the one it started from.
-"$cli" serve "$@" &
+# The server keeps running this first CLI; the full one below goes to target/debug/.
+"$demo_cli" serve "$@" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT INT TERM
 sleep 1
