@@ -13,12 +13,14 @@
 // Options: BENCH_EVENTS (events per row, default 200000), BENCH_CONCURRENCY (16),
 // BENCH_SINKS (sqlite,clickhouse), BENCH_ROWS (a substring of the row names to run).
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startClickHouse } from '../tests/e2e/clickhouse-harness.mjs';
 import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { buildPayload, buildRecord, buildResource } from '../www/lib/telemetry.js';
+import { uuid } from '../www/lib/identity.js';
 import { cliPath } from '../tests/e2e/harness.mjs';
 import { sdkRecords } from '../tests/e2e/otel-sdk.mjs';
 
@@ -29,13 +31,14 @@ const bin = process.env.BURN_EDGE_BIN || (existsSync(release) ? release : cliPat
 if (!bin.includes('release')) console.error(`note: measuring ${bin}, not a release build`);
 const sinks = (process.env.BENCH_SINKS || 'sqlite,clickhouse').split(',');
 
-/** @typedef {{ name: string, sink: string, collectors: number, encoding: 'json' | 'protobuf', mix: 'x100' | 'mix' }} Row */
+/** @typedef {{ name: string, sink: string, collectors: number, encoding: 'json' | 'protobuf', mix: 'x100' | 'mix', ids?: 'v4' }} Row */
 /** @type {Row[]} */
 const ROWS = [
   { name: 'sqlite json x100', sink: 'sqlite', collectors: 1, encoding: 'json', mix: 'x100' },
   { name: 'sqlite protobuf x100', sink: 'sqlite', collectors: 1, encoding: 'protobuf', mix: 'x100' },
   { name: 'sqlite json mix', sink: 'sqlite', collectors: 1, encoding: 'json', mix: 'mix' },
   { name: 'sqlite protobuf mix', sink: 'sqlite', collectors: 1, encoding: 'protobuf', mix: 'mix' },
+  { name: 'sqlite json x100 v4 ids', sink: 'sqlite', collectors: 1, encoding: 'json', mix: 'x100', ids: 'v4' },
   { name: 'sqlite 2 collectors protobuf x100', sink: 'sqlite', collectors: 2, encoding: 'protobuf', mix: 'x100' },
   { name: 'clickhouse json x100', sink: 'clickhouse', collectors: 1, encoding: 'json', mix: 'x100' },
   { name: 'clickhouse protobuf x100', sink: 'clickhouse', collectors: 1, encoding: 'protobuf', mix: 'x100' },
@@ -77,13 +80,36 @@ async function bodies(row) {
   const out = [];
   for (let sent = 0, n = 0; sent < totalEvents; n++) {
     const size = Math.min(sizes[n % sizes.length], totalEvents - sent);
-    const records = Array.from({ length: size }, (_, i) => event(`${row.name}-${sent + i}`, i, row.mix === 'mix'));
+    // Event ids as the browser client makes them: time-ordered v7 UUIDs (identity.js); the
+    // `v4 ids` row sends random ones, as a client of its own might.
+    const records = Array.from({ length: size }, (_, i) => event(uuid(row.ids === 'v4'), i, row.mix === 'mix'));
     sent += size;
     out.push(row.encoding === 'json' ? new TextEncoder().encode(JSON.stringify(buildPayload(resource, records, 'bench')))
       : ProtobufLogsSerializer.serializeRequest(await sdkRecords(records, resource)));
   }
   return out;
 }
+
+// node:http with keep-alive rather than fetch: the generator shares the cores with the
+// server, and fetch spent about 60 us of CPU per request here, a third of the server's.
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+/**
+ * POSTs `body`; resolves with the status and the whole response body.
+ * @param {string} url @param {string} contentType @param {Uint8Array} body
+ * @returns {Promise<{ status: number, body: Uint8Array }>}
+ */
+const post = (url, contentType, body) => new Promise((resolve, reject) => {
+  const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length,
+    'x-burn-edge-key': 'demo-key' } }, (res) => {
+    /** @type {Buffer[]} */
+    const chunks = [];
+    res.on('data', (c) => chunks.push(c));
+    res.on('end', () => resolve({ status: res.statusCode ?? 0, body: new Uint8Array(Buffer.concat(chunks)) }));
+    res.on('error', reject);
+  });
+  req.on('error', reject);
+  req.end(body);
+});
 
 /** Drives one row's collectors with its load; returns its results. @param {Row} row */
 async function run(row) {
@@ -112,9 +138,8 @@ async function run(row) {
         const t0 = performance.now();
         // As a telemetry client does: a 503 (writer queue full) is retried shortly after.
         for (let attempt = 0; ; attempt++) {
-          const res = await fetch(`${bases[n % bases.length]}v1/logs`, { method: 'POST',
-            headers: { 'content-type': contentType, 'x-burn-edge-key': 'demo-key' }, body: payloads[n] });
-          const answer = new Uint8Array(await res.arrayBuffer());
+          const res = await post(`${bases[n % bases.length]}v1/logs`, contentType, payloads[n]);
+          const answer = res.body;
           if (res.status === 503 && attempt < 20) { retried++; await new Promise((r) => setTimeout(r, 20)); continue; }
           // Everything kept: `{}` in JSON, an empty message in protobuf.
           const kept = row.encoding === 'json' ? new TextDecoder().decode(answer) === '{}' : answer.length === 0;
@@ -148,9 +173,9 @@ const sqliteJson = results.find((r) => r.name === 'sqlite json x100');
 const table = [
   `Written by \`npm run bench:collector\` on ${new Date().toISOString()}: ${totalEvents} events per row, ${concurrency} requests in flight, load generator on the same 2 cores; ${bin}.`,
   '',
-  '| sink | collectors | encoding | batches | requests | bytes/event | events/s | vs sqlite json x100 | ingest p50 / p99 (ms) | sent | stored | failed | 503 retried |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-  ...results.map((r) => `| ${r.sink} | ${r.collectors} | ${r.encoding} | ${r.mix === 'mix' ? '10/100/1000, 5 kinds' : '100 inferences'} | ${r.requests} | ${Math.round(r.bytesPerEvent)} | ${Math.round(r.eventsPerSecond).toLocaleString('en')} | ${sqliteJson ? (r.eventsPerSecond / sqliteJson.eventsPerSecond).toFixed(2) : '-'} | ${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)} | ${r.sent} | ${r.stored} | ${r.failed} | ${r.retried} |`),
+  '| sink | collectors | encoding | batches | event ids | requests | bytes/event | events/s | vs sqlite json x100 | ingest p50 / p99 (ms) | sent | stored | failed | 503 retried |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.sink} | ${r.collectors} | ${r.encoding} | ${r.mix === 'mix' ? '10/100/1000, 5 kinds' : '100 inferences'} | ${r.ids === 'v4' ? 'random (v4)' : 'time-ordered (v7)'} | ${r.requests} | ${Math.round(r.bytesPerEvent)} | ${Math.round(r.eventsPerSecond).toLocaleString('en')} | ${sqliteJson ? (r.eventsPerSecond / sqliteJson.eventsPerSecond).toFixed(2) : '-'} | ${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)} | ${r.sent} | ${r.stored} | ${r.failed} | ${r.retried} |`),
 ].join('\n');
 console.log(table);
 mkdirSync('bench/results', { recursive: true });

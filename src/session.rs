@@ -184,7 +184,11 @@ impl Session {
         Ok(session)
     }
 
-    async fn on_webgpu<F, Fut>(architecture: &'static dyn Architecture, weights: &dyn WeightSource, acquire: F) -> Result<Self, RuntimeError>
+    async fn on_webgpu<F, Fut>(
+        architecture: &'static dyn Architecture,
+        weights: &dyn WeightSource,
+        acquire: F,
+    ) -> Result<Self, RuntimeError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WebGpuDevice, String>>,

@@ -69,9 +69,8 @@ pub async fn create_session(
     let preference: BackendPreference = backend.parse().map_err(js_error)?;
     let kernels: CpuKernels = cpu_kernels.as_deref().unwrap_or("auto").parse().map_err(js_error)?;
     let architecture = crate::architecture(architecture.as_deref().unwrap_or(burn_edge_model::MNIST_ARCHITECTURE)).map_err(js_error)?;
-    let session = crate::Session::create_from(architecture, JsWeights(weights), preference, kernels, acquire_webgpu)
-        .await
-        .map_err(js_error)?;
+    let session =
+        crate::Session::create_from(architecture, JsWeights(weights), preference, kernels, acquire_webgpu).await.map_err(js_error)?;
     Ok(Session { inner: Rc::new(session) })
 }
 

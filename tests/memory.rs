@@ -45,7 +45,10 @@ async fn no_webgpu() -> Result<WebGpuDevice, String> {
 
 /// Peak and held heap of creating a session for each architecture, beyond what was live before
 /// (the file counted when `file_counted`), with the plan's largest activation.
-fn measure(file_counted: bool, create: impl Fn(&'static dyn Architecture, Vec<u8>) -> Session) -> Vec<(&'static str, usize, usize, usize, usize)> {
+fn measure(
+    file_counted: bool,
+    create: impl Fn(&'static dyn Architecture, Vec<u8>) -> Session,
+) -> Vec<(&'static str, usize, usize, usize, usize)> {
     // The counters are global: one measurement at a time.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -110,4 +113,3 @@ fn creating_a_session_from_a_source_never_holds_the_file() {
         }
     }
 }
-

@@ -82,7 +82,7 @@ test('buildRecord encodes every event of the spec, ints as decimal strings, unkn
     checkRecord(record, event.name);
     const values = byKey(/** @type {any} */ (record).attributes);
     assert.equal(values.size, event.attributes.length, `${event.name}: all attributes kept`);
-    assert.match(values.get('event.id').stringValue, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(values.get('event.id').stringValue, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     ids.add(values.get('event.id').stringValue);
     for (const a of event.attributes.filter((/** @type {any} */ a) => a.kind === 'int')) {
       assert.equal(values.get(a.key).intValue, '42');
@@ -174,4 +174,17 @@ test('Retry-After is read as seconds or an HTTP date; absent means "use the back
   assert.equal(telemetry.retryAfterMs('soon'), undefined);
   const later = telemetry.retryAfterMs(new Date(Date.now() + 5000).toUTCString());
   assert.ok(later !== undefined && later > 3000 && later <= 5000, String(later));
+});
+
+test('event ids are v7 UUIDs that sort by time; the install id is a random v4 one', async () => {
+  const { uuid } = await import('../../www/lib/identity.js');
+  const before = Date.now();
+  const id = uuid();
+  const ms = parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+  assert.ok(ms >= before && ms <= Date.now(), `${id} holds its time`);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.ok(uuid() > id, 'a later id sorts after');
+  assert.match(uuid(true), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const many = new Set(Array.from({ length: 1000 }, () => uuid()));
+  assert.equal(many.size, 1000, 'ids made in the same millisecond differ');
 });

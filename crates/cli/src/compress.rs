@@ -149,7 +149,12 @@ fn examples(args: &CompressArgs, manifest: &Manifest, input_len: usize) -> Resul
         return Ok(Examples { what: format!("{} MNIST test digits", split.len()), inputs: split.pixels, labels });
     }
     let Some(spec_path) = &args.spec else {
-        bail!("{}@{} is evaluated on {:?}: pass --spec with the model spec that names its images", manifest.name, manifest.version, manifest.metrics.dataset);
+        bail!(
+            "{}@{} is evaluated on {:?}: pass --spec with the model spec that names its images",
+            manifest.name,
+            manifest.version,
+            manifest.metrics.dataset
+        );
     };
     let spec = ModelSpec::read(spec_path)?;
     let (Some(evaluation), Some(prep)) = (&spec.evaluation, image_spec(&manifest.input)?) else {
@@ -159,7 +164,8 @@ fn examples(args: &CompressArgs, manifest: &Manifest, input_len: usize) -> Resul
     let mut labels = Vec::new();
     let mut random = SplitMix(0xc0ffee);
     for (file, want) in &evaluation.expected {
-        let label = manifest.labels.iter().position(|l| l == want).with_context(|| format!("expected label {want:?} for {file} is not a label"))?;
+        let label =
+            manifest.labels.iter().position(|l| l == want).with_context(|| format!("expected label {want:?} for {file} is not a label"))?;
         let path = evaluation.images.join(file);
         let image = image::open(&path).with_context(|| format!("{}: cannot decode image", path.display()))?.to_rgba8();
         inputs.extend(prepare(&prep, &image, None)?);
@@ -174,7 +180,11 @@ fn examples(args: &CompressArgs, manifest: &Manifest, input_len: usize) -> Resul
     }
     let photos = evaluation.expected.len();
     Ok(Examples {
-        what: format!("{photos} labelled photos of {:?} and {} generated views of them (seeded crops, half mirrored)", evaluation.dataset, photos * args.views),
+        what: format!(
+            "{photos} labelled photos of {:?} and {} generated views of them (seeded crops, half mirrored)",
+            evaluation.dataset,
+            photos * args.views
+        ),
         inputs,
         labels,
     })

@@ -67,7 +67,9 @@ mod tests {
     use tower::ServiceExt;
 
     fn channel(version: &str) -> String {
-        format!(r#"{{"schemaVersion":1,"name":"m","aliases":{{"stable":"{version}"}},"versions":["{version}"],"updatedAt":"2026-12-01T00:00:00Z"}}"#)
+        format!(
+            r#"{{"schemaVersion":1,"name":"m","aliases":{{"stable":"{version}"}},"versions":["{version}"],"updatedAt":"2026-12-01T00:00:00Z"}}"#
+        )
     }
 
     #[test]

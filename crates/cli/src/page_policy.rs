@@ -19,7 +19,8 @@ pub const ORT_PATHS: &[&str] = &["/bench.html", "/bench-models.html", "/bench-sq
 
 /// Directives both policies share after `connect-src`: images from here, `data:` (favicons)
 /// and `blob:` (a chosen photo shown before it is classified); styles from files only.
-const REST: &str = "img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
+const REST: &str =
+    "img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
 /// Why an extra `connect-src` source was refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -44,9 +45,7 @@ impl PagePolicy {
             connect.push(' ');
             connect.push_str(&checked_origin(source)?);
         }
-        let strict = format!(
-            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src {connect}; {REST}"
-        );
+        let strict = format!("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src {connect}; {REST}");
         let ort = format!(
             "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval' blob:; worker-src 'self' blob:; \
              connect-src {connect} blob: data:; {REST}"
@@ -139,19 +138,42 @@ mod tests {
             let ort = policy.for_path(path).to_str().unwrap();
             assert!(ort.contains("'unsafe-eval'") && ort.contains("worker-src 'self' blob:"), "{path}: {ort}");
         }
-        assert!(!strict.contains("'unsafe-eval'") && !strict.contains("unsafe-inline") && !strict.contains("blob: ;") && !strict.contains("script-src 'self' 'wasm-unsafe-eval' blob:"));
+        assert!(
+            !strict.contains("'unsafe-eval'")
+                && !strict.contains("unsafe-inline")
+                && !strict.contains("blob: ;")
+                && !strict.contains("script-src 'self' 'wasm-unsafe-eval' blob:")
+        );
     }
 
     #[test]
     fn extra_connect_origins_are_checked() {
-        let policy = PagePolicy::new(&["https://CDN.example/".into(), "http://127.0.0.1:*".into(), "http://[::1]:8080".into(), "http://[::1]".into()]).unwrap();
+        let policy = PagePolicy::new(&[
+            "https://CDN.example/".into(),
+            "http://127.0.0.1:*".into(),
+            "http://[::1]:8080".into(),
+            "http://[::1]".into(),
+        ])
+        .unwrap();
         assert!(policy
             .for_path("/")
             .to_str()
             .unwrap()
             .contains("connect-src 'self' https://cdn.example http://127.0.0.1:* http://[::1]:8080 http://[::1];"));
         assert!(PagePolicy::new(&["https://*.example.com".into()]).is_ok());
-        for bad in ["cdn.example", "https://a.example; script-src *", "https://a b", "javascript://x", "https://", "https://x:abc", "'unsafe-eval'", "https://a*b.example", "https://x.example/path", "http://a]", "http://[zz]"] {
+        for bad in [
+            "cdn.example",
+            "https://a.example; script-src *",
+            "https://a b",
+            "javascript://x",
+            "https://",
+            "https://x:abc",
+            "'unsafe-eval'",
+            "https://a*b.example",
+            "https://x.example/path",
+            "http://a]",
+            "http://[zz]",
+        ] {
             assert_eq!(PagePolicy::new(&[bad.to_string()]).unwrap_err(), PolicyError::BadSource(bad.into()), "{bad}");
         }
     }

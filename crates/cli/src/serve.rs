@@ -280,7 +280,9 @@ mod tests {
         let dir = fixture();
         let policy = PagePolicy::new(&["https://cdn.example".into()]).unwrap();
         let app = with_policy(router(dir.path(), &dir.path().join("models"), Router::new(), Duration::from_secs(30)), policy.clone());
-        for (path, status) in [("/", 200), ("/index.html", 200), ("/pkg/cpu/burn_edge_bg.wasm", 200), ("/missing.html", 404), ("/bench.html", 404)] {
+        for (path, status) in
+            [("/", 200), ("/index.html", 200), ("/pkg/cpu/burn_edge_bg.wasm", 200), ("/missing.html", 404), ("/bench.html", 404)]
+        {
             let res = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
             assert_eq!(res.status(), status, "{path}");
             assert_eq!(&res.headers()["content-security-policy"], policy.for_path(path), "{path}");

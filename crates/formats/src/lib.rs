@@ -17,11 +17,13 @@ pub mod telemetry;
 pub mod variant;
 
 pub use channel::{content_path, manifest_path, Channel, CHANNEL_FILE, CHANNEL_SCHEMA_VERSION};
-pub use manifest::{ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats, VariantEvaluation};
-pub use variant::Preference;
+pub use manifest::{
+    ConfidenceHistogram, FileEntry, FileRole, InputSchema, Manifest, Metrics, Preprocessing, ReferenceStats, VariantEvaluation,
+};
 pub use rollout::{Assignment, AssignmentKind, Rollout, Rule, RuleKind, Unit};
 pub use schema::{channel_schema, manifest_schema, signature_schema};
 pub use signature::{signature_path, signed_message, Signature, SignedKind};
+pub use variant::Preference;
 
 /// The schema version of manifests and signatures, and of channels without a rollout section.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -185,6 +185,9 @@ mod tests {
         assert_eq!("smallest".parse(), Ok(Preference::Smallest));
         assert_eq!("fastest".parse(), Ok(Preference::Fastest));
         assert_eq!("accurate".parse(), Ok(Preference::Accurate));
-        assert_eq!("tiny".parse::<Preference>().unwrap_err().to_string(), "\"tiny\" is not a variant preference (use smallest, fastest or accurate)");
+        assert_eq!(
+            "tiny".parse::<Preference>().unwrap_err().to_string(),
+            "\"tiny\" is not a variant preference (use smallest, fastest or accurate)"
+        );
     }
 }

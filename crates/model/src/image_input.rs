@@ -225,7 +225,10 @@ mod tests {
         let scaled = ImageSpec::new(&[1, 28, 28], "grayscale", "mnist-digit", [-1.0, 1.0], Some(vec![0.5]), Some(vec![2.0])).unwrap();
         let values = scaled.prepare(&rgba, w, h).unwrap();
         assert!(values.iter().zip(&framed).all(|(v, f)| (v - ((-1.0 + 2.0 * f) - 0.5) / 2.0).abs() < 1e-6));
-        assert_eq!(spec.prepare(&rgba[4..], w, h).unwrap_err(), ImageInputError::WrongLength { actual: rgba.len() - 4, expected: rgba.len(), width: w, height: h });
+        assert_eq!(
+            spec.prepare(&rgba[4..], w, h).unwrap_err(),
+            ImageInputError::WrongLength { actual: rgba.len() - 4, expected: rgba.len(), width: w, height: h }
+        );
         for (shape, color) in [(&[3u32, 28, 28][..], "rgb"), (&[1, 32, 32], "grayscale")] {
             let err = ImageSpec::new(shape, color, "mnist-digit", [0.0, 1.0], None, None).unwrap_err().to_string();
             assert!(err.contains("mnist-digit") || err.contains("channels"), "{err}");

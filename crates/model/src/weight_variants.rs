@@ -10,9 +10,9 @@
 
 use burn::store::burn_pack::{Bytes, DType, Reader, Tensor as PackTensor, Writer};
 
+use crate::weight_source::WeightSource;
 use crate::weights::WeightsError;
 use crate::weights_check::TensorEntry;
-use crate::weight_source::WeightSource;
 
 /// Suffix of an int8 tensor's companion scales.
 pub const INT8_SCALE_SUFFIX: &str = ".int8_scale";
@@ -184,10 +184,18 @@ mod tests {
             for (variant, ratio, tolerance) in [(Variant::F16, 0.51, 0.01), (Variant::Int8, 0.27, 0.08)] {
                 let file = compress(&reference, variant).unwrap();
                 assert_eq!(file, compress(&reference, variant).unwrap(), "deterministic");
-                assert!(file.len() as f64 <= reference.len() as f64 * ratio + 4096.0, "{} {variant:?}: {} of {} bytes", architecture.id(), file.len(), reference.len());
+                assert!(
+                    file.len() as f64 <= reference.len() as f64 * ratio + 4096.0,
+                    "{} {variant:?}: {} of {} bytes",
+                    architecture.id(),
+                    file.len(),
+                    reference.len()
+                );
                 let meta = inspect(&SliceSource(&file)).unwrap().metadata;
                 assert_eq!(meta.get(KEY_VARIANT).map(String::as_str), Some(variant.name()));
-                for loaded in [architecture.load_from(&WeightBytes::from(&file), &device), architecture.load_from(&SliceSource(&file), &device)] {
+                for loaded in
+                    [architecture.load_from(&WeightBytes::from(&file), &device), architecture.load_from(&SliceSource(&file), &device)]
+                {
                     let got = outputs(&*loaded.unwrap(), &input);
                     let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
                     assert!(worst <= tolerance * scale, "{} {variant:?}: off by {worst} (outputs up to {scale})", architecture.id());

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use burn::prelude::*;
-use burn::store::burn_pack::{Bytes, DType};
 use burn::store::burn_pack::Tensor as PackTensor;
+use burn::store::burn_pack::{Bytes, DType};
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::store::{ModuleAdapter, ModuleContext};
 

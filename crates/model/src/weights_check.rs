@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::store::burn_pack::{
-    aligned_data_section_start, DType, Header, FORMAT_VERSION, HEADER_SIZE, MAX_CBOR_RECURSION_DEPTH, MAX_METADATA_SIZE,
-    MAX_TENSOR_COUNT,
+    aligned_data_section_start, DType, Header, FORMAT_VERSION, HEADER_SIZE, MAX_CBOR_RECURSION_DEPTH, MAX_METADATA_SIZE, MAX_TENSOR_COUNT,
 };
 use serde::Deserialize;
 
@@ -81,8 +80,8 @@ pub(crate) fn inspect(source: &dyn WeightSource) -> Result<Inspected, WeightsErr
     }
     let mut raw = vec![0u8; metadata_size];
     source.read(HEADER_SIZE, &mut raw).map_err(WeightsError::Read)?;
-    let parsed: PackMetadata =
-        ciborium::de::from_reader_with_recursion_limit(raw.as_slice(), MAX_CBOR_RECURSION_DEPTH).map_err(|e| bad(format!("metadata: {e}")))?;
+    let parsed: PackMetadata = ciborium::de::from_reader_with_recursion_limit(raw.as_slice(), MAX_CBOR_RECURSION_DEPTH)
+        .map_err(|e| bad(format!("metadata: {e}")))?;
     if parsed.tensors.len() > MAX_TENSOR_COUNT {
         return Err(bad(format!("{} tensors is over the limit of {MAX_TENSOR_COUNT}", parsed.tensors.len())));
     }

@@ -343,11 +343,8 @@ mod tests {
             got.extend_from_slice(&buf[..n]);
         };
         let head = String::from_utf8_lossy(&got[..head_end]).to_ascii_lowercase();
-        let body_len: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
+        let body_len: usize =
+            head.lines().find_map(|line| line.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
         let mut left = body_len.saturating_sub(got.len() - head_end);
         while left > 0 {
             let n = stream.read(&mut buf[..left.min(8192)])?;

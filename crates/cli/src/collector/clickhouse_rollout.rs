@@ -14,7 +14,7 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// An event's `ArmKey` columns (`a`, `r`, `arm`, `v`), as `ArmKey::of` makes them.
+/// An event's `ArmKey` columns (`a`, `r`, `arm`, `v`), as `ArmKey::cols` makes them.
 const ARM: &str = "if(ifNull(rollout_rule, '') = '', ifNull(rollout_alias, ''), '') AS a, ifNull(rollout_rule, '') AS r,
     ifNull(rollout_arm, '') AS arm, ifNull(model_version, '') AS v";
 

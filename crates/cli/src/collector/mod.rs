@@ -24,6 +24,7 @@ mod fuzz;
 #[cfg(test)]
 mod http_tests;
 pub(crate) mod ingest;
+mod intern;
 pub(crate) mod limits;
 mod origin;
 mod otlp;

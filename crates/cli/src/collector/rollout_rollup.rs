@@ -6,9 +6,10 @@
 //! inference (a sample), through the prediction id index. ClickHouse computes the same numbers
 //! with GROUP BY (`clickhouse_rollout.rs`); both use `store`'s buckets, so they agree exactly.
 
-use std::collections::{HashMap, HashSet};
-
 use rusqlite::{params, Connection};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::intern::Interner;
 
 use super::sqlite::{rows, LATEST_FEEDBACK};
 use super::store::{
@@ -56,25 +57,25 @@ pub struct Fields<'a> {
     pub winner: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    model: String,
-    kind: &'static str,
-    arm: ArmKey,
-    key: i64,
-}
+/// A rollup row's key: its kind, (model, alias, rule, arm, version) numbered by the batch's
+/// `Interner`, and key.
+type Key = (&'static str, u32, i64);
 
 /// Rollout rollup increments for a batch, merged before they are written.
 #[derive(Default)]
 pub struct Increments {
-    rows: HashMap<Key, (i64, Option<f64>, Option<f64>)>,
-    users: HashSet<(String, ArmKey, String)>,
+    arms: Interner<5>,
+    /// (model, alias, rule, arm): a key without its version, as users are counted.
+    unversioned: Interner<4>,
+    installs: Interner<1>,
+    rows: FxHashMap<Key, (i64, Option<f64>, Option<f64>)>,
+    /// (unversioned key, install id).
+    users: FxHashSet<(u32, u32)>,
 }
 
 impl Increments {
-    fn add(&mut self, model: &str, kind: &'static str, arm: &ArmKey, key: i64, value: Option<f64>) {
-        let k = Key { model: model.to_string(), kind, arm: arm.clone(), key };
-        let v = self.rows.entry(k).or_insert((0, value, value));
+    fn add(&mut self, kind: &'static str, arm: u32, key: i64, value: Option<f64>) {
+        let v = self.rows.entry((kind, arm, key)).or_insert((0, value, value));
         v.0 += 1;
         if let Some(x) = value {
             v.1 = Some(v.1.map_or(x, |lo| lo.min(x)));
@@ -85,17 +86,17 @@ impl Increments {
     /// Adds one newly stored event.
     pub fn event(&mut self, e: &Fields<'_>) {
         let Some(model) = e.model else { return };
-        let none = ArmKey::of(None, None, None, None);
         match e.name {
             "burn_edge.swap" => {
                 if let Some(ms) = e.swap_ms {
-                    self.add(model, "swap", &none, bucket_of(ms, FINE), Some(ms));
+                    let none = self.arms.id([model, "", "", "", ""]);
+                    self.add("swap", none, bucket_of(ms, FINE), Some(ms));
                 }
                 return;
             }
             "burn_edge.interleave" => {
-                let key = ArmKey { rule: e.rule.unwrap_or("").into(), arm: e.winner.unwrap_or("").into(), ..none };
-                self.add(model, "pick", &key, 0, None);
+                let pick = self.arms.id([model, "", e.rule.unwrap_or(""), e.winner.unwrap_or(""), ""]);
+                self.add("pick", pick, 0, None);
                 return;
             }
             _ => {}
@@ -104,19 +105,22 @@ impl Increments {
         if e.role == Some(ROLE_SHADOW) {
             return;
         }
-        let key = ArmKey::of(e.alias, e.rule, e.arm, e.version);
-        self.add(model, kind, &key, 0, None);
+        let [alias, rule, arm, version] = ArmKey::cols(e.alias, e.rule, e.arm, e.version);
+        let key = self.arms.id([model, alias, rule, arm, version]);
+        self.add(kind, key, 0, None);
         if e.name == "burn_edge.inference" {
             if let Some(ms) = e.latency_ms {
-                self.add(model, "latency", &key, bucket_of(ms, FINE), Some(ms));
+                self.add("latency", key, bucket_of(ms, FINE), Some(ms));
             }
             if let Some(c) = e.predicted_class {
-                self.add(model, "class", &key, class_of(c, MAX_CLASSES), None);
+                self.add("class", key, class_of(c, MAX_CLASSES), None);
             }
         }
         if matches!(e.name, "burn_edge.exposure" | "burn_edge.inference") {
             if let Some(id) = e.install_id {
-                self.users.insert((model.to_string(), ArmKey { version: String::new(), ..key }, id.to_string()));
+                let unversioned = self.unversioned.id([model, alias, rule, arm]);
+                let install = self.installs.id([id]);
+                self.users.insert((unversioned, install));
             }
         }
     }
@@ -130,14 +134,15 @@ impl Increments {
                lo = CASE WHEN lo IS NULL OR excluded.lo < lo THEN excluded.lo ELSE lo END,
                hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END",
         )?;
-        for (k, (n, lo, hi)) in self.rows {
-            let a = &k.arm;
-            stmt.execute(params![k.model, k.kind, a.alias, a.rule, a.arm, a.version, k.key, n, lo, hi])?;
+        for ((kind, arm, key), (n, lo, hi)) in self.rows {
+            let [model, alias, rule, arm, version] = self.arms.get(arm);
+            stmt.execute(params![model, kind, alias, rule, arm, version, key, n, lo, hi])?;
         }
         let mut users =
             conn.prepare_cached("INSERT OR IGNORE INTO rollout_users (model, alias, rule, arm, install_id) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-        for (model, a, id) in self.users {
-            users.execute(params![model, a.alias, a.rule, a.arm, id])?;
+        for (arm, install) in self.users {
+            let [model, alias, rule, arm] = self.unversioned.get(arm);
+            users.execute(params![model, alias, rule, arm, self.installs.get(install)[0]])?;
         }
         Ok(())
     }

@@ -5,9 +5,10 @@
 //! groups x minutes x buckets, not with the number of events. The buckets are `store`'s, the
 //! same ClickHouse computes in its SQL, so both sinks give identical summaries.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Connection};
+use rustc_hash::FxHashMap;
+
+use super::intern::Interner;
 
 use super::store::{bucket_of, class_of, decile_of, route_of, COARSE, FINE, MAX_CLASSES, MINUTE_NANOS};
 
@@ -40,13 +41,8 @@ pub struct Fields<'a> {
     pub ttfp_ms: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key<'a> {
-    kind: &'static str,
-    cols: [&'a str; 5],
-    minute: i64,
-    key: i64,
-}
+/// A rollup row's key: its kind, columns (numbered by the kind's `Interner`), minute and key.
+type Key = (&'static str, u32, i64, i64);
 
 #[derive(Debug, Clone, Copy)]
 struct Value {
@@ -55,15 +51,21 @@ struct Value {
     hi: Option<f64>,
 }
 
-/// Rollup increments for a batch, merged before they are written; keyed by the batch's own
-/// strings (an ingest commit adds several per event: no copies).
+/// Rollup increments for a batch, merged before they are written.
 #[derive(Default)]
-pub struct Increments<'a>(HashMap<Key<'a>, Value>);
+pub struct Increments {
+    /// Event names (kind `events`).
+    names: Interner<1>,
+    /// (model, version, event name) (kind `version_minute`).
+    versions: Interner<3>,
+    /// Groups (every other kind). One interner each, so an event's lookups hit the last tuple.
+    groups: Interner<5>,
+    rows: FxHashMap<Key, Value>,
+}
 
-impl<'a> Increments<'a> {
-    fn add(&mut self, kind: &'static str, cols: [&'a str; 5], minute: i64, key: i64, value: Option<f64>) {
-        let k = Key { kind, cols, minute, key };
-        let v = self.0.entry(k).or_insert(Value { n: 0, lo: value, hi: value });
+impl Increments {
+    fn add(&mut self, kind: &'static str, group: u32, minute: i64, key: i64, value: Option<f64>) {
+        let v = self.rows.entry((kind, group, minute, key)).or_insert(Value { n: 0, lo: value, hi: value });
         v.n += 1;
         if let Some(x) = value {
             v.lo = Some(v.lo.map_or(x, |lo| lo.min(x)));
@@ -72,29 +74,33 @@ impl<'a> Increments<'a> {
     }
 
     /// Adds one newly stored event.
-    pub fn event(&mut self, e: &Fields<'a>) {
+    pub fn event(&mut self, e: &Fields<'_>) {
         let minute = e.time_unix_nano.div_euclid(MINUTE_NANOS);
-        self.add("events", [e.name, "", "", "", ""], 0, 0, None);
+        let named = self.names.id([e.name]);
+        self.add("events", named, 0, 0, None);
         let [m, v, _, _, _] = e.group;
         if matches!(e.name, "burn_edge.inference" | "burn_edge.error" | "burn_edge.backend.fallback") {
-            self.add("version_minute", [m, v, e.name, "", ""], minute, 0, None);
+            let version = self.versions.id([m, v, e.name]);
+            self.add("version_minute", version, minute, 0, None);
         }
         match e.name {
             "burn_edge.inference" => {
+                let g = self.groups.id(e.group);
                 if let Some(ms) = e.latency_ms {
-                    self.add("latency", e.group, 0, bucket_of(ms, FINE), Some(ms));
-                    self.add("latency_minute", e.group, minute, bucket_of(ms, COARSE), Some(ms));
+                    self.add("latency", g, 0, bucket_of(ms, FINE), Some(ms));
+                    self.add("latency_minute", g, minute, bucket_of(ms, COARSE), Some(ms));
                 }
                 if let Some(c) = e.predicted_class {
-                    self.add("class", e.group, 0, class_of(c, MAX_CLASSES), None);
+                    self.add("class", g, 0, class_of(c, MAX_CLASSES), None);
                 }
                 if let Some(c) = e.confidence {
-                    self.add("confidence", e.group, 0, decile_of(c), None);
+                    self.add("confidence", g, 0, decile_of(c), None);
                 }
             }
             "burn_edge.model.load" => {
                 if let Some(ms) = e.ttfp_ms {
-                    self.add("load", e.group, 0, bucket_of(ms, FINE), Some(ms));
+                    let g = self.groups.id(e.group);
+                    self.add("load", g, 0, bucket_of(ms, FINE), Some(ms));
                 }
             }
             _ => {}
@@ -109,9 +115,16 @@ impl<'a> Increments<'a> {
                lo = CASE WHEN lo IS NULL OR excluded.lo < lo THEN excluded.lo ELSE lo END,
                hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END",
         )?;
-        for (k, v) in self.0 {
-            let [m, ver, b, x, r] = k.cols;
-            stmt.execute(params![k.kind, m, ver, b, x, r, k.minute, k.key, v.n, v.lo, v.hi])?;
+        for ((kind, id, minute, key), v) in self.rows {
+            let [m, ver, b, x, r] = match kind {
+                "events" => [&self.names.get(id)[0], "", "", "", ""],
+                "version_minute" => {
+                    let [m, ver, name] = self.versions.get(id);
+                    [m, ver, name, "", ""]
+                }
+                _ => self.groups.get(id).each_ref().map(String::as_str),
+            };
+            stmt.execute(params![kind, m, ver, b, x, r, minute, key, v.n, v.lo, v.hi])?;
         }
         Ok(())
     }

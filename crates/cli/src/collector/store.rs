@@ -148,15 +148,11 @@ pub struct ArmKey {
 }
 
 impl ArmKey {
-    /// The key of an event's (alias, rule, arm, version), absent ones as "".
-    pub fn of(alias: Option<&str>, rule: Option<&str>, arm: Option<&str>, version: Option<&str>) -> ArmKey {
+    /// An event's key columns (alias, rule, arm, version), absent ones as ""; the alias only
+    /// outside any rule.
+    pub fn cols<'a>(alias: Option<&'a str>, rule: Option<&'a str>, arm: Option<&'a str>, version: Option<&'a str>) -> [&'a str; 4] {
         let rule = rule.unwrap_or("");
-        ArmKey {
-            alias: if rule.is_empty() { alias.unwrap_or("").to_string() } else { String::new() },
-            rule: rule.to_string(),
-            arm: arm.unwrap_or("").to_string(),
-            version: version.unwrap_or("").to_string(),
-        }
+        [if rule.is_empty() { alias.unwrap_or("") } else { "" }, rule, arm.unwrap_or(""), version.unwrap_or("")]
     }
 }
 
