@@ -27,7 +27,9 @@ const concurrency = 8;
 
 /** @param {string[]} store @returns {Promise<{ base: string, stop: () => void }>} */
 function serve(store) {
-  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', ...store, '--rate-limit', '1000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // A summary is timed however long it takes, not cut at the default 30 s request limit.
+  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', ...store, '--rate-limit', '1000000', '--request-timeout', '900'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
     child.stdout.on('data', (d) => { const m = String(d).match(/http:\/\/[\d.]+:\d+\//); if (m) resolve({ base: m[0], stop: () => child.kill() }); });

@@ -116,6 +116,29 @@ if (process.env.NODE_TEST_CONTEXT || /\.test\.mjs$/.test(process.argv[1] ?? ''))
  * `burn-edge serve` arguments for a test whose pages fetch from a stand-in on another loopback
  * port (a mirror, a collector, a cloud): the Content-Security-Policy's connect-src allows them.
  */
+/**
+ * An init script (`context.addInitScript(drawDigit)`) defining `window.drawDigit(points)`: a
+ * 280x280 OffscreenCanvas with the stroke through `points` drawn white on black, as on the
+ * demo's pad, for tests that classify a drawn digit in the page.
+ */
+export function drawDigit() {
+  /** @param {number[][]} points */
+  /** @type {any} */ (window).drawDigit = (points) => {
+    const canvas = new OffscreenCanvas(280, 280);
+    const g = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
+    g.fillStyle = '#000';
+    g.fillRect(0, 0, 280, 280);
+    g.strokeStyle = '#fff';
+    g.lineWidth = 24;
+    g.lineCap = 'round';
+    g.beginPath();
+    g.moveTo(points[0][0], points[0][1]);
+    for (const [x, y] of points.slice(1)) g.lineTo(x, y);
+    g.stroke();
+    return canvas;
+  };
+}
+
 export const LOOPBACK_CONNECT = ['--connect-src', 'http://127.0.0.1:*'];
 
 /**

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliPath, projectCopy, serverAndBrowser } from './harness.mjs';
+import { cliPath, drawDigit, projectCopy, serverAndBrowser } from './harness.mjs';
 import { signer } from './cdn-harness.mjs';
 
 const TIMEOUT = { timeout: 240_000 };
@@ -48,6 +48,7 @@ const entry = (/** @type {string} */ variant) => compressed.files.find((/** @typ
  */
 async function load(version, options, { noRelaxedSimd = false } = {}) {
   const ctx = await env.browser.newContext({ serviceWorkers: 'block' });
+  await ctx.addInitScript(drawDigit);
   try {
     if (noRelaxedSimd) {
       // No real browser here lacks relaxed SIMD, so its detection is told so: the probe module
@@ -66,20 +67,7 @@ async function load(version, options, { noRelaxedSimd = false } = {}) {
     weights.length = 0; // the demo's own load
     const result = await page.evaluate(async ({ version, options }) => {
       const demo = /** @type {any} */ (window).burnEdgeDemo;
-      const drawn = (/** @type {number[][]} */ points) => {
-        const canvas = new OffscreenCanvas(280, 280);
-        const g = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
-        g.fillStyle = '#000';
-        g.fillRect(0, 0, 280, 280);
-        g.strokeStyle = '#fff';
-        g.lineWidth = 24;
-        g.lineCap = 'round';
-        g.beginPath();
-        g.moveTo(points[0][0], points[0][1]);
-        for (const [x, y] of points.slice(1)) g.lineTo(x, y);
-        g.stroke();
-        return canvas;
-      };
+      const drawn = /** @type {(points: number[][]) => OffscreenCanvas} */ (/** @type {any} */ (window).drawDigit);
       try {
         const model = await demo.loadModel({ manifestUrl: `/models/mnist/${version}/manifest.json`, publicKey: demo.publicKey,
           backend: 'cpu', recheckInterval: 0, ...options });
