@@ -2,23 +2,25 @@
 //! so the rollups key their increments on a few integers: an event adds several increments, and
 //! hashing and comparing five strings for each of them was a quarter of the ingest writer's time.
 //! A tuple is copied once, when first seen; consecutive events of one group (the usual batch)
-//! hit the last tuple without hashing at all.
+//! hit the last tuple without hashing at all. The strings come from the network, so the hash is
+//! std's randomly keyed SipHash: a batch crafted to collide cannot make the lookups quadratic.
 
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
 use std::hash::BuildHasher;
-
-use rustc_hash::{FxBuildHasher, FxHashMap};
 
 /// Distinct `N`-string tuples, numbered from 0 in the order first seen.
 pub struct Interner<const N: usize> {
     tuples: Vec<[String; N]>,
     /// Tuple hash -> the numbers of the tuples with that hash (more than one only on a collision).
-    by_hash: FxHashMap<u64, Vec<u32>>,
+    by_hash: HashMap<u64, Vec<u32>>,
+    hasher: RandomState,
     last: Option<u32>,
 }
 
 impl<const N: usize> Default for Interner<N> {
     fn default() -> Self {
-        Interner { tuples: Vec::new(), by_hash: FxHashMap::default(), last: None }
+        Interner { tuples: Vec::new(), by_hash: HashMap::new(), hasher: RandomState::new(), last: None }
     }
 }
 
@@ -29,7 +31,7 @@ impl<const N: usize> Interner<N> {
         if let Some(id) = self.last.filter(|&id| same(&self.tuples[id as usize])) {
             return id;
         }
-        let ids = self.by_hash.entry(FxBuildHasher.hash_one(cols)).or_default();
+        let ids = self.by_hash.entry(self.hasher.hash_one(cols)).or_default();
         let id = match ids.iter().copied().find(|&id| same(&self.tuples[id as usize])) {
             Some(id) => id,
             None => {

@@ -6,8 +6,9 @@
 //! inference (a sample), through the prediction id index. ClickHouse computes the same numbers
 //! with GROUP BY (`clickhouse_rollout.rs`); both use `store`'s buckets, so they agree exactly.
 
+use std::collections::{HashMap, HashSet};
+
 use rusqlite::{params, Connection};
-use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::intern::Interner;
 
@@ -68,9 +69,9 @@ pub struct Increments {
     /// (model, alias, rule, arm): a key without its version, as users are counted.
     unversioned: Interner<4>,
     installs: Interner<1>,
-    rows: FxHashMap<Key, (i64, Option<f64>, Option<f64>)>,
+    rows: HashMap<Key, (i64, Option<f64>, Option<f64>)>,
     /// (unversioned key, install id).
-    users: FxHashSet<(u32, u32)>,
+    users: HashSet<(u32, u32)>,
 }
 
 impl Increments {

@@ -5,8 +5,9 @@
 //! groups x minutes x buckets, not with the number of events. The buckets are `store`'s, the
 //! same ClickHouse computes in its SQL, so both sinks give identical summaries.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection};
-use rustc_hash::FxHashMap;
 
 use super::intern::Interner;
 
@@ -60,7 +61,7 @@ pub struct Increments {
     versions: Interner<3>,
     /// Groups (every other kind). One interner each, so an event's lookups hit the last tuple.
     groups: Interner<5>,
-    rows: FxHashMap<Key, Value>,
+    rows: HashMap<Key, Value>,
 }
 
 impl Increments {
