@@ -38,7 +38,7 @@ const reachedOrigin = (h) => /^\d+$/.test(h.upstream) && h.cache !== 'STALE';
  * classifies three digits; returns the edge's log lines for the visit.
  */
 async function visit() {
-  env.edge.since();
+  await env.edge.since();
   const context = await env.browser.newContext({ serviceWorkers: 'block' });
   try {
     const page = await context.newPage();
@@ -52,7 +52,7 @@ async function visit() {
     });
     assert.equal(error, null);
     assert.deepEqual(digits, ['1', '7', '0']);
-    return { version, hits: env.edge.since() };
+    return { version, hits: await env.edge.since() };
   } finally {
     await context.close();
   }
@@ -84,14 +84,14 @@ test('the loader works through the edge, which keeps immutable files, revalidate
   // revalidated: the origin answers 304, the visitor gets the full file and the origin's own
   // Cache-Control. (Node's fetch asks for other encodings than Chromium: its own cached copy.)
   await (await fetch(`${env.edge.url}models/mnist/channel.json`)).arrayBuffer();
-  env.edge.since();
+  await env.edge.since();
   await new Promise((resolve) => setTimeout(resolve, 2100));
   const channel = await fetch(`${env.edge.url}models/mnist/channel.json`);
   assert.equal(channel.status, 200);
   assert.equal(channel.headers.get('x-cache-status'), 'REVALIDATED');
   assert.equal(channel.headers.get('cache-control'), 'public, max-age=60');
   assert.ok((await channel.json()).aliases, 'a channel');
-  assert.deepEqual(env.edge.since().map((h) => [h.path, h.cache, h.upstream]), [['/models/mnist/channel.json', 'REVALIDATED', '304']]);
+  assert.deepEqual((await env.edge.since()).map((h) => [h.path, h.cache, h.upstream]), [['/models/mnist/channel.json', 'REVALIDATED', '304']]);
   const weights = firstFiles.find((h) => h.path.includes('/files/'));
   const cached = await fetch(`${env.edge.url}${weights?.path.slice(1)}`);
   await cached.arrayBuffer();

@@ -5,7 +5,7 @@
  * folder (`-p`), and its access log read back per request (cache status, origin status).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './cdn-harness.mjs';
@@ -63,11 +63,22 @@ export async function startEdge(origin) {
   let read = 0;
   return {
     url,
-    /** Access-log lines written since the last call. @returns {EdgeHit[]} */
-    since() {
+    /**
+     * Access-log lines written since the last call. nginx logs a request after answering it, so
+     * a line can land after its response reached us: this waits until the log has not grown for
+     * 150 ms, and takes only whole lines.
+     * @returns {Promise<EdgeHit[]>}
+     */
+    async since() {
+      const size = () => (existsSync(log) ? statSync(log).size : 0);
+      for (let last = size(), quietSince = Date.now(); Date.now() - quietSince < 150;) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        const now = size();
+        if (now !== last) [last, quietSince] = [now, Date.now()];
+      }
       const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
-      const fresh = text.slice(read);
-      read = text.length;
+      const fresh = text.slice(read, text.lastIndexOf('\n') + 1);
+      read += fresh.length;
       return fresh.split('\n').filter((l) => l && !l.includes('__edge-probe')).map((line) => {
         const [method, path, status, cache, upstream] = line.split(' ');
         return { method, path, status: Number(status), cache, upstream };
