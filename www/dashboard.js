@@ -149,7 +149,19 @@ const ms = (/** @type {number | null | undefined} */ v) => (v == null ? '–' : 
 const pct = (/** @type {number} */ v) => `${(v * 100).toFixed(1)}%`;
 
 /** @param {Group} g */
-function renderGroup(g) {
+/**
+ * The accuracy KPI, with the age of the figure where the store computes it periodically
+ * (ClickHouse: `feedbackAsOf`, ms since the epoch; SQLite keeps it current).
+ * @param {Group} g @param {number | null} asOf
+ */
+function accuracy(g, asOf) {
+  if (!g.feedback) return '–';
+  const age = asOf === null ? 0 : Math.round((Date.now() - asOf) / 1000);
+  return `${pct(g.feedback.accuracy)} of ${g.feedback.count}${age >= 5 ? ` (${age} s ago)` : ''}`;
+}
+
+/** @param {Group} g @param {number | null} [asOf] */
+function renderGroup(g, asOf = null) {
   const section = document.createElement('section');
   section.className = 'group';
   section.dataset.group = `${g.model}@${g.version}/${g.backend}/${g.variant}`;
@@ -169,7 +181,7 @@ function renderGroup(g) {
     ['fallback rate', `${pct(g.fallbackRate)} (${g.versionFallbacks})`],
     ['PSI vs reference', drift],
     ['JS distance', g.drift ? g.drift.jsDistance.toFixed(3) : '–'],
-    ['accuracy (feedback)', g.feedback ? `${pct(g.feedback.accuracy)} of ${g.feedback.count}` : '–'],
+    ['accuracy (feedback)', accuracy(g, asOf)],
   ];
   kpis.innerHTML = items.map(([k, v]) => `<div class="kpi" data-kpi="${k}"><span>${k}</span>${v}</div>`).join('');
   const legend = `<span class="swatch" data-color="${REFERENCE}"></span>manifest reference<span class="swatch" data-color="${LIVE}"></span>live`;
@@ -275,10 +287,10 @@ async function refresh() {
       return;
     }
     if (!res.ok) throw new Error(`/api/telemetry/summary: HTTP ${res.status}`);
-    const summary = /** @type {{ events: Record<string, number>, routes: Record<string, number>, groups: Group[], versionTimeline: VersionTimeline[] }} */ (await res.json());
+    const summary = /** @type {{ events: Record<string, number>, routes: Record<string, number>, groups: Group[], versionTimeline: VersionTimeline[], feedbackAsOf?: number | null }} */ (await res.json());
     $('totals').textContent = Object.entries(summary.events).map(([k, v]) => `${k}: ${v}`).join(' · ') || 'no events yet';
     $('routes').textContent = routeSplit(summary.routes ?? {});
-    $('groups').replaceChildren(...summary.groups.map(renderGroup));
+    $('groups').replaceChildren(...summary.groups.map((g) => renderGroup(g, summary.feedbackAsOf ?? null)));
     $('versions').replaceChildren(...summary.versionTimeline.map(renderVersion));
     await rollout(key, summary.groups.map((g) => g.model));
     $('error').hidden = true;

@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// query parameters (e.g. http://127.0.0.1:8123/?database=telemetry&user=u&password=p).
     #[arg(long, value_name = "URL")]
     clickhouse: Option<String>,
+    /// With --clickhouse: seconds a computed accuracy is reused while events keep arriving
+    /// (the summary shows its age; recomputing joins every feedback event). 0: always current.
+    #[arg(long, value_name = "SECS", default_value_t = collector::clickhouse::ACCURACY_REFRESH.as_secs_f64(), value_parser = parse_secs_or_0, requires = "clickhouse")]
+    clickhouse_accuracy_every: f64,
     /// An app allowed to send telemetry, as NAME=KEY (repeatable). Default on loopback only:
     /// demo=demo-key.
     #[arg(long = "ingest-key", value_parser = parse_ingest_key)]
@@ -119,6 +123,13 @@ fn parse_origin(s: &str) -> Result<Origin, String> {
     Origin::parse(s).map_err(|e| e.to_string())
 }
 
+fn parse_secs_or_0(s: &str) -> Result<f64, String> {
+    if s.parse::<f64>() == Ok(0.0) {
+        return Ok(0.0);
+    }
+    parse_secs(s).map_err(|_| format!("{s:?} is not a number of seconds in [0, 86400]"))
+}
+
 fn parse_secs(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
@@ -179,7 +190,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let (config, dashboard_key) = settings(&args)?;
     let policy = PagePolicy::new(&args.connect_src).context("--connect-src")?;
     let store: Arc<dyn collector::EventStore> = match &args.clickhouse {
-        Some(url) => Arc::new(collector::ClickHouseStore::open(url).context("opening the ClickHouse telemetry store")?),
+        Some(url) => Arc::new(
+            collector::ClickHouseStore::open_with(
+                url,
+                collector::clickhouse::MAX_RESULT_BYTES,
+                Duration::from_secs_f64(args.clickhouse_accuracy_every),
+            )
+            .context("opening the ClickHouse telemetry store")?,
+        ),
         None => {
             let db = if args.telemetry_db.is_absolute() { args.telemetry_db.clone() } else { args.root.join(&args.telemetry_db) };
             let store = collector::SqliteStore::open(&db).with_context(|| format!("opening telemetry store {}", db.display()))?;

@@ -83,6 +83,8 @@ fn retention_days_deletes_old_events_in_clickhouse() {
     retention_keeps_recent_events(&server);
     let left = clickhouse.query("SELECT count() FROM burn_edge_events WHERE startsWith(event_id, 'old')");
     assert_eq!(left.trim(), "0", "the old rows are gone from the table, not only from the summary");
+    let logged = clickhouse.query("SELECT count() FROM burn_edge_copies WHERE startsWith(event_id, 'old')");
+    assert_eq!(logged.trim(), "0", "and from the rollup's copies log");
 }
 
 fn collector(args: &[&str]) -> (bool, String) {

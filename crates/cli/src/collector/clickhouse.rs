@@ -1,7 +1,9 @@
 //! The ClickHouse sink, over ClickHouse's HTTP interface (works with Debian's 18.16 package and
 //! current releases): events go in as `JSONEachRow`, one INSERT per ingested batch (atomic below
-//! a million rows). The table is a `ReplacingMergeTree` keyed by (app, event id) and every read
-//! uses `FINAL`, so a retried batch never double counts even before background merges run.
+//! a million rows), into a `ReplacingMergeTree` keyed by (app, event id). The summary reads the
+//! rollup that INSERT feeds (`clickhouse_rollup.rs`, which also keeps a retried batch from
+//! counting twice) and a periodically refreshed accuracy (`clickhouse_accuracy.rs`); the rollout
+//! report groups the events with `FINAL` (`clickhouse_rollout.rs`).
 
 use std::time::Duration;
 
@@ -10,10 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::events::Event;
-use super::store::{
-    bucket_sql, class_sql, decile_sql, Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits,
-    StoreError, COARSE, FINE, MINUTE_NANOS, TIMELINE_EVENTS,
-};
+use super::store::{Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError};
+use super::{clickhouse_accuracy, clickhouse_rollup};
 
 /// The table events are stored in.
 pub const TABLE: &str = "burn_edge_events";
@@ -63,9 +63,18 @@ const ADDED_COLUMNS: [(&str, &str); 7] = [
 /// misconfigured or hostile server, refused before it fills the collector's memory.
 pub const MAX_RESULT_BYTES: u64 = 64 << 20;
 
-/// The group columns, as the aggregates name them.
-const GROUP: &str =
-    "ifNull(model_name, '') AS m, ifNull(model_version, '') AS v, ifNull(backend, '') AS b, ifNull(variant, '') AS x, ifNull(route, 'edge') AS r";
+/// How long a computed accuracy is reused while events keep arriving (see
+/// `clickhouse_accuracy.rs`), unless `--clickhouse-accuracy-every` says otherwise.
+pub const ACCURACY_REFRESH: Duration = Duration::from_secs(60);
+
+/// `s` as a ClickHouse string literal.
+pub(super) fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
 
 /// A ClickHouse server reached over HTTP.
 pub struct ClickHouseStore {
@@ -73,6 +82,7 @@ pub struct ClickHouseStore {
     url: String,
     agent: ureq::Agent,
     max_result_bytes: u64,
+    accuracy_refresh_ms: i64,
 }
 
 #[derive(Deserialize)]
@@ -81,15 +91,22 @@ struct JsonCompact<T> {
 }
 
 impl ClickHouseStore {
-    /// Connects to the server at `url` and creates the table if it is missing.
+    /// Connects to the server at `url` and creates the tables if they are missing.
+    #[cfg(test)]
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        Self::open_with_limit(url, MAX_RESULT_BYTES)
+        Self::open_with(url, MAX_RESULT_BYTES, ACCURACY_REFRESH)
     }
 
-    /// `open`, reading at most `max_result_bytes` of any response.
-    pub fn open_with_limit(url: &str, max_result_bytes: u64) -> Result<Self, StoreError> {
+    /// `open`, reading at most `max_result_bytes` of any response and reusing a computed
+    /// accuracy for `accuracy_refresh` while events arrive.
+    pub fn open_with(url: &str, max_result_bytes: u64, accuracy_refresh: Duration) -> Result<Self, StoreError> {
         let config = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(30))).http_status_as_error(false).build();
-        let store = ClickHouseStore { url: url.to_string(), agent: ureq::Agent::new_with_config(config), max_result_bytes };
+        let store = ClickHouseStore {
+            url: url.to_string(),
+            agent: ureq::Agent::new_with_config(config),
+            max_result_bytes,
+            accuracy_refresh_ms: accuracy_refresh.as_millis().min(i64::MAX as u128) as i64,
+        };
         store.execute(SCHEMA, None)?;
         // Old servers have no ADD COLUMN IF NOT EXISTS: ask which columns are there.
         let have: Vec<(String,)> =
@@ -99,17 +116,19 @@ impl ClickHouseStore {
                 store.execute(&format!("ALTER TABLE {TABLE} ADD COLUMN {column} {kind}"), None)?;
             }
         }
+        clickhouse_rollup::create(&store, now_unix_ms())?;
+        store.execute(clickhouse_accuracy::SCHEMA, None)?;
         Ok(store)
     }
 
-    fn error(&self, message: impl Into<String>) -> StoreError {
+    pub(super) fn error(&self, message: impl Into<String>) -> StoreError {
         // The query string may hold a password: never show it.
         let shown = self.url.split('?').next().unwrap_or_default().to_string();
         StoreError::ClickHouse { url: shown, message: message.into() }
     }
 
     /// Runs `sql` (with `data` as the INSERT body, if any) and returns the response text.
-    fn execute(&self, sql: &str, data: Option<Vec<u8>>) -> Result<String, StoreError> {
+    pub(super) fn execute(&self, sql: &str, data: Option<Vec<u8>>) -> Result<String, StoreError> {
         let request = self.agent.post(&self.url).query("output_format_json_quote_64bit_integers", "0");
         let result = match data {
             Some(body) => request.query("query", sql).content_type("application/x-ndjson").send(body),
@@ -148,11 +167,13 @@ fn bucket_row((m, v, b, x, r, minute, index, count, min, max): BucketRow) -> (Gr
 
 impl EventStore for ClickHouseStore {
     fn insert(&self, events: &[Event], received_unix_ms: i64) -> Result<(), StoreError> {
+        // Ids already stored are dropped first: the rollup's views count every inserted row.
+        let events = clickhouse_rollup::fresh(self, events)?;
         if events.is_empty() {
             return Ok(());
         }
         let mut body = Vec::with_capacity(events.len() * 400);
-        for e in events {
+        for e in &events {
             let row = json!({
                 "app": e.app, "event_id": e.event_id, "install_id": e.install_id,
                 "time_unix_nano": e.time_unix_nano, "received_unix_ms": received_unix_ms, "name": e.name,
@@ -167,104 +188,75 @@ impl EventStore for ClickHouseStore {
             serde_json::to_writer(&mut body, &row).map_err(|e| self.error(e.to_string()))?;
             body.push(b'\n');
         }
-        self.execute(&format!("INSERT INTO {TABLE} FORMAT JSONEachRow"), Some(body)).map(drop)
+        self.execute(&format!("INSERT INTO {TABLE} FORMAT JSONEachRow"), Some(body))?;
+        clickhouse_rollup::check(self, &events)
     }
 
     fn aggregates(&self, limits: &Limits) -> Result<Aggregates, StoreError> {
-        // Old servers have no table CTEs: the top groups' subquery is repeated where needed.
+        // Every figure comes from the rollup (`clickhouse_rollup.rs`), as SQLite's do, with the
+        // same queries: rows of groups x minutes x buckets, never the events.
+        let rows = clickhouse_rollup::rows;
         let mut out = Aggregates {
-            counts: self.select(&format!("SELECT name, toInt64(count()) FROM {TABLE} FINAL GROUP BY name ORDER BY name"))?,
+            counts: self.select(&format!("SELECT m, toInt64(sum(n)) FROM {} GROUP BY m ORDER BY m", rows("kind = 'events'")))?,
             ..Aggregates::default()
         };
-        let events_in = TIMELINE_EVENTS.map(|e| format!("'{e}'")).join(", ");
-        let latest: Vec<(i64, i64)> = self.select(&format!(
-            "SELECT toInt64(count()), toInt64(intDiv(max(time_unix_nano), {MINUTE_NANOS})) FROM {TABLE} FINAL WHERE name IN ({events_in})"
-        ))?;
+        let latest: Vec<(i64, i64)> =
+            self.select(&format!("SELECT toInt64(count()), toInt64(max(minute)) FROM {}", rows("kind = 'version_minute'")))?;
         out.latest_minute = latest.first().filter(|(n, _)| *n > 0).map(|&(_, m)| m);
-        let since_ns = out.latest_minute.map_or(0, |m| (m - (limits.timeline_minutes - 1)).max(0).saturating_mul(MINUTE_NANOS));
-        let versions = format!(
-            "SELECT m, v FROM (SELECT ifNull(model_name, '') AS m, ifNull(model_version, '') AS v, count() AS n FROM {TABLE} FINAL
-               WHERE name IN ({events_in}) AND time_unix_nano >= {since_ns} GROUP BY m, v ORDER BY n DESC, m, v LIMIT {})",
+        let since = out.latest_minute.map_or(0, |m| (m - (limits.timeline_minutes - 1)).max(0));
+        let window = rows(&format!("kind = 'version_minute' AND minute >= {since}"));
+        let rows_of_window: Vec<(String, String, String, i64, i64)> = self.select(&format!(
+            "SELECT b, m, v, minute, n FROM {window} WHERE (m, v) IN
+               (SELECT m, v FROM (SELECT m, v, sum(n) AS t FROM {window} GROUP BY m, v ORDER BY t DESC, m, v LIMIT {}))",
             limits.versions
-        );
-        let rows: Vec<(String, String, String, i64, i64)> = self.select(&format!(
-            "SELECT name, m, v, minute, toInt64(count()) FROM
-               (SELECT name, {GROUP}, intDiv(time_unix_nano, {MINUTE_NANOS}) AS minute FROM {TABLE} FINAL
-                WHERE name IN ({events_in}) AND time_unix_nano >= {since_ns})
-             WHERE (m, v) IN ({versions}) GROUP BY name, m, v, minute"
         ))?;
-        out.version_timeline =
-            rows.into_iter().map(|(event, model, version, minute, count)| MinuteCount { event, model, version, minute, count }).collect();
+        out.version_timeline = rows_of_window
+            .into_iter()
+            .map(|(event, model, version, minute, count)| MinuteCount { event, model, version, minute, count })
+            .collect();
         let top_rows: Vec<(String, String, String, String, String, i64)> = self.select(&format!(
-            "SELECT {GROUP}, toInt64(count()) AS n FROM {TABLE} FINAL WHERE name = 'burn_edge.inference'
-             GROUP BY m, v, b, x, r ORDER BY n DESC, m, v, b, x, r LIMIT {}",
+            "SELECT m, v, b, x, r, toInt64(sum(n)) AS total FROM {} GROUP BY m, v, b, x, r ORDER BY total DESC, m, v, b, x, r LIMIT {}",
+            rows("kind = 'latency'"),
             limits.groups
         ))?;
         out.groups = top_rows.into_iter().map(|(m, v, b, x, r, n)| (group((m, v, b, x, r)), n)).collect();
         if out.groups.is_empty() {
             return Ok(out);
         }
-        let top = format!(
-            "SELECT m, v, b, x, r FROM (SELECT {GROUP}, count() AS n FROM {TABLE} FINAL WHERE name = 'burn_edge.inference'
-               GROUP BY m, v, b, x, r ORDER BY n DESC, m, v, b, x, r LIMIT {})",
-            limits.groups
-        );
-        // Per minute: in the timeline window only.
-        let histogram = |event: &str, column: &str, sub: i64, per_minute: bool| -> Result<Vec<(GroupKey, i64, Bucket)>, StoreError> {
-            let (minute, window) = if per_minute {
-                (format!("intDiv(time_unix_nano, {MINUTE_NANOS})"), format!(" AND time_unix_nano >= {since_ns}"))
-            } else {
-                ("0".into(), String::new())
-            };
-            let rows: Vec<BucketRow> = self.select(&format!(
-                "SELECT m, v, b, x, r, toInt64(minute), toInt64(bucket), toInt64(count()), min(val), max(val) FROM
-                   (SELECT {GROUP}, assumeNotNull({column}) AS val, {minute} AS minute, {} AS bucket FROM {TABLE} FINAL
-                    WHERE name = '{event}' AND isNotNull({column}){window})
-                 WHERE (m, v, b, x, r) IN ({top}) GROUP BY m, v, b, x, r, minute, bucket",
-                bucket_sql(&format!("assumeNotNull({column})"), sub)
+        let keys: Vec<GroupKey> = out.groups.iter().map(|(k, _)| k.clone()).collect();
+        let in_top = format!("(m, v, b, x, r) IN ({})", clickhouse_accuracy::tuples(&keys));
+        let histogram = |kind: &str, extra: &str| -> Result<Vec<(GroupKey, i64, Bucket)>, StoreError> {
+            let found: Vec<BucketRow> = self.select(&format!(
+                "SELECT m, v, b, x, r, minute, key, n, lo, hi FROM {}",
+                rows(&format!("kind = '{kind}' AND {in_top}{extra}"))
             ))?;
-            Ok(rows.into_iter().map(bucket_row).collect())
+            Ok(found.into_iter().map(bucket_row).collect())
         };
-        out.latency = histogram("burn_edge.inference", "latency_ms", FINE, false)?.into_iter().map(|(k, _, b)| (k, b)).collect();
-        out.latency_timeline = histogram("burn_edge.inference", "latency_ms", COARSE, true)?;
-        out.load_times = histogram("burn_edge.model.load", "ttfp_ms", FINE, false)?.into_iter().map(|(k, _, b)| (k, b)).collect();
-        let per_value = |column: &str, value: String| -> Result<Vec<(GroupKey, i64, i64)>, StoreError> {
-            let rows: Vec<(String, String, String, String, String, i64, i64)> = self.select(&format!(
-                "SELECT m, v, b, x, r, toInt64(value), toInt64(count()) FROM
-                   (SELECT {GROUP}, {value} AS value FROM {TABLE} FINAL WHERE name = 'burn_edge.inference' AND isNotNull({column}))
-                 WHERE (m, v, b, x, r) IN ({top}) GROUP BY m, v, b, x, r, value"
-            ))?;
-            Ok(rows.into_iter().map(|(m, v, b, x, r, value, n)| (group((m, v, b, x, r)), value, n)).collect())
+        out.latency = histogram("latency", "")?.into_iter().map(|(k, _, b)| (k, b)).collect();
+        out.latency_timeline = histogram("latency_minute", &format!(" AND minute >= {since}"))?;
+        out.load_times = histogram("load", "")?.into_iter().map(|(k, _, b)| (k, b)).collect();
+        let per_value = |sql: String| -> Result<Vec<(GroupKey, i64, i64)>, StoreError> {
+            let found: Vec<(String, String, String, String, String, i64, i64)> = self.select(&sql)?;
+            Ok(found.into_iter().map(|(m, v, b, x, r, value, n)| (group((m, v, b, x, r)), value, n)).collect())
         };
-        out.classes = per_value("predicted_class", class_sql("assumeNotNull(predicted_class)", limits.classes))?;
-        out.confidence = per_value("confidence", decile_sql("assumeNotNull(confidence)"))?;
+        out.classes = per_value(format!(
+            "SELECT m, v, b, x, r, toInt64(if(key >= 0 AND key < {}, key, -1)) AS class, toInt64(sum(n)) FROM {} GROUP BY m, v, b, x, r, class",
+            limits.classes,
+            rows(&format!("kind = 'class' AND {in_top}"))
+        ))?;
+        out.confidence = per_value(format!("SELECT m, v, b, x, r, key, n FROM {}", rows(&format!("kind = 'confidence' AND {in_top}"))))?;
+        let versions: Vec<String> = keys.iter().map(|k| format!("({}, {})", quote(&k.model), quote(&k.version))).collect();
         out.version_counts = self.select(&format!(
-            "SELECT name, m, v, toInt64(count()) FROM
-               (SELECT name, {GROUP} FROM {TABLE} FINAL WHERE name IN ('burn_edge.error', 'burn_edge.backend.fallback'))
-             WHERE (m, v) IN (SELECT m, v FROM ({top})) GROUP BY name, m, v"
+            "SELECT b, m, v, toInt64(sum(n)) FROM {} GROUP BY b, m, v",
+            rows(&format!(
+                "kind = 'version_minute' AND b IN ('burn_edge.error', 'burn_edge.backend.fallback') AND (m, v) IN ({})",
+                versions.join(", ")
+            ))
         ))?;
-        // One inference and one feedback per (app, prediction id): the latest of each. Nullable
-        // join keys are not supported by older servers: join on non-null copies.
-        // Only inferences that got feedback are sorted.
-        let with_feedback = format!(
-            "(app, assumeNotNull(prediction_id)) IN (SELECT app, assumeNotNull(prediction_id) FROM {TABLE}
-               WHERE name = 'burn_edge.feedback' AND isNotNull(prediction_id))"
-        );
-        let latest = |event: &str, columns: &str, not_null: &str| {
-            format!(
-                "SELECT app, assumeNotNull(prediction_id) AS pid, {columns} FROM {TABLE} FINAL
-                 WHERE name = '{event}' AND isNotNull(prediction_id) AND isNotNull({not_null}) AND {with_feedback}
-                 ORDER BY app, pid, time_unix_nano DESC, event_id DESC LIMIT 1 BY app, pid"
-            )
-        };
-        let rows: Vec<(String, String, String, String, String, i64, i64)> = self.select(&format!(
-            "SELECT m, v, b, x, r, toInt64(count()), toInt64(sum(predicted = truth)) FROM
-               ({}) ALL INNER JOIN ({}) USING (app, pid)
-             WHERE (m, v, b, x, r) IN ({top}) GROUP BY m, v, b, x, r",
-            latest("burn_edge.inference", &format!("{GROUP}, assumeNotNull(predicted_class) AS predicted"), "predicted_class"),
-            latest("burn_edge.feedback", "assumeNotNull(true_label) AS truth", "true_label"),
-        ))?;
-        out.feedback = rows.into_iter().map(|(m, v, b, x, r, n, correct)| (group((m, v, b, x, r)), n, correct)).collect();
+        let stored = out.counts.iter().map(|(_, n)| n).sum();
+        let accuracy = clickhouse_accuracy::read(self, &keys, stored, self.accuracy_refresh_ms, now_unix_ms())?;
+        out.feedback = accuracy.rows;
+        out.feedback_as_of_unix_ms = Some(accuracy.taken_unix_ms);
         Ok(out)
     }
 
@@ -272,20 +264,25 @@ impl EventStore for ClickHouseStore {
         super::clickhouse_rollout::read(self, model, limits)
     }
 
-    /// An `ALTER TABLE ... DELETE` mutation (ClickHouse 1.1.54388 and later; the summaries read
-    /// the table, so they follow once it has run), unless one is still running: several
-    /// collectors on one table, or a pass while the last one runs, queue no second one.
+    /// `ALTER TABLE ... DELETE` mutations (ClickHouse 1.1.54388 and later) on the events and
+    /// the rollup's tables, unless one is still running: several collectors on one table, or a
+    /// pass while the last one runs, queue no second one. The rollup keeps hours, so the cutoff
+    /// is taken down to the hour (retention's own is a UTC midnight): the summary then covers
+    /// exactly the events kept, once the mutations have run.
     fn expire(&self, before_unix_nano: i64) -> Result<u64, StoreError> {
-        let old: Vec<(i64,)> = self.select(&format!("SELECT toInt64(count()) FROM {TABLE} WHERE time_unix_nano < {before_unix_nano}"))?;
+        let hour = before_unix_nano.div_euclid(clickhouse_rollup::HOUR_NANOS);
+        let before = hour * clickhouse_rollup::HOUR_NANOS;
+        let old: Vec<(i64,)> = self.select(&format!("SELECT toInt64(count()) FROM {TABLE} WHERE time_unix_nano < {before}"))?;
         let old = old.first().map_or(0, |r| r.0);
         if old == 0 {
             return Ok(0);
         }
-        let running: Vec<(i64,)> = self.select(&format!(
-            "SELECT toInt64(count()) FROM system.mutations WHERE database = currentDatabase() AND table = '{TABLE}' AND is_done = 0"
-        ))?;
+        let running: Vec<(i64,)> = self.select(
+            "SELECT toInt64(count()) FROM system.mutations WHERE database = currentDatabase() AND startsWith(table, 'burn_edge_') AND is_done = 0",
+        )?;
         if running.first().is_none_or(|r| r.0 == 0) {
-            self.execute(&format!("ALTER TABLE {TABLE} DELETE WHERE time_unix_nano < {before_unix_nano}"), None)?;
+            self.execute(&format!("ALTER TABLE {TABLE} DELETE WHERE time_unix_nano < {before}"), None)?;
+            clickhouse_rollup::expire(self, hour)?;
         }
         Ok(old as u64)
     }
@@ -359,8 +356,8 @@ mod tests {
     #[test]
     fn a_response_over_the_limit_is_refused_with_a_clear_error() {
         const { assert!(MAX_RESULT_BYTES <= 64 << 20, "a read could pull 1 GiB") };
-        assert!(ClickHouseStore::open_with_limit(&serve(1000), 4096).is_ok());
-        let err = ClickHouseStore::open_with_limit(&serve(10 << 20), 1 << 20).err().unwrap().to_string();
+        assert!(ClickHouseStore::open_with(&serve(1000), 4096, ACCURACY_REFRESH).is_ok());
+        let err = ClickHouseStore::open_with(&serve(10 << 20), 1 << 20, ACCURACY_REFRESH).err().unwrap().to_string();
         assert!(err.contains("the response is over 1048576 bytes, the most the collector reads"), "{err}");
         assert!(!err.contains("secret"), "{err}");
     }

@@ -3,16 +3,11 @@
 //! shadow join give (`rollout_rollup.rs`): the same keys, filters, orderings, buckets and
 //! limits. Old servers have no table CTEs, so shared subqueries are repeated as text.
 
-use super::clickhouse::{ClickHouseStore, TABLE};
+use super::clickhouse::{quote, ClickHouseStore, TABLE};
 use super::store::{
     bucket_sql, class_sql, ArmKey, Bucket, RolloutAggregates, RolloutLimits, ShadowPair, StoreError, ARM_EVENTS, CONFUSION_CLASSES, FINE,
     MAX_CLASSES,
 };
-
-/// `s` as a ClickHouse string literal.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
 
 /// An event's `ArmKey` columns (`a`, `r`, `arm`, `v`), as `ArmKey::cols` makes them.
 const ARM: &str = "if(ifNull(rollout_rule, '') = '', ifNull(rollout_alias, ''), '') AS a, ifNull(rollout_rule, '') AS r,
@@ -167,6 +162,6 @@ fn shadow(store: &ClickHouseStore, m: &str, limits: &RolloutLimits) -> Result<Ve
 mod tests {
     #[test]
     fn literals_are_quoted() {
-        assert_eq!(super::quote(r"a'b\c"), r"'a\'b\\c'");
+        assert_eq!(super::super::clickhouse::quote(r"a'b\c"), r"'a\'b\\c'");
     }
 }

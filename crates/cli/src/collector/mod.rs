@@ -13,8 +13,10 @@ pub mod backup;
 mod backup_bench;
 #[cfg(test)]
 mod bench;
-mod clickhouse;
+pub mod clickhouse;
+mod clickhouse_accuracy;
 mod clickhouse_rollout;
+mod clickhouse_rollup;
 mod drift;
 mod encoding;
 mod events;

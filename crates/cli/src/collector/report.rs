@@ -207,6 +207,9 @@ pub fn build_within(store: &dyn EventStore, references: &References, limits: &Li
         "limits": limits,
         "groups": out,
         "versionTimeline": version_timeline(&agg.version_timeline),
+        // When the accuracy figures were computed, where the store does so periodically
+        // (ClickHouse, see `clickhouse_accuracy.rs`); null where they are always current.
+        "feedbackAsOf": agg.feedback_as_of_unix_ms,
     }))
 }
 

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
 
+use super::events::Event;
 use super::intern::Interner;
-
 use super::store::{bucket_of, class_of, decile_of, route_of, COARSE, FINE, MAX_CLASSES, MINUTE_NANOS};
 
 pub const SCHEMA: &str = "
@@ -40,6 +40,36 @@ pub struct Fields<'a> {
     pub predicted_class: Option<i64>,
     pub confidence: Option<f64>,
     pub ttfp_ms: Option<f64>,
+}
+
+impl<'a> Fields<'a> {
+    /// What `e` contributes.
+    pub fn of(e: &'a Event) -> Self {
+        fn s(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or("")
+        }
+        Fields {
+            name: &e.name,
+            group: [s(&e.model_name), s(&e.model_version), s(&e.backend), s(&e.variant), route_of(e.route.as_deref())],
+            time_unix_nano: e.time_unix_nano,
+            latency_ms: e.latency_ms,
+            predicted_class: e.predicted_class,
+            confidence: e.confidence,
+            ttfp_ms: e.ttfp_ms,
+        }
+    }
+}
+
+/// One rollup row of a batch: its kind, its five text columns (unused ones ""), minute, key,
+/// count and the smallest and largest value counted (kinds with values only).
+pub struct RowRef<'a> {
+    pub kind: &'static str,
+    pub cols: [&'a str; 5],
+    pub minute: i64,
+    pub key: i64,
+    pub n: i64,
+    pub lo: Option<f64>,
+    pub hi: Option<f64>,
 }
 
 /// A rollup row's key: its kind, columns (numbered by the kind's `Interner`), minute and key.
@@ -108,6 +138,21 @@ impl Increments {
         }
     }
 
+    /// The merged rows, in no particular order.
+    pub fn rows(&self) -> impl Iterator<Item = RowRef<'_>> {
+        self.rows.iter().map(|(&(kind, id, minute, key), v)| {
+            let cols = match kind {
+                "events" => [self.names.get(id)[0].as_str(), "", "", "", ""],
+                "version_minute" => {
+                    let [m, ver, name] = self.versions.get(id);
+                    [m.as_str(), ver, name, "", ""]
+                }
+                _ => self.groups.get(id).each_ref().map(String::as_str),
+            };
+            RowRef { kind, cols, minute, key, n: v.n, lo: v.lo, hi: v.hi }
+        })
+    }
+
     /// Adds the increments to the rollup rows (inside the caller's transaction).
     pub fn write(self, conn: &Connection) -> rusqlite::Result<()> {
         let mut stmt = conn.prepare_cached(
@@ -116,16 +161,8 @@ impl Increments {
                lo = CASE WHEN lo IS NULL OR excluded.lo < lo THEN excluded.lo ELSE lo END,
                hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END",
         )?;
-        for ((kind, id, minute, key), v) in self.rows {
-            let [m, ver, b, x, r] = match kind {
-                "events" => [&self.names.get(id)[0], "", "", "", ""],
-                "version_minute" => {
-                    let [m, ver, name] = self.versions.get(id);
-                    [m, ver, name, "", ""]
-                }
-                _ => self.groups.get(id).each_ref().map(String::as_str),
-            };
-            stmt.execute(params![kind, m, ver, b, x, r, minute, key, v.n, v.lo, v.hi])?;
+        for RowRef { kind, cols: [m, ver, b, x, r], minute, key, n, lo, hi } in self.rows() {
+            stmt.execute(params![kind, m, ver, b, x, r, minute, key, n, lo, hi])?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use super::events::Event;
 use super::feedback_rollup;
 use super::rollout_rollup;
 use super::rollup;
-use super::store::{route_of, Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError};
+use super::store::{Aggregates, Bucket, EventStore, GroupKey, Limits, MinuteCount, RolloutAggregates, RolloutLimits, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -215,18 +215,7 @@ impl EventStore for SqliteStore {
                 // A duplicate (a retried batch) adds nothing.
                 if stored == 1 {
                     feedback_rollup::event(&tx, e, &mut feedback)?;
-                    fn s(v: &Option<String>) -> &str {
-                        v.as_deref().unwrap_or("")
-                    }
-                    increments.event(&rollup::Fields {
-                        name: &e.name,
-                        group: [s(&e.model_name), s(&e.model_version), s(&e.backend), s(&e.variant), route_of(e.route.as_deref())],
-                        time_unix_nano: e.time_unix_nano,
-                        latency_ms: e.latency_ms,
-                        predicted_class: e.predicted_class,
-                        confidence: e.confidence,
-                        ttfp_ms: e.ttfp_ms,
-                    });
+                    increments.event(&rollup::Fields::of(e));
                     let r = &e.rollout;
                     rollout.event(&rollout_rollup::Fields {
                         name: &e.name,

@@ -112,6 +112,8 @@ pub struct Aggregates {
     pub version_timeline: Vec<MinuteCount>,
     /// The latest minute any inference, error or fallback was stored for: the timeline ends there.
     pub latest_minute: Option<i64>,
+    /// When `feedback` was computed, where it is not kept up to date at ingest (ClickHouse).
+    pub feedback_as_of_unix_ms: Option<i64>,
 }
 
 /// An event store.
